@@ -1,0 +1,46 @@
+"""The ``extract`` command: thin commands that parse, call the library and format."""
+
+from __future__ import annotations
+
+import typer
+
+from extract import __version__
+
+from . import plumbing, store_cmds
+
+app = typer.Typer(
+    name="extract",
+    help="Local-first experiment tracking on a content-addressed store with git-like history.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+app.command("init")(store_cmds.init)
+app.command("fsck")(store_cmds.fsck_cmd)
+app.command("gc")(store_cmds.gc_cmd)
+app.command("cat-object", rich_help_panel="Plumbing")(plumbing.cat_object)
+app.command("hash-object", rich_help_panel="Plumbing")(plumbing.hash_object)
+app.command("rev-parse", rich_help_panel="Plumbing")(plumbing.rev_parse)
+app.command("show-ref", rich_help_panel="Plumbing")(plumbing.show_ref)
+app.command("reflog", rich_help_panel="Plumbing")(plumbing.reflog)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"extract {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Local-first experiment tracking on a content-addressed store with git-like history."""
+
+
+def main() -> None:
+    app()

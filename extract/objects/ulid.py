@@ -1,0 +1,45 @@
+"""ULIDs: 48-bit millisecond time + 80 random bits, Crockford base32, sortable by time.
+
+Within one process, ids made in the same millisecond increase monotonically, so
+events logged in a tight loop keep their order.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_lock = threading.Lock()
+_last = (0, 0)
+
+
+def _encode(n: int) -> str:
+    out = []
+    for _ in range(26):
+        out.append(_ALPHABET[n & 31])
+        n >>= 5
+    return "".join(reversed(out))
+
+
+def new_ulid(now_ms: int | None = None) -> str:
+    global _last
+    ms = int(time.time() * 1000) if now_ms is None else now_ms
+    with _lock:
+        last_ms, last_rand = _last
+        if ms <= last_ms:
+            ms, rand = last_ms, last_rand + 1
+            if rand >= 1 << 80:  # 2**80 ids in one millisecond: borrow the next one
+                ms, rand = ms + 1, int.from_bytes(os.urandom(10), "big") >> 1
+        else:
+            rand = int.from_bytes(os.urandom(10), "big")
+        _last = (ms, rand)
+    return _encode((ms << 80) | rand)
+
+
+def ulid_time_ms(ulid: str) -> int:
+    n = 0
+    for ch in ulid:
+        n = (n << 5) | _ALPHABET.index(ch)
+    return n >> 80

@@ -1,0 +1,167 @@
+"""``extract fsck``: every object well formed, every reachable object present.
+
+Without ``read_data``, structured objects are decoded and re-hashed (they are
+small) and blobs are checked for framing and length only; ``read_data``
+re-hashes every byte of every blob as well.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from extract.errors import CorruptObject, ExtractError, InvalidId
+from extract.objects import (
+    ObjectId,
+    decode,
+    decode_object,
+    from_hex,
+    hash_bytes,
+    iter_links,
+    to_hex,
+)
+from extract.objects.kinds import Commit
+from extract.store import journal
+from extract.store.odb import decode_loose
+from extract.store.repo import Repository
+from extract.store.walk import BLOB_SUFFIX, blob_layout, list_tmp, roots
+
+
+@dataclass(frozen=True)
+class Problem:
+    severity: str  # "error" fails fsck; "warning" is reported and does not
+    subject: str  # an object id, a ref, a file
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.severity}: {self.subject}: {self.message}"
+
+
+@dataclass
+class FsckReport:
+    objects: int = 0
+    blobs: int = 0
+    bytes_hashed: int = 0
+    reachable: int = 0
+    dangling: list[ObjectId] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def fsck(
+    repo: Repository, read_data: bool = False, progress: Callable[[int], None] | None = None
+) -> FsckReport:
+    rep = FsckReport()
+    odb = repo.objects
+    links: dict[ObjectId, list[ObjectId]] = {}
+    present: set[ObjectId] = set()
+    kinds: dict[ObjectId, str] = {}
+
+    def err(subject: str, message: str) -> None:
+        rep.problems.append(Problem("error", subject, message))
+
+    for sub, name in odb.iter_files():
+        path = odb.root / sub / name
+        try:
+            oid = from_hex(sub + name)
+        except InvalidId:
+            err(str(path), "stray file in the object directory (its name is not an object id)")
+            continue
+        rep.objects += 1
+        if progress:
+            progress(rep.objects)
+        hexid = to_hex(oid)
+        try:
+            layout = blob_layout(path)
+            if layout is not None and not read_data:
+                start, n = layout
+                size = path.stat().st_size
+                if size != start + n + len(BLOB_SUFFIX):
+                    raise CorruptObject(
+                        hexid, None, path, f"truncated or padded ({size} bytes on disk)"
+                    )
+                with open(path, "rb") as f:
+                    f.seek(-len(BLOB_SUFFIX), os.SEEK_END)
+                    if f.read() != BLOB_SUFFIX:
+                        raise CorruptObject(hexid, None, path, "blob trailer is damaged")
+                rep.blobs += 1
+                present.add(oid)
+                continue
+            raw = decode_loose(path.read_bytes(), hexid, path)
+            rep.bytes_hashed += len(raw)
+            actual = hash_bytes(raw)
+            if actual != oid:
+                raise CorruptObject(hexid, to_hex(actual), path, "content does not match its id")
+            obj = decode_object(raw)
+            kinds[oid] = obj.KIND
+            links[oid] = list(iter_links(decode(raw)))
+            if obj.KIND == "blob":
+                rep.blobs += 1
+            present.add(oid)
+        except CorruptObject as e:
+            err(hexid, str(e).removeprefix(f"corrupt object {hexid}").lstrip(": "))
+        except ExtractError as e:
+            err(hexid, f"malformed object: {e} ({path})")
+
+    def root_error(subject: str, message: str) -> None:
+        err(subject, message)
+
+    all_roots = roots(repo, root_error)
+    for name, oid in all_roots:
+        if name.startswith("refs/") and oid in kinds and kinds[oid] != Commit.KIND:
+            err(name, f"points at a {kinds[oid]} object {to_hex(oid)[:12]}, not a commit")
+
+    reachable: set[ObjectId] = set()
+    stack: list[tuple[str, ObjectId]] = list(all_roots)
+    while stack:
+        via, oid = stack.pop()
+        if oid in reachable:
+            continue
+        reachable.add(oid)
+        if oid not in present:
+            err(to_hex(oid), f"missing object (reachable from {via})")
+            continue
+        stack.extend((via, child) for child in links.get(oid, ()))
+    rep.reachable = len(reachable & present)
+    rep.dangling = sorted(present - reachable)
+
+    now = time.time()
+    for tmp in list_tmp(odb):
+        age = now - tmp.stat().st_mtime
+        rep.problems.append(
+            Problem(
+                "warning",
+                str(tmp),
+                f"temporary file left by an interrupted write "
+                f"({age:.0f} s old); `extract gc` removes it",
+            )
+        )
+    for lock in repo.refs.locks():
+        rep.problems.append(
+            Problem(
+                "warning",
+                str(lock),
+                "ref lock file: an update is running or crashed; "
+                "if no extract process is running, remove it",
+            )
+        )
+    for path in sorted(repo.journal_dir.glob("*")):
+        if path.is_file() and journal.read(path).torn:
+            rep.problems.append(
+                Problem(
+                    "warning",
+                    str(path),
+                    "journal ends in a torn record (a crash mid-write); "
+                    "the intact records before it are kept",
+                )
+            )
+    return rep

@@ -1,0 +1,269 @@
+"""Object databases: one interface, a memory and a disk implementation.
+
+The disk layout is ``objects/<2 hex>/<62 hex>``. A loose object file is a
+4-byte header (``XO``, file format 1, codec) then the payload: the object's
+canonical bytes, zlib-compressed where that pays. The id is always the hash of
+the uncompressed canonical bytes, so compression never changes it.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import os
+import threading
+import zlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from extract.errors import AmbiguousId, CorruptObject, InvalidId, ObjectNotFound
+from extract.objects import (
+    ObjectId,
+    ObjectKind,
+    blob_parts,
+    check_prefix,
+    decode_object,
+    encode_object,
+    from_hex,
+    hash_bytes,
+    hash_parts,
+    to_hex,
+)
+from extract.objects.ids import HEX_SIZE
+from extract.store.fsutil import fsync_dir, temp_file, write_all
+
+MAGIC = b"XO"
+LOOSE_FORMAT = 1
+CODEC_RAW = 0
+CODEC_ZLIB = 1
+HEADER_SIZE = 4
+#: Objects smaller than this are never compressed: the header would eat the gain.
+COMPRESS_MIN = 512
+
+
+class ObjectStore(abc.ABC):
+    """What every object database does. ``put_*`` never overwrite; ``get_raw`` verifies."""
+
+    @abc.abstractmethod
+    def has(self, oid: ObjectId) -> bool: ...
+
+    @abc.abstractmethod
+    def get_raw(self, oid: ObjectId) -> bytes:
+        """The canonical bytes of ``oid``, checked against the id. ObjectNotFound if absent."""
+
+    @abc.abstractmethod
+    def put_parts(self, parts: list[bytes | memoryview], compressible: bool = True) -> ObjectId:
+        """Store the concatenation of ``parts`` (canonical object bytes) and return its id."""
+
+    @abc.abstractmethod
+    def iter_ids(self) -> Iterator[ObjectId]: ...
+
+    @abc.abstractmethod
+    def delete(self, oid: ObjectId) -> None:
+        """Remove an object; only gc calls this."""
+
+    def sync(self) -> None:  # noqa: B027 - a no-op where nothing is buffered (memory)
+        """Make every object written so far durable, before anything points at them."""
+
+    def put_raw(self, raw: bytes) -> ObjectId:
+        return self.put_parts([raw])
+
+    def put(self, obj: ObjectKind) -> ObjectId:
+        return self.put_raw(encode_object(obj))
+
+    def put_blob(self, data: bytes | memoryview) -> ObjectId:
+        prefix, suffix = blob_parts(data)
+        return self.put_parts([prefix, data, suffix], compressible=False)
+
+    def get(self, oid: ObjectId) -> ObjectKind:
+        return decode_object(self.get_raw(oid))
+
+    def resolve_prefix(self, text: str) -> ObjectId:
+        """A full id from a unique prefix of at least 8 hex digits."""
+        prefix = check_prefix(text)
+        if len(prefix) == HEX_SIZE:
+            oid = from_hex(prefix)
+            if not self.has(oid):
+                raise ObjectNotFound(f"no object {prefix}")
+            return oid
+        matches = self._ids_with_prefix(prefix)
+        if not matches:
+            raise ObjectNotFound(f"no object starts with {prefix}")
+        if len(matches) > 1:
+            shown = ", ".join(sorted(to_hex(m)[: len(prefix) + 4] for m in matches)[:5])
+            raise AmbiguousId(f"{prefix} is ambiguous: {len(matches)} objects match ({shown} ...)")
+        return matches[0]
+
+    def _ids_with_prefix(self, prefix: str) -> list[ObjectId]:
+        return [oid for oid in self.iter_ids() if to_hex(oid).startswith(prefix)]
+
+
+class MemoryObjectStore(ObjectStore):
+    def __init__(self) -> None:
+        self._objects: dict[ObjectId, bytes] = {}
+
+    def has(self, oid: ObjectId) -> bool:
+        return oid in self._objects
+
+    def get_raw(self, oid: ObjectId) -> bytes:
+        try:
+            raw = self._objects[oid]
+        except KeyError:
+            raise ObjectNotFound(f"no object {to_hex(oid)}") from None
+        return raw
+
+    def put_parts(self, parts: list[bytes | memoryview], compressible: bool = True) -> ObjectId:
+        raw = b"".join(parts)
+        oid = hash_bytes(raw)
+        self._objects.setdefault(oid, raw)
+        return oid
+
+    def iter_ids(self) -> Iterator[ObjectId]:
+        return iter(list(self._objects))
+
+    def delete(self, oid: ObjectId) -> None:
+        self._objects.pop(oid, None)
+
+
+def encode_loose(parts: list[bytes | memoryview], compressible: bool) -> list[bytes | memoryview]:
+    """The file parts of a loose object: header, then raw or compressed payload."""
+    size = sum(memoryview(p).nbytes for p in parts)
+    if compressible and size >= COMPRESS_MIN:
+        raw = b"".join(parts)
+        packed = zlib.compress(raw, 1)
+        if len(packed) <= size * 7 // 8:
+            return [MAGIC + bytes([LOOSE_FORMAT, CODEC_ZLIB]), packed]
+    return [MAGIC + bytes([LOOSE_FORMAT, CODEC_RAW]), *parts]
+
+
+def decode_loose(data: bytes, oid_hex: str, path: Path | None) -> bytes:
+    """The canonical bytes inside a loose object file (not yet verified against the id)."""
+    if len(data) < HEADER_SIZE or data[:2] != MAGIC:
+        raise CorruptObject(oid_hex, None, path, "not an extract object file (bad header)")
+    if data[2] != LOOSE_FORMAT:
+        raise CorruptObject(oid_hex, None, path, f"unknown loose object format {data[2]}")
+    codec = data[3]
+    if codec == CODEC_RAW:
+        return data[HEADER_SIZE:]
+    if codec == CODEC_ZLIB:
+        try:
+            return zlib.decompress(data[HEADER_SIZE:])
+        except zlib.error as e:
+            raise CorruptObject(
+                oid_hex, None, path, f"compressed payload is damaged ({e})"
+            ) from None
+    raise CorruptObject(oid_hex, None, path, f"unknown compression codec {codec}")
+
+
+class DiskObjectStore(ObjectStore):
+    """Loose objects under ``root``; writes are temp file, fsync, link into place."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.tmp = root / "tmp"
+        self._dirty_dirs: set[Path] = set()
+        self._lock = threading.Lock()
+
+    def path_of(self, oid: ObjectId) -> Path:
+        h = to_hex(oid)
+        return self.root / h[:2] / h[2:]
+
+    def has(self, oid: ObjectId) -> bool:
+        return self.path_of(oid).exists()
+
+    def read_file(self, oid: ObjectId) -> bytes:
+        path = self.path_of(oid)
+        try:
+            with open(path, "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            raise ObjectNotFound(f"no object {to_hex(oid)}") from None
+
+    def get_raw(self, oid: ObjectId) -> bytes:
+        path = self.path_of(oid)
+        hexid = to_hex(oid)
+        raw = decode_loose(self.read_file(oid), hexid, path)
+        actual = hash_bytes(raw)
+        if actual != oid:
+            raise CorruptObject(hexid, to_hex(actual), path, "content does not match its id")
+        return raw
+
+    def put_parts(self, parts: list[bytes | memoryview], compressible: bool = True) -> ObjectId:
+        oid = hash_parts(parts)
+        final = self.path_of(oid)
+        try:
+            # Already there: refresh its mtime so a concurrent gc's grace period covers
+            # the new reference we are about to make to it.
+            os.utime(final)
+            return oid
+        except FileNotFoundError:
+            pass
+        final.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        with temp_file(self.tmp, prefix="obj-") as (fd, tmp):
+            write_all(fd, encode_loose(parts, compressible))
+            os.fsync(fd)
+            try:
+                # link, not rename: an existing object is never replaced, even by a racer.
+                os.link(tmp, final)
+            except FileExistsError:
+                pass
+            except OSError:  # filesystems without hard links
+                if not final.exists():
+                    os.replace(tmp, final)
+        with self._lock:
+            self._dirty_dirs.add(final.parent)
+        return oid
+
+    def sync(self) -> None:
+        with self._lock:
+            dirs, self._dirty_dirs = self._dirty_dirs, set()
+        for d in dirs:
+            fsync_dir(d)
+
+    def iter_ids(self) -> Iterator[ObjectId]:
+        for sub, name in self.iter_files():
+            try:
+                yield from_hex(sub + name)
+            except InvalidId:
+                continue
+
+    def iter_files(self) -> Iterator[tuple[str, str]]:
+        """(fan-out dir, file name) of every file in the object directories, valid or not."""
+        try:
+            subs = sorted(os.listdir(self.root))
+        except FileNotFoundError:
+            return
+        for sub in subs:
+            if len(sub) != 2 or not (self.root / sub).is_dir():
+                continue
+            for name in sorted(os.listdir(self.root / sub)):
+                yield sub, name
+
+    def _ids_with_prefix(self, prefix: str) -> list[ObjectId]:
+        d = self.root / prefix[:2]
+        try:
+            names = os.listdir(d)
+        except FileNotFoundError:
+            return []
+        out = []
+        for name in names:
+            full = prefix[:2] + name
+            if full.startswith(prefix):
+                with contextlib.suppress(InvalidId):
+                    out.append(from_hex(full))
+        return out
+
+    def delete(self, oid: ObjectId) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path_of(oid))
+
+    def size_on_disk(self, oid: ObjectId) -> int:
+        return self.path_of(oid).stat().st_size
+
+    def mtime(self, oid: ObjectId) -> float:
+        return self.path_of(oid).stat().st_mtime
+
+
+def put_many(store: ObjectStore, objects: Iterable[ObjectKind]) -> list[ObjectId]:
+    return [store.put(o) for o in objects]

@@ -1,0 +1,187 @@
+"""A store on disk: its layout, format version, config, objects and refs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from extract.errors import (
+    InvalidInput,
+    RefNotFound,
+    StoreExists,
+    StoreNotFound,
+    UnknownFormatVersion,
+)
+from extract.objects import HASH_NAME, ObjectId, Value, check_prefix, decode
+from extract.objects.ids import HEX_SIZE
+from extract.store import config as configmod
+from extract.store import journal
+from extract.store.fsutil import atomic_write
+from extract.store.odb import DiskObjectStore
+from extract.store.refs import RefStore
+
+STORE_FORMAT = 1
+FORMAT_FILE = "FORMAT"
+DEFAULT_DIR = ".extract"
+MAIN = "refs/heads/main"
+#: Directories every store has; created by init and on first open of an older layout.
+LAYOUT = ("objects", "objects/tmp", "refs/heads", "refs/remotes", "logs", "journal", "staged")
+
+
+def format_text() -> str:
+    return f"extract-store {STORE_FORMAT}\nhash {HASH_NAME}\n"
+
+
+def read_format(root: Path) -> int:
+    path = root / FORMAT_FILE
+    try:
+        lines = path.read_text("ascii").splitlines()
+    except FileNotFoundError:
+        raise StoreNotFound(
+            f"{root} is not an extract store (no {FORMAT_FILE} file); create one with `extract init`"
+        ) from None
+    except UnicodeDecodeError:
+        lines = []
+    try:
+        magic, version = lines[0].split()
+        fields = dict(line.split(None, 1) for line in lines[1:] if line.strip())
+        assert magic == "extract-store"
+        number = int(version)
+    except (IndexError, ValueError, AssertionError):
+        raise UnknownFormatVersion(f"{path} is damaged: expected 'extract-store N'") from None
+    if number != STORE_FORMAT:
+        raise UnknownFormatVersion(
+            f"store {root} has format {number}; this extract reads format {STORE_FORMAT}. "
+            "Upgrade extract to open it; it was not changed"
+        )
+    if fields.get("hash") != HASH_NAME:
+        raise UnknownFormatVersion(
+            f"store {root} uses hash {fields.get('hash')!r}; this extract knows {HASH_NAME}"
+        )
+    return number
+
+
+class Repository:
+    """An opened store directory (``.extract/``)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise StoreNotFound(f"no extract store at {self.root}; create one with `extract init`")
+        read_format(self.root)
+        self.objects = DiskObjectStore(self.root / "objects")
+        self.refs = RefStore(self.root)
+        self._config: configmod.Config | None = None
+
+    # layout ---------------------------------------------------------------
+    @property
+    def config_path(self) -> Path:
+        return self.root / "config.toml"
+
+    @property
+    def journal_dir(self) -> Path:
+        return self.root / "journal"
+
+    @property
+    def staged_dir(self) -> Path:
+        return self.root / "staged"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.root / "cache"
+
+    @property
+    def config(self) -> configmod.Config:
+        if self._config is None:
+            self._config = configmod.load(self.config_path)
+        return self._config
+
+    @classmethod
+    def create(cls, root: Path) -> Repository:
+        """Create the layout (idempotent) and return the opened store."""
+        root = Path(root)
+        if (root / FORMAT_FILE).exists():
+            read_format(root)
+        else:
+            if root.exists() and not root.is_dir():
+                raise InvalidInput(f"{root} exists and is not a directory")
+            root.mkdir(parents=True, exist_ok=True)
+        for sub in LAYOUT:
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        if not (root / FORMAT_FILE).exists():
+            atomic_write(root / FORMAT_FILE, [format_text().encode("ascii")])
+        return cls(root)
+
+    @classmethod
+    def init(cls, root: Path, hierarchy: tuple[str, ...]) -> Repository:
+        """``extract init``: a new store, or give a hierarchy to one the SDK created without one."""
+        root = Path(root)
+        cfg_path = root / "config.toml"
+        text = cfg_path.read_text("utf-8") if cfg_path.exists() else ""
+        existing = configmod.parse(text, cfg_path)  # a malformed file is reported, not replaced
+        if existing.hierarchy is not None:
+            raise StoreExists(
+                f"{root} is already configured (hierarchy: "
+                f"{configmod.format_hierarchy(existing.hierarchy)}); edit {cfg_path} to change it"
+            )
+        repo = cls.create(root)
+        atomic_write(cfg_path, [configmod.with_hierarchy(text, hierarchy).encode("utf-8")])
+        repo._config = None
+        return repo
+
+    # lookups --------------------------------------------------------------
+    def resolve(self, rev: str) -> ObjectId:
+        """An object id from a ref name ('main', 'refs/remotes/x/main') or an id prefix."""
+        rev = rev.strip()
+        if not rev:
+            raise InvalidInput("empty revision: give a ref name like 'main' or an object id")
+        for name in (rev, f"refs/heads/{rev}", f"refs/remotes/{rev}", f"refs/remotes/{rev}/main"):
+            if name == "HEAD" or name.startswith("refs/"):
+                try:
+                    oid = self.refs.read(name)
+                except InvalidInput:
+                    continue
+                if oid is not None:
+                    return oid
+        if rev == "HEAD":
+            raise RefNotFound("HEAD does not point anywhere yet: no commit has been made")
+        try:
+            check_prefix(rev)
+        except InvalidInput:
+            raise InvalidInput(
+                f"{rev!r} is neither a ref nor an object id: give a ref name like 'main' or "
+                f"8 to {HEX_SIZE} hex digits of an id"
+            ) from None
+        return self.objects.resolve_prefix(rev)
+
+    # roots for fsck and gc --------------------------------------------------
+    def staged_roots(self) -> Iterator[tuple[str, Value]]:
+        """(file name, value) of every staged entry: sealed data not yet in a commit."""
+        for path in sorted(self.staged_dir.glob("*")):
+            if path.name.startswith(".") or not path.is_file():
+                continue
+            yield path.name, decode(path.read_bytes())
+
+    def journal_values(self) -> Iterator[tuple[str, Value]]:
+        """(journal name, record) of every intact record of every live journal."""
+        for path in sorted(self.journal_dir.glob("*")):
+            if path.name.startswith(".") or not path.is_file():
+                continue
+            for rec in journal.read(path).records:
+                yield path.name, rec
+
+    def head(self) -> ObjectId | None:
+        return self.refs.read(MAIN)
+
+
+def find_store(start: Path | None = None) -> Path:
+    """The store for a command run in ``start``: ``$EXTRACT_STORE``, else ``.extract`` here or above."""
+    env = os.environ.get("EXTRACT_STORE")
+    if env:
+        return Path(env)
+    here = Path(start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        if (d / DEFAULT_DIR / FORMAT_FILE).exists():
+            return d / DEFAULT_DIR
+    return here / DEFAULT_DIR
