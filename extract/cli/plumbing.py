@@ -39,7 +39,9 @@ def to_jsonable(value: Value) -> Any:
 
 @handle_errors
 def cat_object(
-    object_id: Annotated[str, typer.Argument(help="An object id, a unique prefix (8+ hex digits) or a ref.")],
+    object_id: Annotated[
+        str, typer.Argument(help="An object id, a unique prefix (8+ hex digits) or a ref.")
+    ],
     store: StoreOpt = None,
     raw: Annotated[bool, typer.Option("--raw", help="Write the canonical bytes.")] = False,
     content: Annotated[
@@ -65,7 +67,9 @@ def cat_object(
 
 @handle_errors
 def hash_object(
-    path: Annotated[Path, typer.Argument(help="File to hash.", exists=True, dir_okay=False, readable=True)],
+    path: Annotated[
+        Path, typer.Argument(help="File to hash.", exists=True, dir_okay=False, readable=True)
+    ],
     store: StoreOpt = None,
     write: Annotated[bool, typer.Option("--write", "-w", help="Store the content too.")] = False,
 ) -> None:
@@ -84,7 +88,9 @@ def hash_object(
 
 @handle_errors
 def rev_parse(
-    rev: Annotated[str, typer.Argument(help="A ref name (main, refs/remotes/x/main) or an id prefix.")],
+    rev: Annotated[
+        str, typer.Argument(help="A ref name (main, refs/remotes/x/main) or an id prefix.")
+    ],
     store: StoreOpt = None,
 ) -> None:
     """Print the full object id a ref name or abbreviated id stands for.

@@ -26,23 +26,33 @@ def _add_gitignore(project: Path) -> bool:
     """Append '.extract/' to the project's .gitignore unless a line already covers it."""
     gi = project / ".gitignore"
     existing = gi.read_text("utf-8") if gi.exists() else ""
-    if any(line.strip() in (".extract", ".extract/", "/.extract", "/.extract/") for line in existing.splitlines()):
+    if any(
+        line.strip() in (".extract", ".extract/", "/.extract", "/.extract/")
+        for line in existing.splitlines()
+    ):
         return False
     sep = "" if not existing or existing.endswith("\n") else "\n"
     with open(gi, "a", encoding="utf-8") as f:
-        f.write(f"{sep}# extract store (history travels with `extract push`, not with git add)\n.extract/\n")
+        f.write(
+            f"{sep}# extract store (history travels with `extract push`, not with git add)\n.extract/\n"
+        )
     return True
 
 
 @handle_errors
 def init(
-    path: Annotated[Path, typer.Argument(help="Project directory (the store goes in PATH/.extract).")] = Path("."),
+    path: Annotated[
+        Path, typer.Argument(help="Project directory (the store goes in PATH/.extract).")
+    ] = Path("."),
     hierarchy: Annotated[
         str | None,
-        typer.Option("--hierarchy", help='Experiment levels, outermost first: "benchmark > model > variant".'),
+        typer.Option(
+            "--hierarchy", help='Experiment levels, outermost first: "benchmark > model > variant".'
+        ),
     ] = None,
     no_gitignore: Annotated[
-        bool, typer.Option("--no-gitignore", help="Do not add .extract/ to the project's .gitignore.")
+        bool,
+        typer.Option("--no-gitignore", help="Do not add .extract/ to the project's .gitignore."),
     ] = False,
 ) -> None:
     """Create a store and set its experiment hierarchy.
@@ -58,10 +68,14 @@ def init(
             raise InvalidHierarchy(
                 'no --hierarchy given and no terminal to ask on: pass --hierarchy "a > b > c"'
             )
-        hierarchy = typer.prompt("Experiment hierarchy, outermost level first (e.g. benchmark > model > variant)")
+        hierarchy = typer.prompt(
+            "Experiment hierarchy, outermost level first (e.g. benchmark > model > variant)"
+        )
     levels = configmod.parse_hierarchy(hierarchy)
     Repository.init(root, levels)
-    typer.echo(f"Initialized extract store in {root} with hierarchy: {configmod.format_hierarchy(levels)}")
+    typer.echo(
+        f"Initialized extract store in {root} with hierarchy: {configmod.format_hierarchy(levels)}"
+    )
     project = root.parent
     if not no_gitignore and _add_gitignore(project):
         typer.echo(f"Added .extract/ to {project / '.gitignore'}")
@@ -70,9 +84,13 @@ def init(
 @handle_errors
 def fsck_cmd(
     store: StoreOpt = None,
-    read_data: Annotated[bool, typer.Option("--read-data", help="Re-hash every byte of every blob too.")] = False,
+    read_data: Annotated[
+        bool, typer.Option("--read-data", help="Re-hash every byte of every blob too.")
+    ] = False,
     json_out: JsonOpt = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List dangling objects.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="List dangling objects.")
+    ] = False,
 ) -> None:
     """Check the store: every object well formed and matching its id, every reachable object present.
 
@@ -90,7 +108,10 @@ def fsck_cmd(
                 "blobs": rep.blobs,
                 "reachable": rep.reachable,
                 "dangling": [to_hex(o) for o in rep.dangling],
-                "problems": [{"severity": p.severity, "subject": p.subject, "message": p.message} for p in rep.problems],
+                "problems": [
+                    {"severity": p.severity, "subject": p.subject, "message": p.message}
+                    for p in rep.problems
+                ],
             }
         )
     else:
@@ -113,9 +134,14 @@ def fsck_cmd(
 def gc_cmd(
     store: StoreOpt = None,
     grace: Annotated[
-        str, typer.Option("--grace", help="Keep unreachable objects younger than this (s, m, h, d, w; 0 = none).")
+        str,
+        typer.Option(
+            "--grace", help="Keep unreachable objects younger than this (s, m, h, d, w; 0 = none)."
+        ),
     ] = f"{DEFAULT_GRACE_SECONDS // 3600}h",
-    dry_run: Annotated[bool, typer.Option("--dry-run", "-n", help="Only list what would be removed.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", "-n", help="Only list what would be removed.")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Remove objects that no ref, reflog entry, staged item or live journal reaches.

@@ -94,6 +94,7 @@ def fsck(
                     if f.read() != BLOB_SUFFIX:
                         raise CorruptObject(hexid, None, path, "blob trailer is damaged")
                 rep.blobs += 1
+                kinds[oid] = "blob"
                 present.add(oid)
                 continue
             raw = decode_loose(path.read_bytes(), hexid, path)

@@ -72,9 +72,9 @@ class RefStore:
         path = self.path_of(name)
         try:
             text = path.read_text("ascii")
-        except FileNotFoundError:
+        except (FileNotFoundError, IsADirectoryError):  # a directory is a namespace, not a ref
             return None
-        except (UnicodeDecodeError, IsADirectoryError):
+        except UnicodeDecodeError:
             raise StoreError(f"ref {name} at {path} is damaged: not a 64-digit hex id") from None
         try:
             return from_hex(text.strip())

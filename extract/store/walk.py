@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from extract.errors import ObjectFormatError
+from extract.errors import ObjectFormatError, ObjectNotFound
 from extract.objects import ObjectId, Value, decode, iter_links
 from extract.store.odb import CODEC_RAW, HEADER_SIZE, LOOSE_FORMAT, MAGIC, DiskObjectStore
 from extract.store.repo import Repository
@@ -40,8 +40,11 @@ def blob_layout(path: Path) -> tuple[int, int] | None:
 
 def object_links(odb: DiskObjectStore, oid: ObjectId) -> list[ObjectId]:
     """Links of a stored object, verified; blobs are recognised from their first bytes."""
-    if blob_layout(odb.path_of(oid)) is not None:
-        return []
+    try:
+        if blob_layout(odb.path_of(oid)) is not None:
+            return []
+    except FileNotFoundError:
+        raise ObjectNotFound(f"no object {oid.hex()}") from None
     return list(iter_links(decode(odb.get_raw(oid))))
 
 
