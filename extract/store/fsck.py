@@ -155,6 +155,17 @@ def fsck(
                 "if no extract process is running, remove it",
             )
         )
+    for name in repo.refs.reflog_names():
+        bad = repo.refs.reflog_damage(name)
+        if bad:
+            rep.problems.append(
+                Problem(
+                    "warning",
+                    f"reflog {name}",
+                    f"unreadable line(s) {', '.join(map(str, bad[:10]))}: "
+                    "objects only they mention are no longer protected from gc",
+                )
+            )
     for path in sorted(repo.journal_dir.glob("*")):
         if path.is_file() and journal.read(path).torn:
             rep.problems.append(

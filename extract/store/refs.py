@@ -178,12 +178,23 @@ class RefStore:
             data = path.read_bytes()
         except FileNotFoundError:
             return []
+        # Only newline-terminated lines count: what follows the last newline is a
+        # line a power cut stopped halfway.
         out = []
-        for raw in data.split(b"\n"):
+        for raw in data.split(b"\n")[:-1]:
             entry = parse_reflog_line(raw)
             if entry is not None:
                 out.append(entry)
         return out
+
+    def reflog_damage(self, name: str) -> list[int]:
+        """1-based numbers of complete reflog lines that do not parse."""
+        path = self.logs / self.path_of(name).relative_to(self.root)
+        try:
+            lines = path.read_bytes().split(b"\n")[:-1]
+        except FileNotFoundError:
+            return []
+        return [i for i, raw in enumerate(lines, 1) if parse_reflog_line(raw) is None]
 
     def reflog_names(self) -> list[str]:
         out = []
