@@ -107,7 +107,7 @@ def decode(data: bytes | memoryview) -> Value:
     except msgpack.ExtraData:
         raise DecodeError("trailing bytes after the value") from None
     except (ValueError, TypeError, msgpack.UnpackException, RecursionError) as e:
-        raise DecodeError(f"malformed msgpack: {e or type(e).__name__}") from None
+        raise DecodeError(f"malformed msgpack: {str(e) or type(e).__name__}") from None
     try:
         again = encode(value)
     except InvalidInput as e:

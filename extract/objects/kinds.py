@@ -34,10 +34,11 @@ EVENT_OPS = (
     "restore",
     "stamp",
     "lineage",
+    "experiment",
 )
 ARRAY_DTYPE_KINDS = "biuf"  # bool, signed, unsigned, float (complex and objects refused)
-_DTYPE = re.compile(r"^(\|b1|\|i1|\|u1|<i[248]|<u[248]|<f[248])$")
-_ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+_DTYPE = re.compile(r"\|b1|\|i1|\|u1|<i[248]|<u[248]|<f[248]")
+_ULID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
 #: Columns of a curve: name -> little-endian dtype of the packed values.
 CURVE_COLUMNS = {"steps": "<i8", "values": "<f8", "wall_time": "<f8"}
 
@@ -92,7 +93,7 @@ class _Fields:
     def ulid(self, name: str, optional: bool = False) -> Any:
         return self.get(
             name,
-            lambda x: (type(x) is str and bool(_ULID.match(x))) or (optional and x is None),
+            lambda x: (type(x) is str and bool(_ULID.fullmatch(x))) or (optional and x is None),
             "a 26-character ULID",
         )
 
@@ -230,7 +231,7 @@ class Array(ObjectKind):
     chunks: tuple[ObjectId, ...]
 
     def __post_init__(self) -> None:
-        if not _DTYPE.match(self.dtype):
+        if not _DTYPE.fullmatch(self.dtype):
             raise SchemaError(
                 f"array.dtype {self.dtype!r} is not allowed: use |b1, |i1, |u1, <i2/4/8, "
                 "<u2/4/8 or <f2/4/8"

@@ -78,7 +78,7 @@ def write_file(odb: ObjectStore, path: Path, cache_dir: Path | None = None) -> O
                     if known is not None:
                         return known
                 root = write_bytes(odb, view, b3)
-                if cache_dir is not None:
+                if cache_dir is not None and isinstance(odb.get(root), ChunkList):
                     _remember(cache_dir, b3, root)
                 return root
             finally:
@@ -122,7 +122,12 @@ def iter_content(odb: ObjectStore, root: ObjectId) -> Iterator[bytes]:
 
 
 def read_bytes(odb: ObjectStore, root: ObjectId) -> bytes:
-    return b"".join(iter_content(odb, root))
+    """The whole content; chunked data is checked against its recorded BLAKE3 hash."""
+    data = b"".join(iter_content(odb, root))
+    obj = odb.get(root)
+    if isinstance(obj, ChunkList) and content_hash(data) != obj.b3:
+        raise SchemaError(f"content of {root.hex()} does not match its recorded BLAKE3 hash")
+    return data
 
 
 def read_into(odb: ObjectStore, root: ObjectId, out: BinaryIO) -> int:

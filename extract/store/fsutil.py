@@ -19,6 +19,21 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def makedirs_durable(path: Path) -> None:
+    """mkdir -p, fsyncing each parent whose entry we add, so a power cut cannot drop them."""
+    missing = []
+    p = path
+    while not p.exists():
+        missing.append(p)
+        p = p.parent
+    for d in reversed(missing):
+        try:
+            d.mkdir()
+        except FileExistsError:
+            continue
+        fsync_dir(d.parent)
+
+
 def write_all(fd: int, parts: Iterable[bytes | memoryview]) -> None:
     """Write every part; writev where a short write is rare, looping on the rest."""
     for part in parts:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from extract.errors import AmbiguousId, CorruptObject, InvalidId, ObjectNotFound
 from extract.objects import (
+    Blob,
     ObjectId,
     ObjectKind,
     blob_parts,
@@ -69,6 +70,8 @@ class ObjectStore(abc.ABC):
         return self.put_parts([raw])
 
     def put(self, obj: ObjectKind) -> ObjectId:
+        if isinstance(obj, Blob):  # blobs are stored raw so fsck and gc can recognise them cheaply
+            return self.put_blob(obj.data)
         return self.put_raw(encode_object(obj))
 
     def put_blob(self, data: bytes | memoryview) -> ObjectId:
@@ -146,12 +149,16 @@ def decode_loose(data: bytes, oid_hex: str, path: Path | None) -> bytes:
     if codec == CODEC_RAW:
         return data[HEADER_SIZE:]
     if codec == CODEC_ZLIB:
+        d = zlib.decompressobj()
         try:
-            return zlib.decompress(data[HEADER_SIZE:])
+            out = d.decompress(data[HEADER_SIZE:])
         except zlib.error as e:
             raise CorruptObject(
                 oid_hex, None, path, f"compressed payload is damaged ({e})"
             ) from None
+        if not d.eof or d.unused_data:
+            raise CorruptObject(oid_hex, None, path, "compressed payload is truncated or padded")
+        return out
     raise CorruptObject(oid_hex, None, path, f"unknown compression codec {codec}")
 
 
@@ -198,7 +205,10 @@ class DiskObjectStore(ObjectStore):
             return oid
         except FileNotFoundError:
             pass
-        final.parent.mkdir(parents=True, exist_ok=True)
+        if not final.parent.is_dir():
+            final.parent.mkdir(parents=True, exist_ok=True)
+            with self._lock:  # the new fan-out directory's own entry must be durable too
+                self._dirty_dirs.add(self.root)
         self.tmp.mkdir(parents=True, exist_ok=True)
         with temp_file(self.tmp, prefix="obj-") as (fd, tmp):
             write_all(fd, encode_loose(parts, compressible))

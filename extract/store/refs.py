@@ -24,7 +24,7 @@ from typing import Final
 
 from extract.errors import InvalidId, LockHeld, RefConflict, RefNotFound, StoreError
 from extract.objects import ObjectId, check_ref_name, from_hex, to_hex
-from extract.store.fsutil import fsync_dir, write_all
+from extract.store.fsutil import fsync_dir, makedirs_durable, write_all
 
 ZERO_HEX: Final = "0" * 64
 
@@ -100,9 +100,11 @@ class RefStore:
         return sorted(out)
 
     @contextlib.contextmanager
-    def _locked(self, name: str) -> Iterator[tuple[int, Path]]:
+    def _locked(self, name: str) -> Iterator[tuple[int, Path, dict[str, bool]]]:
+        """Hold the ref's lock file. Callers set ``released`` once they renamed or removed
+        it, so a later failure never deletes a lock another process has taken since."""
         path = self.path_of(name)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        makedirs_durable(path.parent)
         lock = path.with_name(path.name + ".lock")
         deadline = time.monotonic() + self.lock_timeout
         delay = 0.001
@@ -115,13 +117,12 @@ class RefStore:
                     raise LockHeld(_stale_message(name, lock)) from None
                 time.sleep(delay)
                 delay = min(delay * 2, 0.05)
-        renamed = False
+        state = {"released": False}
         try:
-            yield fd, lock
-            renamed = True
+            yield fd, lock, state
         finally:
             os.close(fd)
-            if not renamed:
+            if not state["released"]:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(lock)
 
@@ -138,7 +139,7 @@ class RefStore:
         Raises RefConflict, naming both values, when the ref moved under us.
         """
         path = self.path_of(name)
-        with self._locked(name) as (fd, lock):
+        with self._locked(name) as (fd, lock, state):
             current = self.read(name)
             if not isinstance(expected, _Any) and current != expected:
                 raise RefConflict(
@@ -150,16 +151,19 @@ class RefStore:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(path)
                 os.unlink(lock)
+                state["released"] = True
             else:
                 write_all(fd, [(to_hex(new) + "\n").encode("ascii")])
                 os.fsync(fd)
                 self._log(name, current, new, message)
                 os.replace(lock, path)
+                state["released"] = True
             fsync_dir(path.parent)
 
     def _log(self, name: str, old: ObjectId | None, new: ObjectId | None, message: str) -> None:
         path = self.logs / name
-        path.parent.mkdir(parents=True, exist_ok=True)
+        makedirs_durable(path.parent)
+        new_file = not path.exists()
         msg = " ".join(message.split())  # one line, whatever the caller passed
         line = (
             f"{_hex_or_zero(old)} {_hex_or_zero(new)} {int(time.time() * 1000)} {_who()}\t{msg}\n"
@@ -170,6 +174,8 @@ class RefStore:
             os.fsync(fd)
         finally:
             os.close(fd)
+        if new_file:
+            fsync_dir(path.parent)
 
     def reflog(self, name: str) -> list[ReflogEntry]:
         """Entries oldest first; a torn last line (power loss) is skipped."""
