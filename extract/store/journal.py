@@ -1,41 +1,128 @@
 """Append-only record files: the journal of a live run, read back after a crash.
 
-A record is framed as ``u32 length | u32 crc32 | payload`` (little-endian), the
-payload one canonical msgpack value. A reader stops at the first frame that is
-short or fails its checksum: that is a torn tail from a crash, and everything
-before it is intact.
+A record is framed as ``u32 length | u32 crc32 | payload`` (little-endian); the
+payload is one msgpack value in which links use the object codec's ext type.
+Journals are private to one store and never hashed, so their payloads need not
+be canonical: they are written by the C packer at full speed. A reader stops at
+the first frame that is short or fails its checksum: that is a torn tail (a
+crash mid-write, or power loss), and everything before it is intact.
+
+A live run's writer holds an exclusive ``flock`` on its journal for as long as
+it runs. The kernel drops the lock when the process dies, however it dies, so
+"can I take the lock?" tells a crashed run's journal from a live one.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import struct
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import msgpack
 
 from extract.errors import DecodeError
-from extract.objects import Value, decode, encode
+from extract.objects import Link, ObjectId, Value
+from extract.objects.codec import LINK_EXT
 from extract.store.fsutil import write_all
 
 _FRAME = struct.Struct("<II")
 MAX_RECORD = 64 * 1024 * 1024
 
 
+def _default(obj: Any) -> Any:
+    if type(obj) is Link:
+        return msgpack.ExtType(LINK_EXT, obj.id)
+    raise TypeError(f"cannot journal {type(obj).__name__}")
+
+
+def _ext_hook(code: int, data: bytes) -> Any:
+    if code == LINK_EXT and len(data) == 32:
+        return Link(ObjectId(data))
+    raise DecodeError(f"journal record holds unknown ext type {code}")
+
+
+_packer = msgpack.Packer(use_bin_type=True, default=_default, datetime=False)
+
+
 def frame(value: Value) -> bytes:
-    payload = encode(value)
+    payload: bytes = _packer.pack(value)
     return _FRAME.pack(len(payload), zlib.crc32(payload)) + payload
 
 
+def frames(values: Iterable[Value]) -> bytes:
+    return b"".join(frame(v) for v in values)
+
+
 def append(path: Path, values: Iterable[Value], durable: bool = True) -> None:
-    """Append records in one write; fsync unless the caller batches durability itself."""
-    data = b"".join(frame(v) for v in values)
+    """Append records to a journal this process does not hold open (tests, tools)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
-        write_all(fd, [data])
+        write_all(fd, [frames(values)])
         if durable:
             os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class JournalWriter:
+    """The open, locked journal of one live run."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+        fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def write(self, data: bytes, durable: bool = False) -> None:
+        """Hand ``data`` to the kernel (it then survives SIGKILL); fsync when ``durable``."""
+        write_all(self.fd, [data])
+        if durable:
+            os.fsync(self.fd)
+
+    def sync(self) -> None:
+        os.fsync(self.fd)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = -1
+
+
+def is_orphan(path: Path) -> bool:
+    """True when no live process holds the journal's lock (its writer is gone)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return True
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def claimed(path: Path) -> Any:
+    """Hold a journal's lock while recovering it, so two recoverers never seal it twice."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
     finally:
         os.close(fd)
 
@@ -43,12 +130,15 @@ def append(path: Path, values: Iterable[Value], durable: bool = True) -> None:
 @dataclass
 class JournalRead:
     records: list[Value]
-    valid_bytes: int  # length of the intact prefix
+    valid_bytes: int  # offset just past the last intact record
     torn: bool  # bytes after the intact prefix (a crash mid-append)
 
 
-def read(path: Path) -> JournalRead:
-    data = path.read_bytes()
+def read(path: Path, offset: int = 0) -> JournalRead:
+    """Intact records from ``offset`` on. A frame still being written reads as a torn tail."""
+    with open(path, "rb") as f:
+        f.seek(offset)
+        data = f.read()
     records: list[Value] = []
     pos = 0
     while pos + _FRAME.size <= len(data):
@@ -60,8 +150,10 @@ def read(path: Path) -> JournalRead:
         if zlib.crc32(payload) != crc:
             break
         try:
-            records.append(decode(payload))
-        except DecodeError:
+            records.append(
+                msgpack.unpackb(payload, raw=False, ext_hook=_ext_hook, strict_map_key=False)
+            )
+        except (ValueError, TypeError, msgpack.UnpackException):
             break
         pos = end
-    return JournalRead(records, pos, pos != len(data))
+    return JournalRead(records, offset + pos, pos != len(data))

@@ -1,0 +1,109 @@
+"""Connections to index.db: short IMMEDIATE write transactions, and truly read-only reads."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+from extract.errors import InvalidInput
+from extract.index.schema import DDL, SCHEMA_VERSION
+
+BUSY_TIMEOUT_MS = 30_000
+INDEX_FILE = "index.db"
+
+
+def open_writer(path: Path) -> sqlite3.Connection:
+    """A connection for index writes; creates the schema. Autocommit: callers use ``write()``."""
+    conn = sqlite3.connect(
+        path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+    )
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    if str(mode).lower() != "wal":  # e.g. a network filesystem: fall back, stay correct
+        conn.execute("PRAGMA journal_mode=DELETE")
+    conn.execute("PRAGMA synchronous=NORMAL")  # the index is rebuildable; objects carry durability
+    conn.execute("PRAGMA foreign_keys=OFF")
+    _ensure_schema(conn)
+    return conn
+
+
+def _ensure_schema(conn: sqlite3.Connection) -> None:
+    with write(conn):
+        for stmt in _statements(DDL):
+            conn.execute(stmt)
+        row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        if row is None:
+            conn.execute(
+                "INSERT INTO meta(key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),)
+            )
+
+
+def schema_version(conn: sqlite3.Connection) -> int | None:
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+    except sqlite3.Error:
+        return None
+    return int(row[0]) if row else None
+
+
+def _statements(script: str) -> Iterator[str]:
+    buf: list[str] = []
+    for line in script.splitlines():
+        buf.append(line)
+        joined = "\n".join(buf)
+        if sqlite3.complete_statement(joined):
+            yield joined
+            buf = []
+
+
+@contextlib.contextmanager
+def write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One IMMEDIATE transaction: the write lock is taken up front, so concurrent writers
+    wait on the busy timeout instead of failing with "database is locked" mid-transaction."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+_ALLOWED = {
+    sqlite3.SQLITE_SELECT,
+    sqlite3.SQLITE_READ,
+    sqlite3.SQLITE_FUNCTION,
+    # WITH clauses and views expand into these
+    getattr(sqlite3, "SQLITE_RECURSIVE", 33),
+}
+
+
+def _authorizer(
+    action: int, arg1: str | None, arg2: str | None, db: str | None, trigger: str | None
+) -> int:
+    if action in _ALLOWED:
+        return sqlite3.SQLITE_OK
+    if action == sqlite3.SQLITE_PRAGMA and arg1 in {
+        "table_info",
+        "table_list",
+        "index_list",
+        "index_info",
+    }:
+        return sqlite3.SQLITE_OK
+    return sqlite3.SQLITE_DENY
+
+
+def open_reader(path: Path) -> sqlite3.Connection:
+    """A connection that cannot change anything: read-only URI, query_only, and an
+    authorizer that allows SELECT and reads alone (mode=ro still lets ATTACH create files)."""
+    if not path.exists():
+        raise InvalidInput(f"no index at {path}: run `extract reindex`")
+    conn = sqlite3.connect(
+        f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+    )
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA query_only=1")
+    conn.set_authorizer(_authorizer)
+    return conn

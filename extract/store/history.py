@@ -1,0 +1,259 @@
+"""State trees, staged entries and commits: how sealed work becomes history.
+
+A commit's state is a tree with one entry per section (``runs``, ``models``,
+``events``) plus ``hierarchy``. Each section is fanned out into up to 256
+buckets by the first two hex digits of BLAKE3(key), so adding a run rewrites
+one bucket and the root, not the whole list.
+
+Sealed work waits in ``staged/``: one small file per run, model or event, each
+naming its section, key and object. ``commit`` folds them into a new state,
+writes the commit, moves ``refs/heads/main`` by compare-and-swap, then removes
+the staged files it included. A crash between the ref move and the cleanup
+leaves files whose entries are already in the state; the next commit drops them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import getpass
+import os
+import socket
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote, unquote
+
+import blake3
+
+from extract.errors import InvalidInput, RefConflict, SchemaError, StoreError
+from extract.objects import Blob, Commit, Link, ObjectId, Tree, decode, encode
+from extract.objects.kinds import cast
+from extract.objects.names import MAX_NAME_BYTES
+from extract.store.fsutil import atomic_write
+from extract.store.odb import ObjectStore
+from extract.store.repo import MAIN, Repository
+
+SECTIONS = ("runs", "models", "events")
+HIERARCHY_ENTRY = "hierarchy"
+
+
+class ModelConflict(StoreError):
+    exit_code = 4
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def author() -> str:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    return f"{user}@{socket.gethostname()}"
+
+
+def bucket_of(key: str) -> str:
+    return blake3.blake3(key.encode("utf-8")).hexdigest()[:2]
+
+
+def model_key(name: str, version: str) -> str:
+    """A tree-entry-safe key for name@version: each part percent-encoded."""
+    for label, part in (("name", name), ("version", version)):
+        if not isinstance(part, str) or not part.strip():
+            raise InvalidInput(f"model {label} must be a non-empty string")
+        if part in (".", ".."):
+            raise InvalidInput(f"model {label} {part!r} is not allowed")
+    key = f"{quote(name, safe='')}@{quote(version, safe='')}"
+    if len(key.encode()) > MAX_NAME_BYTES:
+        raise InvalidInput(
+            f"model name@version is too long ({len(key.encode())} bytes once encoded; "
+            f"at most {MAX_NAME_BYTES})"
+        )
+    return key
+
+
+def split_model_key(key: str) -> tuple[str, str]:
+    name, version = key.rsplit("@", 1)
+    return unquote(name), unquote(version)
+
+
+@dataclass
+class State:
+    sections: dict[str, dict[str, ObjectId]] = field(
+        default_factory=lambda: {s: {} for s in SECTIONS}
+    )
+    hierarchy: str | None = None
+
+    def copy(self) -> State:
+        return State({s: dict(v) for s, v in self.sections.items()}, self.hierarchy)
+
+
+def read_state(odb: ObjectStore, state_oid: ObjectId) -> State:
+    root = cast(odb.get(state_oid), Tree)
+    out = State()
+    for section in SECTIONS:
+        sec = root.entries.get(section)
+        if sec is None:
+            continue
+        for bucket_oid in cast(odb.get(sec), Tree).entries.values():
+            out.sections[section].update(cast(odb.get(bucket_oid), Tree).entries)
+    h = root.entries.get(HIERARCHY_ENTRY)
+    if h is not None:
+        out.hierarchy = cast(odb.get(h), Blob).data.decode("utf-8")
+    return out
+
+
+def write_state(odb: ObjectStore, state: State) -> ObjectId:
+    """Write the state's trees; unchanged buckets are the same objects as before."""
+    root: dict[str, ObjectId] = {}
+    for section in SECTIONS:
+        entries = state.sections[section]
+        if not entries:
+            continue
+        buckets: dict[str, dict[str, ObjectId]] = {}
+        for key, oid in entries.items():
+            buckets.setdefault(bucket_of(key), {})[key] = oid
+        root[section] = odb.put(Tree({b: odb.put(Tree(v)) for b, v in buckets.items()}))
+    if state.hierarchy is not None:
+        root[HIERARCHY_ENTRY] = odb.put(Blob(state.hierarchy.encode("utf-8")))
+    return odb.put(Tree(root))
+
+
+def head_state(repo: Repository) -> tuple[ObjectId | None, State]:
+    head = repo.refs.read(MAIN)
+    if head is None:
+        return None, State()
+    return head, read_state(repo.objects, cast(repo.objects.get(head), Commit).state)
+
+
+# staged entries --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Staged:
+    path: Path
+    section: str
+    key: str
+    oid: ObjectId
+
+
+def stage(repo: Repository, section: str, key: str, oid: ObjectId) -> Path:
+    """Record sealed work for the next commit. The object must already be durable."""
+    if section not in SECTIONS:
+        raise InvalidInput(f"unknown section {section!r}")
+    name = f"{section}.{blake3.blake3(key.encode()).hexdigest()[:40]}"
+    path = repo.staged_dir / name
+    atomic_write(path, [encode({"section": section, "key": key, "object": Link(oid)})])
+    return path
+
+
+def list_staged(repo: Repository) -> list[Staged]:
+    out = []
+    for path in sorted(repo.staged_dir.glob("*")):
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        try:
+            v = decode(path.read_bytes())
+            if not (
+                type(v) is dict
+                and v.get("section") in SECTIONS
+                and type(v.get("key")) is str
+                and type(v.get("object")) is Link
+            ):
+                raise SchemaError("bad staged entry")
+        except (SchemaError, ValueError) as e:
+            raise StoreError(
+                f"staged entry {path} is damaged: {e}; `extract fsck` reports it"
+            ) from None
+        out.append(Staged(path, v["section"], v["key"], v["object"].id))
+    return out
+
+
+# commits -----------------------------------------------------------------------
+
+
+@dataclass
+class CommitResult:
+    commit: ObjectId | None  # None: nothing to commit
+    added: dict[str, int]
+
+
+def apply_staged(
+    base: State, staged: list[Staged], hierarchy: str | None
+) -> tuple[State, dict[str, int]]:
+    state = base.copy()
+    added = {s: 0 for s in SECTIONS}
+    for s in staged:
+        current = state.sections[s.section].get(s.key)
+        if current == s.oid:
+            continue
+        if current is not None and s.section == "models":
+            name, version = split_model_key(s.key)
+            raise ModelConflict(
+                f"model {name}@{version} is already committed with different content "
+                f"({current.hex()[:12]} vs {s.oid.hex()[:12]}); register a new version"
+            )
+        state.sections[s.section][s.key] = s.oid
+        added[s.section] += 1
+    if hierarchy is not None:
+        state.hierarchy = hierarchy
+    return state, added
+
+
+def commit_staged(repo: Repository, message: str, attempts: int = 20) -> CommitResult:
+    """Fold every staged entry into a new commit on main; retries when main moved."""
+    if not message.strip():
+        raise InvalidInput("a commit needs a message: extract commit -m 'what this is'")
+    hierarchy = repo.config.hierarchy
+    levels = " > ".join(hierarchy) if hierarchy else None
+    for _ in range(attempts):
+        staged = list_staged(repo)
+        head, base = head_state(repo)
+        state, added = apply_staged(base, staged, levels)
+        if not any(added.values()) and (state.hierarchy == base.hierarchy or head is None):
+            _unstage(staged)
+            return CommitResult(None, added)
+        state_oid = write_state(repo.objects, state)
+        c = Commit(
+            tuple([head] if head else ()),
+            state_oid,
+            author(),
+            socket.gethostname(),
+            now_iso(),
+            message,
+        )
+        oid = repo.objects.put(c)
+        repo.objects.sync()
+        try:
+            repo.refs.set(MAIN, oid, expected=head, message=f"commit: {message.splitlines()[0]}")
+        except RefConflict:
+            continue  # another process committed first: fold our entries onto theirs
+        _unstage(staged)
+        return CommitResult(oid, added)
+    raise StoreError(f"could not commit: main kept moving ({attempts} attempts)")
+
+
+def _unstage(staged: list[Staged]) -> None:
+    for s in staged:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(s.path)
+
+
+def walk_commits(odb: ObjectStore, head: ObjectId) -> Iterator[tuple[ObjectId, Commit]]:
+    """Every commit reachable from ``head``, newest first by time then id."""
+    seen = {head}
+    frontier = [(cast(odb.get(head), Commit), head)]
+    while frontier:
+        frontier.sort(key=lambda cc: (cc[0].time, cc[1]), reverse=True)
+        c, oid = frontier.pop(0)
+        yield oid, c
+        for p in c.parents:
+            if p not in seen:
+                seen.add(p)
+                frontier.append((cast(odb.get(p), Commit), p))
+
+
+def committed_keys(repo: Repository) -> Mapping[str, dict[str, ObjectId]]:
+    return head_state(repo)[1].sections
