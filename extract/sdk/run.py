@@ -1,0 +1,537 @@
+"""Run: what a training script logs into.
+
+Points are buffered in memory and handed to the run's journal (one append-only
+file per live run) when 10 curve steps or 100 headline values have gathered,
+or 2 seconds after the oldest unflushed one, whichever comes first; a
+background thread enforces the 2 seconds while the training loop is busy
+elsewhere. Once handed to the kernel a record survives SIGKILL of the process;
+the journal is fsynced at start, at every artifact or model, at finish, and at
+most 2 seconds after any other write, which bounds what a power cut can take.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import numbers
+import os
+import socket
+import threading
+import time
+import weakref
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from extract.errors import InvalidInput
+from extract.index.build import Indexer
+from extract.index.ids import model_id
+from extract.index.lifecycle import seal_journal
+from extract.objects import Link, ModelVersion, ObjectId, Tree, new_ulid
+from extract.store import chunking
+from extract.store.arrays import write_array
+from extract.store.history import commit_staged, model_key
+from extract.store.journal import JournalWriter, frame
+
+if TYPE_CHECKING:
+    from extract.sdk.store import Experiment, Store
+
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+CURVE_FLUSH_STEPS = 10
+LOG_FLUSH_ENTRIES = 100
+FLUSH_SECONDS = 2.0
+STATUSES = ("completed", "failed")
+PRIORITIES = (0, 1, 2)
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _number(owner: str, name: str, value: Any, allow_bool: bool) -> float | int:
+    """A loggable number from Python, numpy or torch scalars; TypeError for anything else."""
+    if isinstance(value, bool | np.bool_):
+        if allow_bool:
+            return int(value)
+        raise TypeError(
+            f"{owner}: {name}={value!r} is a bool; curves take numbers only (log it with "
+            "run.log() as a string, or pass int(value) if you mean 0/1)"
+        )
+    if isinstance(value, numbers.Integral):
+        n = int(value)
+        return n if INT64_MIN <= n <= INT64_MAX else float(n)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    item = getattr(value, "item", None)  # 0-d numpy arrays and torch tensors
+    if callable(item) and getattr(value, "ndim", getattr(value, "dim", lambda: 1)) in (0, ()):
+        return _number(owner, name, item(), allow_bool)
+    shape = getattr(value, "shape", None)
+    if shape is not None and int(np.prod(shape)) == 1 and callable(item):
+        return _number(owner, name, item(), allow_bool)
+    raise TypeError(
+        f"{owner}: {name}={value!r} is a {type(value).__name__}; "
+        + (
+            "curves take int or float values"
+            if not allow_bool
+            else "log() takes int, float or str values"
+        )
+    )
+
+
+class _Flusher:
+    """One daemon thread per process that flushes runs whose buffers are older than 2 s."""
+
+    def __init__(self) -> None:
+        self.runs: weakref.WeakSet[Run] = weakref.WeakSet()
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+
+    def add(self, run: Run) -> None:
+        with self.lock:
+            self.runs.add(run)
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(
+                    target=self._loop, name="extract-flusher", daemon=True
+                )
+                self.thread.start()
+
+    def _loop(self) -> None:
+        while True:
+            time.sleep(FLUSH_SECONDS / 8)
+            for run in list(self.runs):
+                run._flush_if_stale()
+
+
+_flusher = _Flusher()
+
+
+class Run:
+    """One execution of a training script; use as a context manager or call finish()."""
+
+    def __init__(
+        self,
+        store: Store,
+        experiment: Experiment,
+        config: dict[str, Any] | None,
+        name: str | None,
+        total_steps: int | None,
+    ) -> None:
+        if config is not None and not isinstance(config, dict):
+            raise TypeError(f"config must be a dict or None, got {type(config).__name__}")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name must be a string or None, got {type(name).__name__}")
+        if total_steps is not None and (
+            isinstance(total_steps, bool)
+            or not isinstance(total_steps, numbers.Integral)
+            or total_steps < 1
+        ):
+            raise ValueError(f"total_steps must be a positive integer or None, got {total_steps!r}")
+        store._check_open()
+        self._store = store
+        self._repo = store._repo
+        self.experiment = experiment
+        self.id = new_ulid()
+        self.name = name
+        self._t0 = time.time()
+        self._lock = threading.Lock()
+        self._curve_buf: list[tuple[int, float, dict[str, Any]]] = []
+        self._log_buf: list[tuple[str, Any, float]] = []
+        self._oldest = 0.0  # time.time() of the oldest unflushed point, 0 when empty
+        self._last_sync = self._t0
+        self._unsynced = False
+        self._finished = False
+        start = {
+            "id": self.id,
+            "experiment": experiment.path,
+            "name": name,
+            "config": _plain(config) if config is not None else None,
+            "total_steps": int(total_steps) if total_steps is not None else None,
+            "started_at": now_iso(),
+            "host": socket.gethostname(),
+            "code": store._capture_code(),
+        }
+        # Written under a temporary name, locked, then renamed: a recoverer never sees
+        # a journal without its start record or without its owner's lock.
+        tmp = self._repo.journal_dir / f".{self.id}.tmp"
+        self._journal = JournalWriter(tmp)
+        self._journal.write(frame(["start", start]), durable=True)
+        self.journal_path = self._repo.journal_dir / f"{self.id}.journal"
+        os.rename(tmp, self.journal_path)
+        self._journal.path = self.journal_path
+        store._indexer.run_started(start)
+        _flusher.add(self)
+
+    # lifecycle ---------------------------------------------------------------
+    def __enter__(self) -> Run:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.finish("failed" if exc_type is not None else "completed")
+
+    def __repr__(self) -> str:
+        state = "finished" if self._finished else "running"
+        return f"<Run {self.id} {self.experiment.path}#{self.name or ''} {state}>"
+
+    def _check_open(self, what: str) -> None:
+        if self._finished:
+            raise RuntimeError(f"run {self.id} is finished: {what}() is not allowed after finish()")
+
+    def finish(self, status: str = "completed") -> None:
+        """Flush, seal the run into objects, index it. Safe to call more than once."""
+        if self._finished:
+            return
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+        with self._lock:
+            self._finished = True
+            self._flush_locked()
+            self._journal.write(
+                frame(["end", {"status": status, "ended_at": now_iso()}]), durable=True
+            )
+        try:
+            if self._store._closed:  # finishing after store.close(): seal with a connection of our own
+                indexer = Indexer(self._repo)
+                try:
+                    seal_journal(indexer, self.journal_path)
+                finally:
+                    indexer.close()
+            else:
+                seal_journal(self._store._indexer, self.journal_path)
+        finally:
+            self._journal.close()
+        if self._store._auto_commit():
+            commit_staged(
+                self._repo, f"run {self.id} ({self.name or self.experiment.path}) {status}"
+            )
+
+    # buffered values ---------------------------------------------------------------
+    def log(self, **kwargs: float | int | str) -> None:
+        """Headline values: numbers become metrics (latest wins), strings become params."""
+        self._check_open("log")
+        if "step" in kwargs:
+            raise TypeError(
+                "log() takes no step: headline metrics hold one value per run. "
+                "Use run.curve(step, name=value) for per-step values"
+            )
+        now = time.time()
+        wall = now - self._t0
+        entries = []
+        for k, v in kwargs.items():
+            entries.append(
+                (k, v if isinstance(v, str) else _number("log()", k, v, allow_bool=True), wall)
+            )
+        with self._lock:
+            if not self._oldest:
+                self._oldest = now
+            self._log_buf.extend(entries)
+            if len(self._log_buf) >= LOG_FLUSH_ENTRIES or now - self._oldest >= FLUSH_SECONDS:
+                self._flush_locked()
+
+    def curve(self, step: int, **metrics: float | int) -> None:
+        """Per-step values for the live chart; numbers only (NaN and Inf are kept)."""
+        if self._finished:
+            self._check_open("curve")
+        if type(step) is not int or not INT64_MIN <= step <= INT64_MAX:
+            step = self._step(step)
+        for k, v in metrics.items():
+            t = type(v)
+            if t is not float:
+                # ints become floats here: curves are float64, and a huge int must not
+                # reach the journal encoder, where it would poison the whole buffer
+                metrics[k] = (
+                    float(v) if t is int else float(_number("curve()", k, v, allow_bool=False))
+                )
+        if not metrics:
+            raise TypeError("curve() needs at least one metric, e.g. run.curve(step, loss=0.3)")
+        now = time.time()
+        with self._lock:
+            buf = self._curve_buf
+            if not buf and not self._oldest:
+                self._oldest = now
+            buf.append((step, now - self._t0, metrics))
+            if len(buf) >= CURVE_FLUSH_STEPS or now - self._oldest >= FLUSH_SECONDS:
+                self._flush_locked()
+
+    @staticmethod
+    def _step(step: Any) -> int:
+        if isinstance(step, bool) or not isinstance(step, numbers.Integral):
+            raise TypeError(f"curve(): step must be an int, got {type(step).__name__} {step!r}")
+        n = int(step)
+        if not INT64_MIN <= n <= INT64_MAX:
+            raise ValueError(f"curve(): step {n} does not fit in 64 bits")
+        return n
+
+    def _flush_locked(self) -> None:
+        parts = []
+        if self._curve_buf:
+            parts.append(frame(["c", self._curve_buf]))
+            self._curve_buf = []
+        if self._log_buf:
+            parts.append(frame(["l", self._log_buf]))
+            self._log_buf = []
+        self._oldest = 0.0
+        if parts:
+            now = time.time()
+            durable = now - self._last_sync >= FLUSH_SECONDS
+            self._journal.write(b"".join(parts), durable=durable)
+            self._unsynced = not durable
+            if durable:
+                self._last_sync = now
+
+    def _flush_if_stale(self) -> None:
+        """Called by the flusher thread: flush old buffers, fsync writes left unsynced."""
+        now = time.time()
+        stale = bool(self._oldest) and now - self._oldest >= FLUSH_SECONDS
+        unsynced = self._unsynced and now - self._last_sync >= FLUSH_SECONDS
+        if self._finished or not (stale or unsynced):
+            return
+        with self._lock:
+            if self._finished:
+                return
+            if stale:
+                self._flush_locked()
+            if self._unsynced:
+                self._journal.sync()
+                self._unsynced = False
+                self._last_sync = time.time()
+
+    def flush(self) -> None:
+        """Hand every buffered point to the journal now."""
+        with self._lock:
+            if not self._finished:
+                self._flush_locked()
+
+    def _record(self, tag: str, payload: Any) -> None:
+        """An unbuffered, durable record (artifacts, models, tags...)."""
+        with self._lock:
+            self._flush_locked()
+            self._journal.write(frame([tag, payload]), durable=True)
+            self._last_sync = time.time()
+
+    # artifacts -----------------------------------------------------------------
+    def log_table(
+        self,
+        name: str,
+        data: np.ndarray[Any, Any],
+        step: int | None = None,
+        axes: dict[str, str] | None = None,
+    ) -> None:
+        """A numpy array, stored chunked so a slice of it can be read without the rest."""
+        self._check_open("log_table")
+        _check_name("log_table", name)
+        if not isinstance(data, np.ndarray):
+            raise TypeError(f"log_table(): data must be a numpy array, got {type(data).__name__}")
+        if step is not None:
+            step = self._step(step)
+        if axes is not None and not isinstance(axes, dict):
+            raise TypeError(
+                f"log_table(): axes must be a dict such as {{'rows': 'task'}}, got {type(axes).__name__}"
+            )
+        oid = write_array(self._repo.objects, data)
+        self._repo.objects.sync()
+        self._record(
+            "artifact",
+            {
+                "id": new_ulid(),
+                "name": name,
+                "kind": "matrix",
+                "step": step,
+                "object": Link(oid),
+                "shape": [int(s) for s in data.shape],
+                "dtype": data.dtype.newbyteorder("=").str
+                if data.dtype.byteorder == ">"
+                else data.dtype.str,
+                "metadata": {"axes": _plain(axes)} if axes else None,
+                "created_at": now_iso(),
+            },
+        )
+
+    def log_text(self, name: str, content: str) -> None:
+        """A markdown text attached to the run."""
+        self._check_open("log_text")
+        _check_name("log_text", name)
+        if not isinstance(content, str):
+            raise TypeError(f"log_text(): content must be a str, got {type(content).__name__}")
+        oid = chunking.write_bytes(self._repo.objects, content.encode("utf-8"))
+        self._repo.objects.sync()
+        self._record(
+            "artifact",
+            {
+                "id": new_ulid(),
+                "name": name,
+                "kind": "text",
+                "step": None,
+                "object": Link(oid),
+                "shape": None,
+                "dtype": None,
+                "metadata": None,
+                "created_at": now_iso(),
+            },
+        )
+
+    # annotations -----------------------------------------------------------------
+    def tag(self, *tags: str) -> None:
+        self._check_open("tag")
+        for t in tags:
+            if not isinstance(t, str) or not t.strip():
+                raise TypeError(f"tag(): tags must be non-empty strings, got {t!r}")
+        if tags:
+            self._record("tag", list(tags))
+
+    def note(self, content: str) -> None:
+        self._check_open("note")
+        if not isinstance(content, str):
+            raise TypeError(f"note(): content must be a str, got {type(content).__name__}")
+        self._record("note", content)
+
+    def todo(self, content: str, priority: int = 0) -> None:
+        self._check_open("todo")
+        _check_todo(content, priority)
+        self._record(
+            "todo",
+            {"id": new_ulid(), "content": content, "priority": priority, "created_at": now_iso()},
+        )
+
+    # models and lineage ------------------------------------------------------------
+    def register_model(
+        self,
+        name: str,
+        version: str,
+        path: str | os.PathLike[str],
+        metadata: dict[str, Any] | None = None,
+        framework: str = "pytorch",
+    ) -> None:
+        """Store a model file or directory as name@version. The same bytes are stored once."""
+        self._check_open("register_model")
+        key = model_key(name, version)
+        self._store._check_model_free(name, version)
+        src = Path(path)
+        if not src.exists():
+            raise FileNotFoundError(f"register_model(): {src} does not exist")
+        if metadata is not None and not isinstance(metadata, dict):
+            raise TypeError(
+                f"register_model(): metadata must be a dict or None, got {type(metadata).__name__}"
+            )
+        if not isinstance(framework, str):
+            raise TypeError("register_model(): framework must be a string")
+        content, size = _store_path(self._store, src)
+        mv = ModelVersion(
+            name=name,
+            version=version,
+            framework=framework,
+            metadata={"source_path": str(src.resolve()), **(_plain(metadata) or {})},
+            content=content,
+            size=size,
+            run=self.id,
+            created_at=now_iso(),
+        )
+        oid = self._repo.objects.put(mv)
+        self._repo.objects.sync()
+        self._store._claim_model(name, version, oid)
+        self._record("model", {"key": key, "object": Link(oid)})
+
+    def derived_from(
+        self, run: str | None = None, model: str | None = None, version: str | None = None
+    ) -> None:
+        """This run derives from another run (by id) or a model (name and version, or model id)."""
+        self._check_open("derived_from")
+        if (run is None) == (model is None):
+            raise ValueError("derived_from() takes exactly one of run= or model= (with version=)")
+        if run is not None:
+            _check_id("derived_from", "run", run)
+            target = ("run", run)
+        else:
+            assert model is not None
+            _check_id("derived_from", "model", model)
+            target = ("model", model_id(model, version) if version is not None else model)
+        self._lineage("derived_from", *target)
+
+    def branched_from(self, experiment: str | None = None, run: str | None = None) -> None:
+        """This run branches from an experiment or another run (by id)."""
+        self._check_open("branched_from")
+        if (experiment is None) == (run is None):
+            raise ValueError("branched_from() takes exactly one of experiment= or run=")
+        kind, value = ("experiment", experiment) if experiment is not None else ("run", run)
+        assert value is not None
+        _check_id("branched_from", kind, value)
+        self._lineage("branched_from", kind, value)
+
+    def _lineage(self, relation: str, kind: str, target: str) -> None:
+        self._record(
+            "lineage",
+            {
+                "relation": relation,
+                "type": kind,
+                "id": target,
+                "metadata": None,
+                "created_at": now_iso(),
+            },
+        )
+
+
+def _check_name(what: str, name: Any) -> None:
+    if not isinstance(name, str) or not name.strip():
+        raise TypeError(f"{what}(): name must be a non-empty string, got {name!r}")
+
+
+def _check_id(what: str, kind: str, value: Any) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise TypeError(f"{what}(): {kind} must be a non-empty string id, got {value!r}")
+
+
+def _check_todo(content: Any, priority: Any) -> None:
+    if not isinstance(content, str) or not content.strip():
+        raise TypeError(f"todo(): content must be a non-empty string, got {content!r}")
+    if isinstance(priority, bool) or priority not in PRIORITIES:
+        raise ValueError(f"todo(): priority must be 0 (low), 1 (mid) or 2 (high), got {priority!r}")
+
+
+def _plain(value: Any) -> Any:
+    """Config and metadata as plain msgpack-able values (numpy scalars unwrapped)."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise TypeError(f"config and metadata keys must be strings, got {k!r}")
+            out[k] = _plain(v)
+        return out
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(
+        f"cannot store {type(value).__name__} {value!r} in a config: use JSON-like values "
+        "(dict, list, str, int, float, bool, None)"
+    )
+
+
+def _store_path(store: Store, src: Path) -> tuple[ObjectId, int]:
+    """A file as chunked content, a directory as a tree; (id, total bytes)."""
+    repo = store._repo
+    if src.is_symlink():
+        src = src.resolve()
+    if src.is_file():
+        return chunking.write_file(
+            repo.objects, src, cache_dir=repo.cache_dir / "content"
+        ), src.stat().st_size
+    if src.is_dir():
+        entries: dict[str, ObjectId] = {}
+        total = 0
+        for child in sorted(src.iterdir()):
+            if child.is_symlink() and not child.exists():
+                continue
+            oid, n = _store_path(store, child)
+            entries[child.name] = oid
+            total += n
+        return repo.objects.put(Tree(entries)), total
+    raise InvalidInput(f"register_model(): {src} is neither a file nor a directory")

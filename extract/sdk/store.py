@@ -1,0 +1,264 @@
+"""Store and Experiment: the entry points of the tracking SDK."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from extract.errors import InvalidHierarchy, StoreNotFound
+from extract.index import query
+from extract.index.build import Indexer
+from extract.index.db import write
+from extract.index.ids import experiment_id
+from extract.index.lifecycle import recover_orphans
+from extract.objects import Event, Link, ObjectId, new_ulid, to_hex
+from extract.sdk.read import RunData, checkout_model
+from extract.sdk.run import Run, _check_todo, now_iso
+from extract.store import chunking
+from extract.store.history import model_key, stage
+from extract.store.repo import FORMAT_FILE, Repository
+
+
+class Store:
+    """A store directory (default ``.extract``), created if absent."""
+
+    def __init__(self, root: str | os.PathLike[str] = ".extract") -> None:
+        path = Path(root)
+        if not (path / FORMAT_FILE).exists():
+            if path.exists() and any(path.iterdir()):
+                raise StoreNotFound(f"{path} exists but is not an extract store (no {FORMAT_FILE})")
+            self._repo = Repository.create(path)
+        else:
+            self._repo = Repository(path)
+        self.root = self._repo.root
+        self._indexer = Indexer(self._repo)
+        self._closed = False
+        self.recovered = recover_orphans(self._indexer)
+        self._indexer.refresh()  # a deleted or stale index answers like a fresh one
+        self._code_cache: dict[str, Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"<Store {self.root}>"
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def hierarchy(self) -> tuple[str, ...]:
+        levels = self._repo.config.hierarchy
+        if not levels:
+            raise InvalidHierarchy(
+                f"store {self.root} has no hierarchy yet: run "
+                f'`extract init --hierarchy "benchmark > model > variant"` in {self.root.parent}'
+            )
+        return levels
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError(f"store {self.root} is closed")
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        self._check_open()
+        return self._indexer.conn
+
+    def experiment(self, spec: dict[str, str]) -> Experiment:
+        """The experiment named by hierarchy levels in order from the root; created if new."""
+        self._check_open()
+        if not isinstance(spec, dict) or not spec:
+            raise ValueError(
+                f"experiment() takes a dict of hierarchy levels, e.g. {{{self.hierarchy[0]!r}: 'name'}}"
+            )
+        levels = self.hierarchy
+        values = []
+        for i, (key, value) in enumerate(spec.items()):
+            if key not in levels:
+                raise ValueError(
+                    f"unknown hierarchy level {key!r}: this store's levels are {' > '.join(levels)}"
+                )
+            if i >= len(levels) or key != levels[i]:
+                expected = levels[i] if i < len(levels) else None
+                raise ValueError(
+                    f"hierarchy level {expected!r} must come before {key!r}: levels go "
+                    f"{' > '.join(levels)}, from the root, without skipping"
+                )
+            if (
+                not isinstance(value, str)
+                or not value.strip()
+                or "/" in value
+                or value in (".", "..")
+            ):
+                raise ValueError(f"{key} must be a non-empty name without '/', got {value!r}")
+            values.append(value)
+        path = "/".join(values)
+        known = self._conn.execute("SELECT 1 FROM experiments WHERE path=?", (path,)).fetchone()
+        if known is None:
+            self._event("experiment", f"experiment:{path}", {})
+        return Experiment(self, path, levels[len(values) - 1])
+
+    def list_experiments(self, prefix: str = "") -> list[Experiment]:
+        self._check_open()
+        self._indexer.refresh()
+        return [
+            Experiment(self, row["path"], row["node_type"])
+            for row in query.experiments(self._conn, prefix)
+        ]
+
+    def todo(self, content: str, priority: int = 0) -> None:
+        """A TODO not tied to any run or experiment."""
+        self._check_open()
+        _check_todo(content, priority)
+        self._event(
+            "todo",
+            "global",
+            {"content": content, "priority": priority, "scope_type": "global", "scope_id": None},
+        )
+
+    def list_todos(
+        self, scope_type: str = "global", scope_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """TODOs of one scope, highest priority first, then oldest first."""
+        self._check_open()
+        if scope_type not in ("global", "experiment", "run"):
+            raise ValueError(
+                f"scope_type must be 'global', 'experiment' or 'run', got {scope_type!r}"
+            )
+        if scope_type == "global" and scope_id is not None:
+            raise ValueError("scope_id must be None for global TODOs")
+        if scope_type != "global" and scope_id is None:
+            raise ValueError(f"scope_id is required for {scope_type} TODOs")
+        self._indexer.refresh()
+        return query.todos(self._conn, scope_type, scope_id)
+
+    def load_run(self, run_id: str) -> RunData:
+        """A run's stored results: ``.curves()``, ``.table(name)[rows]``, ``.text(name)``."""
+        self._check_open()
+        return RunData(self, run_id)
+
+    def checkout_model(
+        self, name: str, version: str, dest: str | os.PathLike[str], force: bool = False
+    ) -> Path:
+        """Write model name@version's files to ``dest``."""
+        self._check_open()
+        return checkout_model(self, name, version, Path(dest), force)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._indexer.close()
+
+    # internals used by Run and Experiment ---------------------------------------------
+    def _event(self, op: str, target: str, data: dict[str, Any]) -> str:
+        self._check_open()
+        ev = Event(new_ulid(), now_iso(), op, target, data)
+        oid = self._repo.objects.put(ev)
+        self._repo.objects.sync()
+        stage(self._repo, "events", ev.id, oid)
+        with write(self._conn):
+            self._indexer.apply_event(oid, ev, None)
+        return ev.id
+
+    def _auto_commit(self) -> bool:
+        return self._repo.config.auto_commit
+
+    def _capture_code(self) -> dict[str, Any] | None:
+        """Code provenance of the working directory, once per process; never raises."""
+        try:
+            from extract.git.provenance import capture
+        except ImportError:
+            return None
+        try:
+            prov = capture(Path.cwd())
+            record: dict[str, Any] = dict(prov.to_record())
+            if prov.diff:
+                record["diff"] = Link(chunking.write_bytes(self._repo.objects, prov.diff))
+                self._repo.objects.sync()
+            else:
+                record["diff"] = None
+            return record
+        except Exception as e:  # provenance must never fail a run
+            return {"reasons": [f"capture failed: {e}"]}
+
+    def _check_model_free(self, name: str, version: str) -> None:
+        """Refuse a taken name@version before any bytes are stored."""
+        self._indexer.refresh()
+        row = self._conn.execute(
+            "SELECT run_id FROM models WHERE name=? AND version=?", (name, version)
+        ).fetchone()
+        if row is not None:
+            raise ValueError(
+                f"model {name}@{version} is already registered (by run {row[0]}); "
+                "register it under a new version"
+            )
+
+    def _claim_model(self, name: str, version: str, oid: ObjectId) -> None:
+        """Reserve name@version in the index so a duplicate fails at once, in any process."""
+        with write(self._conn):
+            row = self._conn.execute(
+                "SELECT object_id, run_id FROM models WHERE name=? AND version=?", (name, version)
+            ).fetchone()
+            if row is not None and row[0] != to_hex(oid):
+                raise ValueError(
+                    f"model {name}@{version} is already registered (by run {row[1]}); "
+                    "register it under a new version"
+                )
+            if row is None:
+                self._indexer._insert_model_row(model_key(name, version), oid, None)
+
+
+class Experiment:
+    """A node of the hierarchy; runs hang off it."""
+
+    def __init__(self, store: Store, path: str, node_type: str | None) -> None:
+        self._store = store
+        self.path = path
+        self.name = path.rsplit("/", 1)[-1]
+        self.node_type = node_type
+        self.id = experiment_id(path)
+
+    def __repr__(self) -> str:
+        return f"<Experiment {self.path}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Experiment) and other.path == self.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+    def run(
+        self,
+        config: dict[str, Any] | None = None,
+        name: str | None = None,
+        total_steps: int | None = None,
+    ) -> Run:
+        """Start a run: use it as a context manager, or call finish() yourself."""
+        return Run(self._store, self, config, name, total_steps)
+
+    def list_runs(self) -> list[dict[str, Any]]:
+        """This experiment's runs as dicts, oldest first."""
+        self._store._check_open()
+        self._store._indexer.refresh()
+        rows = query.runs(self._store._conn, self.id)
+        for r in rows:  # the reference API returns the runs table's columns as stored: JSON text
+            r["config"] = None if r["config"] is None else json.dumps(r["config"], sort_keys=True)
+            r["tags"] = json.dumps(r["tags"])
+        return rows
+
+    def todo(self, content: str, priority: int = 0) -> None:
+        _check_todo(content, priority)
+        self._store._event(
+            "todo",
+            f"experiment:{self.path}",
+            {
+                "content": content,
+                "priority": priority,
+                "scope_type": "experiment",
+                "scope_id": self.id,
+            },
+        )
