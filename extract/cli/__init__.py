@@ -6,7 +6,7 @@ import typer
 
 from extract import __version__
 
-from . import plumbing, store_cmds
+from . import plumbing, store_cmds, track_cmds
 
 app = typer.Typer(
     name="extract",
@@ -18,8 +18,16 @@ app = typer.Typer(
 )
 
 app.command("init")(store_cmds.init)
-app.command("fsck")(store_cmds.fsck_cmd)
-app.command("gc")(store_cmds.gc_cmd)
+app.command("status")(track_cmds.status)
+app.command("commit")(track_cmds.commit)
+app.command("log")(track_cmds.log)
+app.command("show")(track_cmds.show)
+app.command("diff")(track_cmds.diff)
+app.command("checkout")(track_cmds.checkout)
+app.command("sql")(track_cmds.sql)
+app.command("reindex", rich_help_panel="Maintenance")(track_cmds.reindex)
+app.command("fsck", rich_help_panel="Maintenance")(store_cmds.fsck_cmd)
+app.command("gc", rich_help_panel="Maintenance")(store_cmds.gc_cmd)
 app.command("cat-object", rich_help_panel="Plumbing")(plumbing.cat_object)
 app.command("hash-object", rich_help_panel="Plumbing")(plumbing.hash_object)
 app.command("rev-parse", rich_help_panel="Plumbing")(plumbing.rev_parse)

@@ -38,7 +38,14 @@ def markdown() -> str:
     for name in commands:
         cmd = commands[name]
         usage = [_arg_name(p) for p in cmd.params if p.param_type_name == "argument"]
-        out += [f"## extract {name}", "", "```", f"extract {name} [OPTIONS] {' '.join(usage)}".rstrip(), "```", ""]
+        out += [
+            f"## extract {name}",
+            "",
+            "```",
+            f"extract {name} [OPTIONS] {' '.join(usage)}".rstrip(),
+            "```",
+            "",
+        ]
         out += [inspect.cleandoc(cmd.help or ""), ""]
         args = [p for p in cmd.params if p.param_type_name == "argument"]
         opts = [p for p in cmd.params if p.param_type_name == "option"]

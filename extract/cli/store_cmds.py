@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 
 from extract.errors import InvalidHierarchy
+from extract.index.build import Indexer
+from extract.index.lifecycle import recover_orphans
 from extract.objects import to_hex
 from extract.store import config as configmod
 from extract.store.fsck import fsck
@@ -91,6 +93,9 @@ def fsck_cmd(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="List dangling objects.")
     ] = False,
+    repair: Annotated[
+        bool, typer.Option("--repair", help="First seal runs whose process died, as failed runs.")
+    ] = False,
 ) -> None:
     """Check the store: every object well formed and matching its id, every reachable object present.
 
@@ -99,6 +104,13 @@ def fsck_cmd(
     Example: extract fsck --read-data
     """
     repo = open_store(store)
+    if repair:
+        indexer = Indexer(repo)
+        try:
+            for run_id in recover_orphans(indexer):
+                typer.echo(f"recovered run {run_id} as failed")
+        finally:
+            indexer.close()
     rep = fsck(repo, read_data=read_data)
     if json_out:
         print_json(

@@ -1,0 +1,485 @@
+"""Tracking history: status, commit, log, show, diff, sql, reindex, checkout."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sqlite3
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from extract.errors import InvalidInput
+from extract.index import query
+from extract.index.build import Indexer
+from extract.index.db import open_reader
+from extract.objects import Commit, from_hex, short, to_hex
+from extract.objects.kinds import cast
+from extract.store.checkout import checkout as checkout_content
+from extract.store.config import metric_direction
+from extract.store.fieldglob import flatten_config
+from extract.store.history import commit_staged, list_staged, walk_commits
+from extract.store.repo import MAIN, Repository
+
+from ._common import JsonOpt, StoreOpt, handle_errors, open_store, print_json
+
+
+@contextmanager
+def reader(store: Path | None) -> Iterator[tuple[Repository, sqlite3.Connection]]:
+    """The store, its index brought up to date, and a read-only connection to it."""
+    repo = open_store(store)
+    indexer = Indexer(repo)
+    try:
+        indexer.refresh()
+    finally:
+        indexer.close()
+    conn = open_reader(indexer.path)
+    try:
+        yield repo, conn
+    finally:
+        conn.close()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+@handle_errors
+def status(store: StoreOpt = None, json_out: JsonOpt = False) -> None:
+    """Show live runs, sealed runs not yet committed, and what main holds.
+
+    Example: extract status
+    """
+    with reader(store) as (repo, conn):
+        counts = query.status_counts(conn)
+        live = query.runs_by_state(conn, "live")
+        pending = query.runs_by_state(conn, "uncommitted")
+        staged = list_staged(repo)
+        head = repo.refs.read(MAIN)
+        if json_out:
+            print_json(
+                {
+                    "head": to_hex(head) if head else None,
+                    **counts,
+                    "staged_entries": len(staged),
+                    "live_runs": [r["id"] for r in live],
+                    "uncommitted_runs": [r["id"] for r in pending],
+                }
+            )
+            return
+        typer.echo(f"on main: {short(head) if head else '(no commits yet)'}")
+        typer.echo(
+            f"{counts['live']} live, {counts['uncommitted']} sealed but uncommitted, {counts['committed']} committed"
+        )
+        for title, rows in (("live", live), ("uncommitted", pending)):
+            if rows:
+                typer.echo(f"\n{title} runs:")
+                for r in rows[:20]:
+                    typer.echo(
+                        f"  {r['id']}  {r['status']:<9} {r['experiment_path']}#{r['name'] or ''}"
+                    )
+                if len(rows) > 20:
+                    typer.echo(f"  ... and {len(rows) - 20} more")
+        others = len(staged) - counts["uncommitted"]
+        if staged:
+            typer.echo(
+                f"\n{len(staged)} staged entries ({max(others, 0)} models and events); `extract commit -m MSG` records them"
+            )
+
+
+@handle_errors
+def commit(
+    message: Annotated[str, typer.Option("--message", "-m", help="What this commit records.")],
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Record every sealed run, model and event since the last commit on main.
+
+    Example: extract commit -m "lr sweep, 8 runs"
+    """
+    repo = open_store(store)
+    result = commit_staged(repo, message)
+    if result.commit is not None:
+        indexer = Indexer(repo)
+        try:
+            indexer.refresh()
+        finally:
+            indexer.close()
+    if json_out:
+        print_json(
+            {"commit": to_hex(result.commit) if result.commit else None, "added": result.added}
+        )
+        return
+    if result.commit is None:
+        typer.echo("nothing to commit")
+        return
+    a = result.added
+    typer.echo(f"[main {short(result.commit)}] {message.splitlines()[0]}")
+    typer.echo(f" {a['runs']} runs, {a['models']} models, {a['events']} events")
+
+
+def _graph_lines(order: Sequence[tuple[str, list[str]]]) -> Iterator[tuple[str, str]]:
+    """(graph prefix, commit id) per commit: one lane per line of descent, as `git log --graph` draws."""
+    lanes: list[str | None] = []
+    for oid, parents in order:
+        if oid not in lanes:
+            lanes.append(oid)
+        col = lanes.index(oid)
+        yield (
+            " ".join("*" if i == col else ("|" if lane else " ") for i, lane in enumerate(lanes)),
+            oid,
+        )
+        lanes[col] = parents[0] if parents else None
+        for p in parents[1:]:
+            if p not in lanes:
+                lanes.append(p)
+        # lanes converging on one commit merge into the leftmost
+        seen: set[str] = set()
+        for i, lane in enumerate(lanes):
+            if lane is not None and lane in seen:
+                lanes[i] = None
+            elif lane is not None:
+                seen.add(lane)
+        while lanes and lanes[-1] is None:
+            lanes.pop()
+
+
+@handle_errors
+def log(
+    store: StoreOpt = None,
+    graph: Annotated[bool, typer.Option("--graph", help="Draw the parent edges.")] = False,
+    max_count: Annotated[
+        int | None, typer.Option("--max-count", "-n", help="Show at most N commits.")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show the history of main, newest first, with the runs each commit added.
+
+    Example: extract log --graph -n 20
+    """
+    with reader(store) as (repo, conn):
+        head = repo.refs.read(MAIN)
+        if head is None:
+            if json_out:
+                print_json([])
+            else:
+                typer.echo("no commits yet: `extract commit -m MSG` records sealed runs")
+            return
+        entries: list[tuple[str, Commit]] = []
+        for oid, c in walk_commits(repo.objects, head):
+            entries.append((to_hex(oid), c))
+            if max_count is not None and len(entries) >= max_count:
+                break
+        if json_out:
+            print_json(
+                [
+                    {
+                        "id": h,
+                        "parents": [to_hex(p) for p in c.parents],
+                        "author": c.author,
+                        "host": c.host,
+                        "time": c.time,
+                        "message": c.message,
+                        "runs": query.runs_in_commit(conn, h),
+                    }
+                    for h, c in entries
+                ]
+            )
+            return
+        commits = dict(entries)
+        order = [(h, [to_hex(p) for p in c.parents]) for h, c in entries]
+        prefixes = dict((oid, g) for g, oid in _graph_lines(order)) if graph else {}
+        for h, _ in order:
+            c = commits[h]
+            runs = query.runs_in_commit(conn, h)
+            lead = f"{prefixes[h]} " if graph else ""
+            merge = " (merge)" if len(c.parents) > 1 else ""
+            typer.echo(
+                f"{lead}{h[:12]} {c.time[:19].replace('T', ' ')} {c.author}{merge}  {c.message.splitlines()[0]}"
+            )
+            if runs and not graph:
+                typer.echo(
+                    f"    {len(runs)} runs: {', '.join(runs[:4])}{' ...' if len(runs) > 4 else ''}"
+                )
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True)
+    return "" if value is None else str(value)
+
+
+@handle_errors
+def show(
+    target: Annotated[
+        str,
+        typer.Argument(help="A run (id, id prefix or unique name) or a commit (ref or id prefix)."),
+    ],
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Show a run (config, metrics, params, curves, artifacts, provenance) or a commit.
+
+    Example: extract show 01HZX4 ; extract show main
+    """
+    with reader(store) as (repo, conn):
+        try:
+            run_id = query.resolve_run(conn, target)
+        except query.RunNotFound:
+            run_id = None
+        if run_id is not None:
+            info = query.run(conn, run_id)
+            if json_out:
+                print_json(_jsonable(info))
+                return
+            _print_run(info)
+            return
+        oid = repo.resolve(target)
+        c = cast(repo.objects.get(oid), Commit)
+        runs = query.runs_in_commit(conn, to_hex(oid))
+        if json_out:
+            print_json(
+                {
+                    "id": to_hex(oid),
+                    "parents": [to_hex(p) for p in c.parents],
+                    "state": to_hex(c.state),
+                    "author": c.author,
+                    "host": c.host,
+                    "time": c.time,
+                    "message": c.message,
+                    "runs": runs,
+                }
+            )
+            return
+        typer.echo(f"commit {to_hex(oid)}")
+        for p in c.parents:
+            typer.echo(f"parent {to_hex(p)}")
+        typer.echo(f"author {c.author} on {c.host}\ndate   {c.time}\n\n    {c.message}\n")
+        for rid in runs:
+            r = query.run(conn, rid)
+            typer.echo(f"  + {rid}  {r['status']:<9} {r['experiment_path']}#{r['name'] or ''}")
+
+
+def _print_run(info: dict[str, Any]) -> None:
+    typer.echo(f"run {info['id']}  {info['experiment_path']}#{info['name'] or ''}")
+    typer.echo(f"status   {info['status']}{'  (deleted)' if info['deleted'] else ''}")
+    typer.echo(f"started  {info['started_at']}   ended {info['ended_at'] or '-'}")
+    typer.echo(f"host     {info['hostname']}")
+    code = info.get("git_sha")
+    if code or info.get("git_branch"):
+        dirty = " (dirty)" if info.get("git_dirty") else ""
+        stamp = f"  stamped {info['git_stamp'][:12]}" if info.get("git_stamp") else ""
+        typer.echo(
+            f"code     {(code or '-')[:12]} on {info.get('git_branch') or '-'}{dirty}{stamp}"
+        )
+    typer.echo(f"object   {info['object_id'] or '(live)'}   commit {info['commit_id'] or '-'}")
+    if info["tags"]:
+        typer.echo(f"tags     {', '.join(info['tags'])}")
+    if info["config"]:
+        typer.echo("config")
+        for k, v in flatten_config(info["config"]).items():
+            typer.echo(f"  {k} = {_fmt(v)}")
+    for title, mapping in (("metrics", info["metrics"]), ("params", info["params"])):
+        if mapping:
+            typer.echo(title)
+            for k, v in mapping.items():
+                typer.echo(f"  {k} = {_fmt(v)}")
+    if info["curves"]:
+        typer.echo(f"curves   {', '.join(info['curves'])}")
+    for a in info["artifacts"]:
+        step = f" step {a['step']}" if a["step"] is not None else ""
+        shape = f" {a['shape']} {a['dtype']}" if a["shape"] else ""
+        typer.echo(f"artifact {a['kind']:<6} {a['name']}{step}{shape}  {a['object_id'][:12]}")
+    for m in info["models"]:
+        typer.echo(
+            f"model    {m['name']}@{m['version']}  {m['size']} bytes  {m['content_id'][:12]}"
+        )
+    for e in info["lineage"]:
+        typer.echo(f"lineage  {e['relation']} {e['parent_type']} {e['parent_id']}")
+    if info["notes"]:
+        typer.echo("notes")
+        for line in info["notes"].splitlines():
+            typer.echo(f"  {line}")
+
+
+@handle_errors
+def diff(
+    run_a: Annotated[str, typer.Argument(help="First run.")],
+    run_b: Annotated[str, typer.Argument(help="Second run.")],
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Compare two runs: config keys that differ, headline metrics, params and code.
+
+    Example: extract diff 01HZX4 01HZX9
+    """
+    with reader(store) as (repo, conn):
+        a = query.run(conn, query.resolve_run(conn, run_a))
+        b = query.run(conn, query.resolve_run(conn, run_b))
+        cfg_a, cfg_b = flatten_config(a["config"] or {}), flatten_config(b["config"] or {})
+        config = {
+            k: [cfg_a.get(k), cfg_b.get(k)]
+            for k in sorted(set(cfg_a) | set(cfg_b))
+            if cfg_a.get(k) != cfg_b.get(k)
+        }
+        metrics = {}
+        for k in sorted(set(a["metrics"]) | set(b["metrics"])):
+            va, vb = a["metrics"].get(k), b["metrics"].get(k)
+            direction = metric_direction(k, repo.config)
+            better = None
+            if (
+                isinstance(va, float)
+                and isinstance(vb, float)
+                and va != vb
+                and not (math.isnan(va) or math.isnan(vb))
+            ):
+                better = "b" if (vb < va) == (direction == "min") else "a"
+            metrics[k] = {"a": va, "b": vb, "direction": direction, "better": better}
+        params = {
+            k: [a["params"].get(k), b["params"].get(k)]
+            for k in sorted(set(a["params"]) | set(b["params"]))
+            if a["params"].get(k) != b["params"].get(k)
+        }
+        code = {
+            k: [a.get(k), b.get(k)]
+            for k in ("git_sha", "git_branch", "git_dirty", "git_tree", "git_diff_id", "git_stamp")
+            if a.get(k) != b.get(k)
+        }
+        if json_out:
+            print_json(
+                _jsonable(
+                    {
+                        "a": a["id"],
+                        "b": b["id"],
+                        "config": config,
+                        "metrics": metrics,
+                        "params": params,
+                        "code": code,
+                    }
+                )
+            )
+            return
+        typer.echo(f"a: {a['id']} {a['experiment_path']}#{a['name'] or ''}")
+        typer.echo(f"b: {b['id']} {b['experiment_path']}#{b['name'] or ''}")
+        typer.echo("\nconfig" + ("" if config else ": identical"))
+        for k, (va, vb) in config.items():
+            typer.echo(f"  {k}: {_fmt(va)} -> {_fmt(vb)}")
+        typer.echo("\nmetrics" + ("" if metrics else ": none"))
+        for k, m in metrics.items():
+            mark = {"a": "  (a better)", "b": "  (b better)", None: ""}[m["better"]]
+            arrow = "lower is better" if m["direction"] == "min" else "higher is better"
+            typer.echo(f"  {k}: {_fmt(m['a'])} -> {_fmt(m['b'])}{mark}  [{arrow}]")
+        if params:
+            typer.echo("\nparams")
+            for k, (va, vb) in params.items():
+                typer.echo(f"  {k}: {_fmt(va)} -> {_fmt(vb)}")
+        typer.echo("\ncode" + ("" if code else ": same"))
+        for k, (va, vb) in code.items():
+            typer.echo(f"  {k}: {_fmt(va)} -> {_fmt(vb)}")
+
+
+@handle_errors
+def sql(
+    query_text: Annotated[
+        str, typer.Argument(metavar="QUERY", help="A SELECT (or WITH ... SELECT) over index.db.")
+    ],
+    store: StoreOpt = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
+    limit: Annotated[int | None, typer.Option("--limit", help="Print at most N rows.")] = None,
+) -> None:
+    """Run a read-only SQL query over the index (tables: runs, scalar_metrics, curve_points, ...).
+
+    Writes, ATTACH and PRAGMAs that change anything are refused by an SQLite authorizer.
+
+    Example: extract sql "SELECT name, value FROM scalar_metrics ORDER BY value DESC LIMIT 5"
+    """
+    if fmt not in ("table", "csv", "json"):
+        raise InvalidInput(f"--format must be table, csv or json, got {fmt!r}")
+    with reader(store) as (_repo, conn):
+        cols, rows = query.sql(conn, query_text, limit)
+    if fmt == "json":
+        print_json([_jsonable(dict(zip(cols, r, strict=True))) for r in rows])
+    elif fmt == "csv":
+        w = csv.writer(sys.stdout)
+        w.writerow(cols)
+        w.writerows(rows)
+    else:
+        _print_table(cols, rows)
+
+
+def _print_table(cols: list[str], rows: list[tuple[Any, ...]]) -> None:
+    if not cols:
+        typer.echo("(no result)")
+        return
+    cells = [[_fmt(v) for v in r] for r in rows]
+    widths = [min(60, max([len(c)] + [len(r[i]) for r in cells])) for i, c in enumerate(cols)]
+    typer.echo("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip())
+    typer.echo("  ".join("-" * w for w in widths))
+    for r in cells:
+        typer.echo(
+            "  ".join(
+                (v if len(v) <= w else v[: w - 1] + "…").ljust(w)
+                for v, w in zip(r, widths, strict=True)
+            ).rstrip()
+        )
+    typer.echo(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+
+
+@handle_errors
+def reindex(store: StoreOpt = None, json_out: JsonOpt = False) -> None:
+    """Rebuild index.db from objects and journals (it is a cache; nothing else is touched).
+
+    Example: extract reindex
+    """
+    repo = open_store(store)
+    indexer = Indexer(repo)
+    try:
+        indexer.rebuild()
+        runs = indexer.conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+        points = indexer.conn.execute("SELECT COUNT(*) FROM curve_data").fetchone()[0]
+    finally:
+        indexer.close()
+    if json_out:
+        print_json({"runs": runs, "curve_points": points})
+    else:
+        typer.echo(f"reindexed {runs} runs, {points} curve points")
+
+
+@handle_errors
+def checkout(
+    model: Annotated[str, typer.Argument(help="A model as NAME@VERSION.")],
+    dest: Annotated[
+        Path,
+        typer.Argument(help="Where to write it (a file, or a directory for directory models)."),
+    ],
+    store: StoreOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace DEST if it exists.")] = False,
+) -> None:
+    """Write a registered model's files to a path, verified against their hashes.
+
+    Example: extract checkout resnet50@v1.0 weights.pt
+    """
+    if "@" not in model:
+        raise InvalidInput(f"give the model as NAME@VERSION, got {model!r}")
+    name, version = model.rsplit("@", 1)
+    with reader(store) as (repo, conn):
+        row = query.model(conn, name, version)
+        if row is None:
+            known = [f"{m['name']}@{m['version']}" for m in query.models(conn, name[:3])][:5]
+            hint = f"; similar: {', '.join(known)}" if known else ""
+            raise InvalidInput(f"no model {name}@{version}{hint}")
+        n = checkout_content(repo.objects, from_hex(row["content_id"]), dest, force=force)
+    typer.echo(f"wrote {name}@{version} to {dest} ({n} bytes)")
