@@ -84,6 +84,30 @@ def curves_of(odb: ObjectStore, oid: ObjectId | None) -> Curves:
     return out
 
 
+CATALOG_FIXED = ("specimen_id", "created", "run_name", "status", "tags", "experiment_path")
+
+
+def catalog_view(levels: Sequence[str]) -> str:
+    """One row per run with a column per hierarchy level: cross-experiment queries
+    read like the Specimen Vault's catalog (``WHERE domain = 'interpretability'``)."""
+    cols = [
+        "r.id AS specimen_id",
+        "r.started_at AS created",
+        "r.name AS run_name",
+        "r.status AS status",
+        "r.tags AS tags",
+        "r.experiment_path AS experiment_path",
+    ]
+    for level in levels:  # level names are checked identifiers: letters, digits, _ and -
+        column = f"{level}_level" if level in CATALOG_FIXED else level
+        cols.append(
+            f"(SELECT e.name FROM experiments e WHERE e.node_type = '{level}' AND "
+            f"(r.experiment_path = e.path OR substr(r.experiment_path, 1, length(e.path) + 1) = e.path || '/')) "
+            f'AS "{column}"'
+        )
+    return f"CREATE VIEW catalog AS SELECT {', '.join(cols)} FROM runs r WHERE r.deleted = 0"
+
+
 class Indexer:
     """The one writer of index.db for a store."""
 
@@ -127,12 +151,18 @@ class Indexer:
         current = [
             r[0] for r in self.conn.execute("SELECT level_name FROM hierarchy ORDER BY level_order")
         ]
-        if current != list(levels):
+        if current != list(levels) or not self._has_catalog():
             self.conn.execute("DELETE FROM hierarchy")
             self.conn.executemany(
                 "INSERT INTO hierarchy(level_order, level_name) VALUES (?, ?)",
                 list(enumerate(levels)),
             )
+            self.conn.execute("DROP VIEW IF EXISTS catalog")
+            self.conn.execute(catalog_view(levels))
+
+    def _has_catalog(self) -> bool:
+        row = self.conn.execute("SELECT 1 FROM sqlite_master WHERE type='view' AND name='catalog'")
+        return row.fetchone() is not None
 
     def ensure_experiment(self, path: str, created_at: str | None) -> str:
         """The experiment row for ``path`` and every prefix; returns its id."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,6 +86,10 @@ def _authorizer(
 ) -> int:
     if action in _ALLOWED:
         return sqlite3.SQLITE_OK
+    if action == sqlite3.SQLITE_UPDATE and arg1 == "sqlite_master" and trigger is None and db == "main":
+        # Table-valued functions (json_each) register themselves this way; a real write to
+        # the schema would need PRAGMA writable_schema, which is denied, on a read-only file.
+        return sqlite3.SQLITE_OK
     if action == sqlite3.SQLITE_PRAGMA and arg1 in {
         "table_info",
         "table_list",
@@ -105,5 +110,17 @@ def open_reader(path: Path) -> sqlite3.Connection:
     )
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA query_only=1")
+    conn.create_function("array_contains", 2, _array_contains, deterministic=True)
     conn.set_authorizer(_authorizer)
     return conn
+
+
+def _array_contains(array_json: str | None, value: object) -> int:
+    """``array_contains(tags, 'x')``: the Specimen Vault's tag test over our JSON arrays."""
+    if not array_json:
+        return 0
+    try:
+        items = json.loads(array_json)
+    except (TypeError, ValueError):
+        return 0
+    return int(isinstance(items, list) and value in items)
