@@ -268,7 +268,15 @@ class Indexer:
         points: list[tuple[Any, ...]] = []
         for rec in records:
             tag, payload = rec[0], rec[1]
-            if tag == "c":
+            if tag == "C":
+                steps, walls = rec[1], rec[2]
+                for name, values in rec[3].items():
+                    mid = self._metric_id(name)
+                    points.extend(
+                        (key, mid, s, None if v != v else float(v), w)
+                        for s, v, w in zip(steps, values, walls, strict=True)
+                    )
+            elif tag == "c":
                 for step, wall, point in payload:
                     for name, value in point.items():
                         v = float(value)
@@ -491,8 +499,8 @@ class Indexer:
         if bool(np.isnan(values).any()):
             vals = [None if v != v else v for v in vals]
         n = len(vals)
-        self.conn.executemany(
-            "INSERT OR REPLACE INTO curve_data(run_key, metric_id, step, value, wall_time) VALUES (?, ?, ?, ?, ?)",
+        self.conn.executemany(  # the run's old points were deleted: plain INSERT is faster
+            "INSERT INTO curve_data(run_key, metric_id, step, value, wall_time) VALUES (?, ?, ?, ?, ?)",
             zip([key] * n, [mid] * n, steps.tolist(), vals, walls.tolist(), strict=True),
         )
 

@@ -86,7 +86,12 @@ def _authorizer(
 ) -> int:
     if action in _ALLOWED:
         return sqlite3.SQLITE_OK
-    if action == sqlite3.SQLITE_UPDATE and arg1 == "sqlite_master" and trigger is None and db == "main":
+    if (
+        action == sqlite3.SQLITE_UPDATE
+        and arg1 == "sqlite_master"
+        and trigger is None
+        and db == "main"
+    ):
         # Table-valued functions (json_each) register themselves this way; a real write to
         # the schema would need PRAGMA writable_schema, which is denied, on a read-only file.
         return sqlite3.SQLITE_OK

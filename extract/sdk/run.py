@@ -79,6 +79,21 @@ def _number(owner: str, name: str, value: Any, allow_bool: bool) -> float | int:
     )
 
 
+def curve_record(buf: list[tuple[int, float, dict[str, Any]]]) -> list[Any]:
+    """A journal record for buffered curve steps: columnar ("C") when every step logged
+    the same metrics, as it almost always does, so sealing extends arrays instead of
+    looping per point; per-step rows ("c") otherwise."""
+    keys = buf[0][2].keys()
+    if all(p[2].keys() == keys for p in buf):
+        return [
+            "C",
+            [p[0] for p in buf],
+            [p[1] for p in buf],
+            {k: [p[2][k] for p in buf] for k in keys},
+        ]
+    return ["c", buf]
+
+
 class _Flusher:
     """One daemon thread per process that flushes runs whose buffers are older than 2 s."""
 
@@ -195,7 +210,9 @@ class Run:
                 frame(["end", {"status": status, "ended_at": now_iso()}]), durable=True
             )
         try:
-            if self._store._closed:  # finishing after store.close(): seal with a connection of our own
+            if (
+                self._store._closed
+            ):  # finishing after store.close(): seal with a connection of our own
                 indexer = Indexer(self._repo)
                 try:
                     seal_journal(indexer, self.journal_path)
@@ -270,7 +287,7 @@ class Run:
     def _flush_locked(self) -> None:
         parts = []
         if self._curve_buf:
-            parts.append(frame(["c", self._curve_buf]))
+            parts.append(frame(curve_record(self._curve_buf)))
             self._curve_buf = []
         if self._log_buf:
             parts.append(frame(["l", self._log_buf]))

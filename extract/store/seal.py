@@ -75,7 +75,16 @@ class RunState:
     def apply(self, records: Iterable[Value]) -> None:
         for rec in records:
             tag, payload = rec[0], rec[1]
-            if tag == "c":
+            if tag == "C":
+                steps, walls = rec[1], rec[2]
+                for name, values in rec[3].items():
+                    cols = self.curves.get(name)
+                    if cols is None:
+                        cols = self.curves[name] = Columns()
+                    cols.steps.extend(steps)
+                    cols.values.extend(values)
+                    cols.walls.extend(walls)
+            elif tag == "c":
                 for step, wall, point in payload:
                     for name, value in point.items():
                         cols = self.curves.get(name)
