@@ -571,8 +571,7 @@ def _abbrev_length(repo: pygit2.Repository) -> int:
     if "core.abbrev" in config:
         value = (config["core.abbrev"] or "").strip().lower()
         if value != "auto":
-            flag = _git_bool(value)
-            if flag is False:
+            if value in ("false", "no", "off", ""):
                 return hexsz
             try:
                 n = int(value)
@@ -591,7 +590,7 @@ def _objects_dir(repo: pygit2.Repository) -> Path:
     if commondir.is_file():
         with contextlib.suppress(OSError):
             gitdir = (gitdir / commondir.read_text().strip()).resolve()
-    return Path(os.environ.get("GIT_OBJECT_DIRECTORY") or gitdir / "objects")
+    return gitdir / "objects"
 
 
 def _packed_object_count(objects: Path) -> int:
