@@ -31,13 +31,14 @@ from extract.objects import (
     ModelVersion,
     ObjectId,
     RunRecord,
+    Tree,
     Value,
     to_hex,
 )
 from extract.objects.kinds import cast
 from extract.store import journal as journalmod
 from extract.store.arrays import ArrayReader
-from extract.store.history import list_staged, model_key, read_state, split_model_key, walk_commits
+from extract.store.history import SECTIONS, list_staged, model_key, split_model_key
 from extract.store.odb import ObjectStore
 from extract.store.repo import MAIN, Repository
 
@@ -106,6 +107,33 @@ def catalog_view(levels: Sequence[str]) -> str:
             f'AS "{column}"'
         )
     return f"CREATE VIEW catalog AS SELECT {', '.join(cols)} FROM runs r WHERE r.deleted = 0"
+
+
+def diff_states(
+    odb: ObjectStore, old: ObjectId | None, new: ObjectId
+) -> list[tuple[str, str, ObjectId]]:
+    """(section, key, object) of every entry of ``new`` that ``old`` lacks or holds
+    differently; unchanged sections and buckets are skipped by id without being read."""
+    if old == new:
+        return []
+    old_root = cast(odb.get(old), Tree).entries if old else {}
+    new_root = cast(odb.get(new), Tree).entries
+    out = []
+    for section in SECTIONS:
+        sec = new_root.get(section)
+        if sec is None or sec == old_root.get(section):
+            continue
+        old_sec = old_root.get(section)
+        old_buckets = cast(odb.get(old_sec), Tree).entries if old_sec else {}
+        for name, bucket in cast(odb.get(sec), Tree).entries.items():
+            if old_buckets.get(name) == bucket:
+                continue
+            ob = old_buckets.get(name)
+            old_entries = cast(odb.get(ob), Tree).entries if ob else {}
+            for key, oid in cast(odb.get(bucket), Tree).entries.items():
+                if old_entries.get(key) != oid:
+                    out.append((section, key, oid))
+    return out
 
 
 class Indexer:
@@ -615,24 +643,51 @@ class Indexer:
                 self.apply_event(oid, cast(odb.get(oid), Event), commit)
 
     def _apply_commit_range(self, head: ObjectId | None) -> None:
-        """Index every commit between the last indexed head and ``head``, oldest first."""
-        indexed = self._meta("head")
-        if head is None or (indexed and indexed == to_hex(head)):
+        """Index every commit reachable from ``head`` that is not indexed yet, parents first.
+
+        The walk stops at indexed commits (their ancestors are indexed too), so after a
+        merge it visits exactly the commits the other side brought. Each commit applies
+        only the state entries that differ from its first parent's state.
+        """
+        if head is None or self._meta("head") == to_hex(head):
             return
         odb = self.repo.objects
-        todo = []
-        for oid, c in walk_commits(odb, head):
-            if indexed and to_hex(oid) == indexed:
-                break
-            if self.conn.execute("SELECT 1 FROM commits WHERE id=?", (to_hex(oid),)).fetchone():
+        new: dict[ObjectId, Commit] = {}
+        stack = [head]
+        while stack:
+            oid = stack.pop()
+            if oid in new or self._commit_known(oid):
                 continue
-            todo.append((oid, c))
-        for oid, c in reversed(todo):
-            state = read_state(odb, c.state)
-            entries = [(s, k, o) for s, sec in state.sections.items() for k, o in sec.items()]
-            self.apply_entries(entries, to_hex(oid))
+            c = cast(odb.get(oid), Commit)
+            new[oid] = c
+            stack.extend(c.parents)
+        order: list[ObjectId] = []
+        placed: set[ObjectId] = set()
+        for start in sorted(new, key=lambda o: (new[o].time, o)):
+            walk = [(start, False)]
+            while walk:
+                oid, expanded = walk.pop()
+                if expanded:
+                    if oid not in placed:
+                        placed.add(oid)
+                        order.append(oid)
+                    continue
+                if oid in placed:
+                    continue
+                walk.append((oid, True))
+                walk.extend((p, False) for p in new[oid].parents if p in new and p not in placed)
+        for oid in order:
+            c = new[oid]
+            parent_state = cast(odb.get(c.parents[0]), Commit).state if c.parents else None
+            self.apply_entries(diff_states(odb, parent_state, c.state), to_hex(oid))
             self._insert_commit(oid, c)
         self._set_meta("head", to_hex(head))
+
+    def _commit_known(self, oid: ObjectId) -> bool:
+        return (
+            self.conn.execute("SELECT 1 FROM commits WHERE id=?", (to_hex(oid),)).fetchone()
+            is not None
+        )
 
     def _insert_commit(self, oid: ObjectId, c: Commit) -> None:
         self.conn.execute(

@@ -64,12 +64,14 @@ def write_array(
         raise InvalidInput(f"chunk_shape {chunk_shape} does not fit an array of shape {shape}")
     grid = grid_shape(shape, chunk_shape)
     ids = []
-    for cell in _cells(grid):
-        region = tuple(
-            slice(i * c, min((i + 1) * c, s))
-            for i, c, s in zip(cell, chunk_shape, shape, strict=True)
-        )
-        ids.append(odb.put_blob(np.ascontiguousarray(little[region]).tobytes()))
+    with odb.batch():  # tiles become durable together, before the array object points at them
+        for cell in _cells(grid):
+            region = tuple(
+                slice(i * c, min((i + 1) * c, s))
+                for i, c, s in zip(cell, chunk_shape, shape, strict=True)
+            )
+            tile = np.ascontiguousarray(little[region])
+            ids.append(odb.put_blob(tile.data.cast("B") if tile.size else b""))
     return odb.put(Array(dtype, shape, tuple(chunk_shape), tuple(ids)))
 
 

@@ -47,7 +47,7 @@ def write_bytes(odb: ObjectStore, data: bytes | memoryview, b3: bytes | None = N
         return odb.put_blob(view)
     b3 = content_hash(view) if b3 is None else b3
     parts: list[tuple[ObjectId, int]] = []
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with odb.batch(), ThreadPoolExecutor(max_workers=2) as pool:
         pending: list[tuple[Future[ObjectId], int]] = []
         for chunk in _cutter.cut_buf(view):
             piece = view[chunk.offset : chunk.offset + chunk.length]

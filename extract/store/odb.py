@@ -14,6 +14,7 @@ import os
 import threading
 import zlib
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from extract.errors import AmbiguousId, CorruptObject, InvalidId, ObjectNotFound
@@ -63,11 +64,29 @@ class ObjectStore(abc.ABC):
     def delete(self, oid: ObjectId) -> None:
         """Remove an object; only gc calls this."""
 
+    def batch(self) -> contextlib.AbstractContextManager[None]:
+        """Group many writes so their durability is paid for once (see DiskObjectStore)."""
+        return contextlib.nullcontext()
+
     def sync(self) -> None:  # noqa: B027 - a no-op where nothing is buffered (memory)
         """Make every object written so far durable, before anything points at them."""
 
     def put_raw(self, raw: bytes) -> ObjectId:
         return self.put_parts([raw])
+
+    def put_received(self, oid: ObjectId, raw: bytes) -> None:
+        """Store bytes that arrived from elsewhere as ``oid``, after checking that they are a
+        well-formed object hashing to that id. Nothing is written for bytes that are not."""
+        actual = hash_bytes(raw)
+        if actual != oid:
+            raise CorruptObject(
+                to_hex(oid),
+                to_hex(actual),
+                None,
+                "received bytes do not match the id they were sent as",
+            )
+        obj = decode_object(raw)  # canonical form and field table (tree names, ref-like strings)
+        self.put_parts([raw], compressible=not isinstance(obj, Blob))
 
     def put(self, obj: ObjectKind) -> ObjectId:
         if isinstance(obj, Blob):  # blobs are stored raw so fsck and gc can recognise them cheaply
@@ -170,6 +189,8 @@ class DiskObjectStore(ObjectStore):
         self.tmp = root / "tmp"
         self._dirty_dirs: set[Path] = set()
         self._lock = threading.Lock()
+        self._batch_depth = 0
+        self._pending: dict[Path, Path | None] = {}
 
     def path_of(self, oid: ObjectId) -> Path:
         h = to_hex(oid)
@@ -210,6 +231,9 @@ class DiskObjectStore(ObjectStore):
             with self._lock:  # the new fan-out directory's own entry must be durable too
                 self._dirty_dirs.add(self.root)
         self.tmp.mkdir(parents=True, exist_ok=True)
+        if self._batch_depth:
+            self._write_pending(parts, compressible, final)
+            return oid
         with temp_file(self.tmp, prefix="obj-") as (fd, tmp):
             write_all(fd, encode_loose(parts, compressible))
             os.fsync(fd)
@@ -224,6 +248,68 @@ class DiskObjectStore(ObjectStore):
         with self._lock:
             self._dirty_dirs.add(final.parent)
         return oid
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Inside, objects are written but neither fsynced nor linked into place; on exit
+        all of them are fsynced at once (the disk works on many in parallel) and only then
+        linked. A crash inside leaves temp files, never an object that is not durable."""
+        with self._lock:
+            self._batch_depth += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._batch_depth -= 1
+                last = self._batch_depth == 0
+            if last:
+                self._flush_pending()
+
+    def _write_pending(
+        self, parts: list[bytes | memoryview], compressible: bool, final: Path
+    ) -> None:
+        with self._lock:
+            if final in self._pending:
+                return
+            self._pending[final] = None  # reserve: a repeated chunk is written once
+        name = f"obj-{os.getpid()}-{os.urandom(6).hex()}"
+        tmp = self.tmp / name
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+        try:
+            write_all(fd, encode_loose(parts, compressible))
+        finally:
+            os.close(fd)
+        with self._lock:
+            self._pending[final] = tmp
+
+    def _flush_pending(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        items = [(final, tmp) for final, tmp in pending.items() if tmp is not None]
+        if not items:
+            return
+
+        def fsync_file(path: Path) -> None:
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(fsync_file, [tmp for _, tmp in items]))
+        for final, tmp in items:
+            try:
+                os.link(tmp, final)
+            except FileExistsError:
+                pass
+            except OSError:
+                if not final.exists():
+                    os.replace(tmp, final)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            with self._lock:
+                self._dirty_dirs.add(final.parent)
 
     def sync(self) -> None:
         with self._lock:
