@@ -9,9 +9,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
-__all__ = ["Experiment", "Run", "Store", "__version__"]
+__all__ = ["Experiment", "Run", "Store", "__version__", "sync"]
 
 if TYPE_CHECKING:
+    from extract import sync
     from extract.sdk import Experiment, Run, Store
 
 
@@ -20,4 +21,8 @@ def __getattr__(name: str) -> Any:
         from extract import sdk
 
         return getattr(sdk, name)
+    if name == "sync":
+        import importlib
+
+        return importlib.import_module("extract.sync")
     raise AttributeError(f"module 'extract' has no attribute {name!r}")

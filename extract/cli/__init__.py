@@ -6,7 +6,7 @@ import typer
 
 from extract import __version__
 
-from . import plumbing, store_cmds, track_cmds
+from . import plumbing, store_cmds, sync_cmds, track_cmds
 
 app = typer.Typer(
     name="extract",
@@ -25,6 +25,15 @@ app.command("show")(track_cmds.show)
 app.command("diff")(track_cmds.diff)
 app.command("checkout")(track_cmds.checkout)
 app.command("sql")(track_cmds.sql)
+app.add_typer(sync_cmds.remote_app, name="remote", rich_help_panel="Sync")
+app.command("fetch", rich_help_panel="Sync")(sync_cmds.fetch)
+app.command("merge", rich_help_panel="Sync")(sync_cmds.merge)
+app.command("pull", rich_help_panel="Sync")(sync_cmds.pull)
+app.command("push", rich_help_panel="Sync")(sync_cmds.push)
+app.command("export", rich_help_panel="Sync")(sync_cmds.export)
+app.command("import", rich_help_panel="Sync")(sync_cmds.import_)
+app.add_typer(sync_cmds.sync_app, name="sync", rich_help_panel="Sync")
+app.command("serve", rich_help_panel="Plumbing")(sync_cmds.serve_cmd)
 app.command("reindex", rich_help_panel="Maintenance")(track_cmds.reindex)
 app.command("fsck", rich_help_panel="Maintenance")(store_cmds.fsck_cmd)
 app.command("gc", rich_help_panel="Maintenance")(store_cmds.gc_cmd)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from extract.errors import InvalidHierarchy
+from extract.errors import InvalidHierarchy, InvalidInput, StoreExists
 from extract.index.build import Indexer
 from extract.index.lifecycle import recover_orphans
 from extract.objects import to_hex
@@ -56,6 +56,12 @@ def init(
         bool,
         typer.Option("--no-gitignore", help="Do not add .extract/ to the project's .gitignore."),
     ] = False,
+    bare: Annotated[
+        bool,
+        typer.Option(
+            "--bare", help="A store at PATH itself, to push to and fetch from (no hierarchy)."
+        ),
+    ] = False,
 ) -> None:
     """Create a store and set its experiment hierarchy.
 
@@ -64,6 +70,16 @@ def init(
 
     Example: extract init --hierarchy "benchmark > model > variant"
     """
+    if bare:
+        if hierarchy is not None:
+            raise InvalidHierarchy("a bare store holds pushed history; it takes no --hierarchy")
+        if (path / "FORMAT").exists():
+            raise StoreExists(f"{path} is already an extract store")
+        if path.exists() and any(path.iterdir()):
+            raise InvalidInput(f"{path} exists and is not empty")
+        Repository.create(path)
+        typer.echo(f"Initialized bare extract store in {path}")
+        return
     root = _store_dir(path)
     if hierarchy is None:
         if not sys.stdin.isatty():

@@ -1,0 +1,82 @@
+"""Moving history between stores, and the reference API's ``sync`` functions.
+
+``push``, ``pull``, ``export_archive``, ``import_archive`` and ``merge_db`` keep
+the names and return values of the reference API; underneath they are fetch,
+merge, push and bundles (see ``ops`` and ``bundle``), never rsync or a copied
+database.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from extract.index.build import Indexer
+from extract.index.schema import TABLES
+from extract.store.repo import FORMAT_FILE, Repository
+from extract.sync import bundle, ops
+from extract.sync.remotes import resolve_remote
+from extract.sync.transport import open_transport
+
+__all__ = ["export_archive", "import_archive", "merge_db", "pull", "push", "table_counts"]
+
+
+def _store(root: str | Path) -> Repository:
+    path = Path(root)
+    if path.name in ("index.db", "extract.db") and path.is_file():
+        path = path.parent  # the reference API's merge_db names database files
+    if not (path / FORMAT_FILE).exists() and (path / ".extract" / FORMAT_FILE).exists():
+        path = path / ".extract"
+    return Repository(path)
+
+
+def table_counts(repo: Repository) -> dict[str, int]:
+    """Rows per reference table, with the index brought up to date."""
+    idx = Indexer(repo)
+    try:
+        idx.refresh()
+        return {t: int(idx.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]) for t in TABLES}
+    finally:
+        idx.close()
+
+
+def _added(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {t: after[t] - before.get(t, 0) for t in after}
+
+
+def push(root: str | Path, remote: str) -> None:
+    """Send main to ``remote`` (a configured name, a path or an ssh URL)."""
+    repo = _store(root)
+    name, url = resolve_remote(repo, remote)
+    with open_transport(url, create=True) as t:
+        ops.push(repo, t, name)
+
+
+def pull(root: str | Path, remote: str) -> dict[str, int]:
+    """Fetch ``remote`` and merge it into main; returns rows added per table."""
+    repo = _store(root)
+    name, url = resolve_remote(repo, remote)
+    before = table_counts(repo)
+    with open_transport(url) as t:
+        result = ops.fetch(repo, t, name)
+    if result.remote_head is not None:
+        ops.merge(repo, result.remote_head)
+    return _added(before, table_counts(repo))
+
+
+def export_archive(root: str | Path, output: str | Path) -> None:
+    """Write main's whole history to one bundle file."""
+    bundle.export_bundle(_store(root), Path(output))
+
+
+def import_archive(archive: str | Path, root: str | Path) -> dict[str, int]:
+    """Verify a bundle, merge it into main; returns rows added per table."""
+    repo = _store(root)
+    before = table_counts(repo)
+    info = bundle.import_bundle(repo, Path(archive))
+    ops.merge(repo, info.refs["refs/heads/main"])
+    return _added(before, table_counts(repo))
+
+
+def merge_db(src_path: str | Path, dst_path: str | Path) -> dict[str, int]:
+    """Bring everything of the store at ``src_path`` into ``dst_path``; rows added per table."""
+    return pull(dst_path, str(_store(src_path).root))

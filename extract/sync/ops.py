@@ -1,0 +1,244 @@
+"""fetch, push, merge and pull: moving history between stores.
+
+fetch copies what the remote has and we lack, verifying every object before
+it is written and writing children before the objects that link to them, then
+moves ``refs/remotes/<name>/main``. Killed halfway, it leaves a sound store,
+and the next fetch skips what already arrived.
+
+merge is three-way over state trees. Runs, events and models are keyed by
+ULID or name@version, so merging is a union: commutative, idempotent, and
+conflict-free except where two sides really disagree (a model version with
+different content, two different hierarchies), which is reported by name with
+nothing written, unless ``--ours``/``--theirs`` chooses.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from extract.errors import InvalidInput, RefConflict, StoreError
+from extract.objects import Commit, ObjectId, to_hex
+from extract.objects.kinds import cast
+from extract.store.history import (
+    SECTIONS,
+    State,
+    author,
+    now_iso,
+    read_state,
+    split_model_key,
+    write_state,
+)
+from extract.store.refs import ANY
+from extract.store.repo import MAIN, Repository
+from extract.sync.transport import Transport
+from extract.sync.walk import ancestors, objects_to_send
+
+#: (done, total, bytes so far) -> None; the CLI draws a progress bar with it.
+Progress = Callable[[int, int, int], None]
+
+
+class MergeConflict(StoreError):
+    exit_code = 4
+
+    def __init__(self, conflicts: list[str]) -> None:
+        self.conflicts = conflicts
+        super().__init__(
+            "merge stopped, nothing changed: "
+            + "; ".join(conflicts)
+            + ". Choose a side with --ours or --theirs"
+        )
+
+
+def tracking_ref(remote: str) -> str:
+    return f"refs/remotes/{remote}/main"
+
+
+@dataclass
+class FetchResult:
+    remote_head: ObjectId | None
+    objects: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    up_to_date: bool = False
+
+
+def fetch(
+    repo: Repository, transport: Transport, remote: str, progress: Progress | None = None
+) -> FetchResult:
+    t0 = time.perf_counter()
+    refs = transport.list_refs()
+    head = refs.get(MAIN)
+    result = FetchResult(head)
+    if head is None:
+        result.up_to_date = True
+        return result
+    odb = repo.objects
+    if not odb.has(head):
+        haves = [
+            h for h in (repo.refs.read(MAIN), repo.refs.read(tracking_ref(remote))) if h is not None
+        ]
+        candidates = transport.walk([head], haves)
+        missing = [oid for oid in candidates if not odb.has(oid)]
+        for oid, raw in transport.get(missing):
+            odb.put_received(oid, raw)  # hash and structure checked before anything is written
+            result.objects += 1
+            result.bytes += len(raw)
+            if progress:
+                progress(result.objects, len(missing), result.bytes)
+        odb.sync()
+        if result.objects != len(missing):
+            raise StoreError(
+                f"fetch from {transport.url} ended early: {result.objects} of {len(missing)} objects"
+            )
+        objects_to_send(odb, [head], haves)  # every object the new head reaches is here
+    else:
+        result.up_to_date = repo.refs.read(tracking_ref(remote)) == head
+    repo.refs.set(tracking_ref(remote), head, expected=ANY, message=f"fetch {remote}")
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+@dataclass
+class PushResult:
+    head: ObjectId | None
+    objects: int = 0
+    bytes: int = 0
+    seconds: float = 0.0
+    up_to_date: bool = False
+
+
+def push(
+    repo: Repository, transport: Transport, remote: str, progress: Progress | None = None
+) -> PushResult:
+    """Objects first, then the remote's main, moved only if it is still where we saw it."""
+    t0 = time.perf_counter()
+    local = repo.refs.read(MAIN)
+    if local is None:
+        raise InvalidInput("nothing to push: main has no commits yet (`extract commit -m MSG`)")
+    remote_head = transport.list_refs().get(MAIN)
+    result = PushResult(local)
+    if remote_head == local:
+        result.up_to_date = True
+        return result
+    if remote_head is not None and remote_head not in ancestors(repo.objects, [local]):
+        raise RefConflict(
+            f"the remote {remote} has commits that main does not: run `extract pull {remote}` "
+            "(fetch and merge), then push"
+        )
+    candidates = objects_to_send(repo.objects, [local], [remote_head] if remote_head else [])
+    flags = transport.has(candidates)
+    missing = [oid for oid, present in zip(candidates, flags, strict=True) if not present]
+
+    def stream() -> Iterator[tuple[ObjectId, bytes]]:
+        for oid in missing:
+            raw = repo.objects.get_raw(oid)
+            result.objects += 1
+            result.bytes += len(raw)
+            if progress:
+                progress(result.objects, len(missing), result.bytes)
+            yield oid, raw
+
+    transport.put(stream())
+    try:
+        transport.update_ref(MAIN, local, remote_head)
+    except RefConflict:
+        raise RefConflict(
+            f"the remote {remote} moved while we pushed: run `extract pull {remote}`, then push again"
+        ) from None
+    repo.refs.set(tracking_ref(remote), local, expected=ANY, message=f"push {remote}")
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+# merging -------------------------------------------------------------------------
+
+
+def merge_base(repo: Repository, a: ObjectId, b: ObjectId) -> ObjectId | None:
+    common = ancestors(repo.objects, [a]) & ancestors(repo.objects, [b])
+    if not common:
+        return None
+    return max(common, key=lambda c: (cast(repo.objects.get(c), Commit).time, c))
+
+
+def merge_states(
+    base: State, ours: State, theirs: State, strategy: str | None
+) -> tuple[State, list[str]]:
+    """The union of two states; a real disagreement is a conflict unless ``strategy`` picks."""
+    out = State()
+    conflicts: list[str] = []
+    for section in SECTIONS:
+        b, o, t = base.sections[section], ours.sections[section], theirs.sections[section]
+        merged = dict(o)
+        for key, oid in t.items():
+            mine = o.get(key)
+            if mine is None or mine == oid:
+                merged[key] = oid
+            elif b.get(key) == mine:
+                merged[key] = oid  # only they changed it
+            elif b.get(key) == oid:
+                pass  # only we changed it
+            elif section == "models":
+                if strategy is None:
+                    name, version = split_model_key(key)
+                    conflicts.append(f"model {name}@{version} has different content on each side")
+                elif strategy == "theirs":
+                    merged[key] = oid
+            else:
+                merged[key] = max(mine, oid)  # same run or event sealed twice: any fixed choice
+        out.sections[section] = merged
+    hb, ho, ht = base.hierarchy, ours.hierarchy, theirs.hierarchy
+    if ho == ht or ht is None or hb == ht:
+        out.hierarchy = ho
+    elif ho is None or hb == ho:
+        out.hierarchy = ht
+    elif strategy is None:
+        conflicts.append(f"hierarchy differs: ours {ho!r}, theirs {ht!r}")
+        out.hierarchy = ho
+    else:
+        out.hierarchy = ho if strategy == "ours" else ht
+    return out, conflicts
+
+
+@dataclass
+class MergeResult:
+    kind: str  # "up-to-date", "fast-forward", "merge"
+    head: ObjectId | None
+    added: dict[str, int] = field(default_factory=dict)
+
+
+def merge(
+    repo: Repository, theirs: ObjectId, strategy: str | None = None, message: str | None = None
+) -> MergeResult:
+    if strategy not in (None, "ours", "theirs"):
+        raise InvalidInput("strategy must be 'ours' or 'theirs'")
+    cast(repo.objects.get(theirs), Commit)  # a commit, and present
+    ours = repo.refs.read(MAIN)
+    if ours is None or ours in ancestors(repo.objects, [theirs]):
+        if ours == theirs:
+            return MergeResult("up-to-date", ours)
+        repo.refs.set(
+            MAIN, theirs, expected=ours, message=f"merge {to_hex(theirs)[:12]}: fast-forward"
+        )
+        return MergeResult("fast-forward", theirs)
+    if theirs in ancestors(repo.objects, [ours]):
+        return MergeResult("up-to-date", ours)
+    base_commit = merge_base(repo, ours, theirs)
+    odb = repo.objects
+    base = read_state(odb, cast(odb.get(base_commit), Commit).state) if base_commit else State()
+    our_state = read_state(odb, cast(odb.get(ours), Commit).state)
+    their_state = read_state(odb, cast(odb.get(theirs), Commit).state)
+    merged, conflicts = merge_states(base, our_state, their_state, strategy)
+    if conflicts:
+        raise MergeConflict(conflicts)
+    state_oid = write_state(odb, merged)
+    msg = message or f"merge {to_hex(theirs)[:12]}"
+    commit = odb.put(
+        Commit((ours, theirs), state_oid, author(), socket.gethostname(), now_iso(), msg)
+    )
+    odb.sync()
+    repo.refs.set(MAIN, commit, expected=ours, message=f"merge: {msg}")
+    added = {s: len(set(merged.sections[s]) - set(our_state.sections[s])) for s in SECTIONS}
+    return MergeResult("merge", commit, added)

@@ -1,0 +1,352 @@
+"""Transports: one interface, a local path and an ssh connection behind it.
+
+A path remote is a store directory on a local or mounted disk, worked on
+directly. An ssh remote runs ``extract serve PATH`` on the far side over one
+ssh connection (as git runs upload-pack) and speaks ``protocol`` to it; the
+user's ssh config and agent apply. ``$EXTRACT_SSH`` replaces the ssh command
+(like GIT_SSH_COMMAND) and ``$EXTRACT_REMOTE_COMMAND`` the far side's extract.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import os
+import re
+import shlex
+import subprocess
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from extract.errors import (
+    ExtractError,
+    InvalidInput,
+    LockHeld,
+    ObjectNotFound,
+    RefConflict,
+    StoreNotFound,
+)
+from extract.objects import ObjectId, check_ref_name, to_hex
+from extract.objects.ids import DIGEST_SIZE
+from extract.store.repo import FORMAT_FILE, Repository
+from extract.sync.protocol import PROTOCOL_VERSION, ProtocolError, read_frame, write_frame
+from extract.sync.walk import objects_to_send
+
+BATCH = 4096
+
+
+class Transport(abc.ABC):
+    """What fetch and push need from the other side."""
+
+    url: str
+
+    @abc.abstractmethod
+    def list_refs(self) -> dict[str, ObjectId]: ...
+
+    @abc.abstractmethod
+    def walk(self, wants: Sequence[ObjectId], haves: Sequence[ObjectId]) -> list[ObjectId]:
+        """Objects the remote would send for ``wants``, given the receiver has ``haves``."""
+
+    @abc.abstractmethod
+    def has(self, ids: Sequence[ObjectId]) -> list[bool]: ...
+
+    @abc.abstractmethod
+    def get(self, ids: Sequence[ObjectId]) -> Iterator[tuple[ObjectId, bytes]]:
+        """The raw bytes of ``ids``, in order; the caller verifies them."""
+
+    @abc.abstractmethod
+    def put(self, items: Iterable[tuple[ObjectId, bytes]]) -> int:
+        """Send objects (children before parents); the remote verifies each. Returns the count."""
+
+    @abc.abstractmethod
+    def update_ref(self, name: str, new: ObjectId, expected: ObjectId | None) -> None:
+        """Compare-and-swap a remote ref; RefConflict when it moved."""
+
+    def close(self) -> None:  # noqa: B027 - nothing to release for a path
+        pass
+
+    def __enter__(self) -> Transport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class LocalTransport(Transport):
+    """A store reachable as a directory."""
+
+    def __init__(self, path: Path, create: bool = False) -> None:
+        self.url = str(path)
+        if not (path / FORMAT_FILE).exists():
+            if not create:
+                raise StoreNotFound(
+                    f"no extract store at {path}; `extract push` creates one, or `extract init --bare {path}`"
+                )
+            Repository.create(path)
+        self.repo = Repository(path)
+
+    def list_refs(self) -> dict[str, ObjectId]:
+        out = {}
+        for name in self.repo.refs.names():
+            oid = self.repo.refs.read(name)
+            if oid is not None:
+                out[name] = oid
+        return out
+
+    def walk(self, wants: Sequence[ObjectId], haves: Sequence[ObjectId]) -> list[ObjectId]:
+        return objects_to_send(self.repo.objects, wants, haves)
+
+    def has(self, ids: Sequence[ObjectId]) -> list[bool]:
+        return [self.repo.objects.has(i) for i in ids]
+
+    def get(self, ids: Sequence[ObjectId]) -> Iterator[tuple[ObjectId, bytes]]:
+        for oid in ids:
+            yield oid, self.repo.objects.get_raw(oid)  # verified before it leaves
+
+    def put(self, items: Iterable[tuple[ObjectId, bytes]]) -> int:
+        n = 0
+        for oid, raw in items:
+            if not self.repo.objects.has(oid):
+                self.repo.objects.put_received(oid, raw)
+            n += 1
+        self.repo.objects.sync()
+        return n
+
+    def update_ref(self, name: str, new: ObjectId, expected: ObjectId | None) -> None:
+        check_ref_name(name)
+        # Connectivity: every object the new value reaches must be here before it moves.
+        objects_to_send(self.repo.objects, [new], [expected] if expected else [])
+        self.repo.refs.set(name, new, expected=expected, message=f"push: {to_hex(new)[:12]}")
+
+
+def serve(repo: Repository, inp: IO[bytes], out: IO[bytes]) -> None:
+    """The far side of an ssh remote: answer requests until the client hangs up."""
+    local = LocalTransport.__new__(LocalTransport)
+    local.url, local.repo = str(repo.root), repo
+    while True:
+        try:
+            req = read_frame(inp)
+        except ProtocolError:
+            return  # the client closed the connection
+        try:
+            _answer(local, req, inp, out)
+        except ExtractError as e:
+            write_frame(out, ["err", type(e).__name__, str(e)])
+        out.flush()
+
+
+def _ids(values: Any) -> list[ObjectId]:
+    if not isinstance(values, list) or not all(
+        isinstance(v, bytes) and len(v) == DIGEST_SIZE for v in values
+    ):
+        raise ProtocolError("expected a list of 32-byte ids")
+    return [ObjectId(v) for v in values]
+
+
+def _answer(local: LocalTransport, req: Any, inp: IO[bytes], out: IO[bytes]) -> None:
+    if not isinstance(req, list) or not req or not isinstance(req[0], str):
+        raise ProtocolError("malformed request")
+    verb = req[0]
+    if verb == "hello":
+        write_frame(out, ["ok", PROTOCOL_VERSION])
+    elif verb == "ls-refs":
+        write_frame(out, ["ok", {k: bytes(v) for k, v in local.list_refs().items()}])
+    elif verb == "walk":
+        write_frame(out, ["ok", [bytes(i) for i in local.walk(_ids(req[1]), _ids(req[2]))]])
+    elif verb == "has":
+        write_frame(out, ["ok", local.has(_ids(req[1]))])
+    elif verb == "get":
+        ids = _ids(req[1])
+        n = 0
+        for oid, raw in local.get(ids):
+            write_frame(out, ["obj", bytes(oid), raw])
+            n += 1
+        write_frame(out, ["end", n])
+    elif verb == "put":
+
+        def incoming() -> Iterator[tuple[ObjectId, bytes]]:
+            while True:
+                frame = read_frame(inp)
+                if frame[0] == "end":
+                    return
+                yield _ids([frame[1]])[0], frame[2]
+
+        write_frame(out, ["ok", local.put(incoming())])
+    elif verb == "update-ref":
+        name, new, expected = req[1], _ids([req[2]])[0], req[3]
+        local.update_ref(name, new, _ids([expected])[0] if expected else None)
+        write_frame(out, ["ok"])
+    else:
+        raise ProtocolError(f"unknown request {verb!r}")
+
+
+_ERRORS: dict[str, type[ExtractError]] = {
+    "RefConflict": RefConflict,
+    "LockHeld": LockHeld,
+    "StoreNotFound": StoreNotFound,
+    "ObjectNotFound": ObjectNotFound,
+    "CorruptObject": ProtocolError,
+    "InvalidRefName": InvalidInput,
+}
+
+
+class SshTransport(Transport):
+    """``extract serve`` on the far side of one ssh connection."""
+
+    def __init__(
+        self,
+        url: str,
+        host: str,
+        path: str,
+        port: int | None,
+        user: str | None,
+        create: bool = False,
+    ) -> None:
+        self.url = url
+        ssh = shlex.split(os.environ.get("EXTRACT_SSH", "ssh"))
+        remote_cmd = shlex.split(os.environ.get("EXTRACT_REMOTE_COMMAND", "extract"))
+        args = [*ssh, "-o", "BatchMode=yes"]
+        if port is not None:
+            args += ["-p", str(port)]
+        target = f"{user}@{host}" if user else host
+        serve_cmd = [*remote_cmd, "serve", *(["--create"] if create else []), "--", path]
+        args += [target, " ".join(shlex.quote(a) for a in serve_cmd)]
+        self.proc = subprocess.Popen(
+            args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.inp: IO[bytes] = self.proc.stdout
+        self.out: IO[bytes] = self.proc.stdin
+        reply = self._call(["hello", PROTOCOL_VERSION])
+        if reply[1] != PROTOCOL_VERSION:
+            raise ProtocolError(
+                f"the remote speaks protocol {reply[1]}, we speak {PROTOCOL_VERSION}"
+            )
+
+    def _send(self, req: Any) -> None:
+        try:
+            write_frame(self.out, req)
+            self.out.flush()
+        except (BrokenPipeError, OSError):
+            raise self._gone() from None
+
+    def _recv(self) -> Any:
+        try:
+            reply = read_frame(self.inp)
+        except ProtocolError:
+            raise self._gone() from None
+        if isinstance(reply, list) and reply and reply[0] == "err":
+            cls = _ERRORS.get(str(reply[1]), ProtocolError)
+            raise cls(f"remote {self.url}: {reply[2]}")
+        return reply
+
+    def _call(self, req: Any) -> Any:
+        self._send(req)
+        return self._recv()
+
+    def _gone(self) -> ProtocolError:
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        err = self.proc.stderr.read().decode("utf-8", "replace").strip() if self.proc.stderr else ""
+        last = err.splitlines()[-1] if err else f"ssh exited with {self.proc.returncode}"
+        return ProtocolError(f"lost the connection to {self.url}: {last}")
+
+    def list_refs(self) -> dict[str, ObjectId]:
+        refs = self._call(["ls-refs"])[1]
+        out = {}
+        for name, oid in refs.items():
+            check_ref_name(name)  # a hostile remote's ref names never become local paths unchecked
+            out[name] = _ids([oid])[0]
+        return out
+
+    def walk(self, wants: Sequence[ObjectId], haves: Sequence[ObjectId]) -> list[ObjectId]:
+        return _ids(self._call(["walk", [bytes(w) for w in wants], [bytes(h) for h in haves]])[1])
+
+    def has(self, ids: Sequence[ObjectId]) -> list[bool]:
+        out: list[bool] = []
+        for i in range(0, len(ids), BATCH * 4):
+            out.extend(
+                bool(x) for x in self._call(["has", [bytes(x) for x in ids[i : i + BATCH * 4]]])[1]
+            )
+        return out
+
+    def get(self, ids: Sequence[ObjectId]) -> Iterator[tuple[ObjectId, bytes]]:
+        for i in range(0, len(ids), BATCH):
+            self._send(["get", [bytes(x) for x in ids[i : i + BATCH]]])
+            while True:
+                frame = self._recv()
+                if frame[0] == "end":
+                    break
+                yield _ids([frame[1]])[0], frame[2]
+
+    def put(self, items: Iterable[tuple[ObjectId, bytes]]) -> int:
+        self._send(["put"])
+        for oid, raw in items:
+            self._send(["obj", bytes(oid), raw])
+        self._send(["end"])
+        return int(self._recv()[1])
+
+    def update_ref(self, name: str, new: ObjectId, expected: ObjectId | None) -> None:
+        self._call(["update-ref", name, bytes(new), bytes(expected) if expected else None])
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(OSError):
+                self.out.close()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@dataclass(frozen=True)
+class RemoteUrl:
+    kind: str  # "path" or "ssh"
+    path: str
+    host: str | None = None
+    port: int | None = None
+    user: str | None = None
+
+
+_SCP = re.compile(r"^(?:(?P<user>[^@/:]+)@)?(?P<host>[^/:]+):(?P<path>.*)$")
+_SSH = re.compile(r"^ssh://(?:(?P<user>[^@/]+)@)?(?P<host>[^/:]+)(?::(?P<port>\d+))?(?P<path>/.*)$")
+
+
+def parse_url(url: str) -> RemoteUrl:
+    """A path, ``file://PATH``, ``ssh://[user@]host[:port]/path`` or ``[user@]host:path``."""
+    if not isinstance(url, str) or not url.strip():
+        raise InvalidInput(
+            "a remote URL is a path, ssh://[user@]host[:port]/path or [user@]host:path"
+        )
+    if url.startswith("file://"):
+        return RemoteUrl("path", url[len("file://") :])
+    m = _SSH.match(url)
+    if url.startswith("ssh://") and not m:
+        raise InvalidInput(f"malformed ssh URL {url!r}: expected ssh://[user@]host[:port]/path")
+    if m is None and "/" not in url.split(":", 1)[0] and not Path(url).exists():
+        m = _SCP.match(url)
+    if m is None:
+        return RemoteUrl("path", url)
+    host, path, user = m.group("host"), m.group("path"), m.group("user")
+    for label, value in (("host", host), ("user", user or ""), ("path", path)):
+        if value.startswith("-"):
+            raise InvalidInput(
+                f"refusing ssh {label} {value!r}: it starts with '-' and ssh would read it as an option"
+            )
+    if not path:
+        raise InvalidInput(f"ssh remote {url!r} names no path")
+    port = int(m.group("port")) if "port" in m.groupdict() and m.group("port") else None
+    return RemoteUrl("ssh", path, host, port, user)
+
+
+def open_transport(url: str, create: bool = False) -> Transport:
+    u = parse_url(url)
+    if u.kind == "path":
+        return LocalTransport(Path(u.path).expanduser(), create=create)
+    assert u.host is not None
+    return SshTransport(url, u.host, u.path, u.port, u.user, create=create)

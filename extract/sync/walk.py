@@ -1,0 +1,99 @@
+"""Which objects the other side lacks: a walk from the wanted commits that stops early.
+
+The side that holds the wanted commits walks them (commits, state trees, the
+objects under changed buckets), skipping every object it knows the receiver
+already has: the commits the receiver names as its own, those commits' state
+trees, buckets and bucket entries. An unchanged bucket is therefore skipped
+whole, and an old run inside a changed bucket is skipped without being read,
+so fetching one new run from a store of thousands touches only that run.
+The receiver then drops whatever it already holds (objects shared with old
+runs, or left by an interrupted transfer) before anything is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from extract.errors import ObjectNotFound
+from extract.objects import Commit, ObjectId, Tree
+from extract.objects.kinds import cast
+from extract.store.odb import DiskObjectStore
+from extract.store.walk import object_links
+
+
+def ancestors(
+    odb: DiskObjectStore, heads: Iterable[ObjectId], limit: int | None = None
+) -> set[ObjectId]:
+    """Commits reachable from ``heads`` that are present locally (missing ones end the walk)."""
+    seen: set[ObjectId] = set()
+    stack = [h for h in heads if odb.has(h)]
+    while stack:
+        c = stack.pop()
+        if c in seen:
+            continue
+        seen.add(c)
+        if limit is not None and len(seen) >= limit:
+            break
+        try:
+            commit = cast(odb.get(c), Commit)
+        except ObjectNotFound:
+            continue
+        stack.extend(p for p in commit.parents if p not in seen and odb.has(p))
+    return seen
+
+
+def _state_frontier(odb: DiskObjectStore, commits: Iterable[ObjectId]) -> set[ObjectId]:
+    """State trees of ``commits`` with their sections, buckets and bucket entries."""
+    out: set[ObjectId] = set()
+    for c in commits:
+        state = cast(odb.get(c), Commit).state
+        if state in out:
+            continue
+        out.add(state)
+        for section in cast(odb.get(state), Tree).entries.values():
+            if section in out:
+                continue
+            out.add(section)
+            sec = odb.get(section)
+            if not isinstance(sec, Tree):
+                continue  # the hierarchy blob
+            for bucket in sec.entries.values():
+                if bucket in out:
+                    continue
+                out.add(bucket)
+                out.update(cast(odb.get(bucket), Tree).entries.values())
+    return out
+
+
+def objects_to_send(
+    odb: DiskObjectStore, wants: Iterable[ObjectId], haves: Iterable[ObjectId]
+) -> list[ObjectId]:
+    """Objects reachable from ``wants`` and not known to be at the receiver, children first.
+
+    Children come before the objects that link to them, so a receiver that writes in
+    this order never holds an object whose links are missing, even when interrupted.
+    """
+    have_commits = ancestors(odb, haves)
+    skip = have_commits | _state_frontier(odb, have_commits)
+    order: list[ObjectId] = []
+    visited: set[ObjectId] = set()
+    for want in wants:
+        if want in skip or want in visited:
+            continue
+        # iterative post-order DFS: an object is emitted after all of its links
+        stack: list[tuple[ObjectId, bool]] = [(want, False)]
+        while stack:
+            oid, expanded = stack.pop()
+            if expanded:
+                order.append(oid)
+                continue
+            if oid in visited or oid in skip:
+                continue
+            visited.add(oid)
+            stack.append((oid, True))
+            stack.extend(
+                (child, False)
+                for child in object_links(odb, oid)
+                if child not in visited and child not in skip
+            )
+    return order
