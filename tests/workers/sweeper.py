@@ -49,7 +49,9 @@ def main(argv: list[str]) -> int:
         time.sleep(0.001)
     store = Store(root)
     exp = store.experiment({"sweep": "sweep", "trial": f"lr{worker % TRIALS}"})
-    with exp.run({"worker": worker, "lr": 10.0**-worker}, name=f"w{worker}", total_steps=steps) as run:
+    with exp.run(
+        {"worker": worker, "lr": 10.0**-worker}, name=f"w{worker}", total_steps=steps
+    ) as run:
         run.tag("sweep", f"worker-{worker}")
         run.note(f"worker {worker} of the sweep")
         run.todo(f"look at worker {worker}", priority=worker % 3)
