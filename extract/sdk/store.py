@@ -174,9 +174,8 @@ class Store:
         except ImportError:
             return None
         try:
-            prov = capture(
-                Path.cwd(), binary=True
-            )  # binary patches too: the exact code can be rebuilt
+            # binary patches too, so the exact code of the run can be rebuilt
+            prov = capture(Path.cwd(), binary=True)
             record: dict[str, Any] = dict(prov.to_record())
             if prov.diff:
                 record["diff"] = Link(chunking.write_bytes(self._repo.objects, prov.diff))
