@@ -14,6 +14,7 @@ import json
 import math
 import os
 from collections.abc import Iterable, Sequence
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +135,9 @@ def diff_states(
                 if old_entries.get(key) != oid:
                     out.append((section, key, oid))
     return out
+
+
+_SLICE = 65536
 
 
 class Indexer:
@@ -523,14 +527,18 @@ class Indexer:
         values: np.ndarray[Any, Any],
         walls: np.ndarray[Any, Any],
     ) -> None:
-        vals: Sequence[Any] = values.tolist()
-        if bool(np.isnan(values).any()):
-            vals = [None if v != v else v for v in vals]
-        n = len(vals)
-        self.conn.executemany(  # the run's old points were deleted: plain INSERT is faster
-            "INSERT INTO curve_data(run_key, metric_id, step, value, wall_time) VALUES (?, ?, ?, ?, ?)",
-            zip([key] * n, [mid] * n, steps.tolist(), vals, walls.tolist(), strict=True),
-        )
+        has_nan = bool(np.isnan(values).any())
+        for lo in range(
+            0, len(steps), _SLICE
+        ):  # slices: a 1M-step run never needs 1M tuples at once
+            hi = lo + _SLICE
+            vals: Sequence[Any] = values[lo:hi].tolist()
+            if has_nan:
+                vals = [None if v != v else v for v in vals]
+            self.conn.executemany(  # the run's old points were deleted: plain INSERT is faster
+                "INSERT INTO curve_data(run_key, metric_id, step, value, wall_time) VALUES (?, ?, ?, ?, ?)",
+                zip(repeat(key), repeat(mid), steps[lo:hi].tolist(), vals, walls[lo:hi].tolist()),
+            )
 
     # events ----------------------------------------------------------------------
     def apply_event(self, oid: ObjectId, ev: Event, commit: str | None) -> None:

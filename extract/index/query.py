@@ -179,8 +179,8 @@ def curve(
     steps, values, walls = zip(*data, strict=True)
     return (
         np.asarray(steps, dtype=np.int64),
-        np.asarray([np.nan if v is None else v for v in values], dtype=np.float64),
-        np.asarray([np.nan if w is None else w for w in walls], dtype=np.float64),
+        np.asarray(values, dtype=np.float64),  # None (how SQLite holds NaN) becomes NaN
+        np.asarray(walls, dtype=np.float64),
     )
 
 

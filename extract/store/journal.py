@@ -19,7 +19,7 @@ import fcntl
 import os
 import struct
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,24 +136,52 @@ class JournalRead:
 
 def read(path: Path, offset: int = 0) -> JournalRead:
     """Intact records from ``offset`` on. A frame still being written reads as a torn tail."""
+    records: list[Value] = []
+    end, torn = scan(path, offset, records.append)
+    return JournalRead(records, end, torn)
+
+
+_READ_BLOCK = 4 * 1024 * 1024
+
+
+def scan(path: Path, offset: int, visit: Callable[[Value], None]) -> tuple[int, bool]:
+    """Call ``visit`` on each intact record from ``offset`` on, reading the file in blocks so
+    a long run's journal is never held in memory whole. Returns (end offset, torn tail?)."""
+    consumed = 0  # bytes of the file after ``offset`` already visited
     with open(path, "rb") as f:
         f.seek(offset)
-        data = f.read()
-    records: list[Value] = []
-    pos = 0
-    while pos + _FRAME.size <= len(data):
-        n, crc = _FRAME.unpack_from(data, pos)
-        end = pos + _FRAME.size + n
-        if n > MAX_RECORD or end > len(data):
-            break
-        payload = data[pos + _FRAME.size : end]
-        if zlib.crc32(payload) != crc:
-            break
-        try:
-            records.append(
-                msgpack.unpackb(payload, raw=False, ext_hook=_ext_hook, strict_map_key=False)
-            )
-        except (ValueError, TypeError, msgpack.UnpackException):
-            break
-        pos = end
-    return JournalRead(records, offset + pos, pos != len(data))
+        buf = f.read(_READ_BLOCK)
+        p = 0
+        eof = len(buf) < _READ_BLOCK
+        while True:
+            if (
+                len(buf) - p < _FRAME.size
+                or len(buf) - p < _FRAME.size + _FRAME.unpack_from(buf, p)[0]
+            ):
+                if eof:
+                    break
+                more = f.read(_READ_BLOCK)
+                eof = len(more) < _READ_BLOCK
+                buf = buf[p:] + more  # compact: copies at most one block plus the partial frame
+                p = 0
+                if not more:
+                    eof = True
+                continue
+            n, crc = _FRAME.unpack_from(buf, p)
+            if n > MAX_RECORD:
+                break
+            end = p + _FRAME.size + n
+            payload = buf[p + _FRAME.size : end]
+            if zlib.crc32(payload) != crc:
+                break
+            try:
+                value = msgpack.unpackb(
+                    payload, raw=False, ext_hook=_ext_hook, strict_map_key=False
+                )
+            except (ValueError, TypeError, msgpack.UnpackException):
+                break
+            visit(value)
+            consumed += end - p
+            p = end
+        torn = len(buf) > p or bool(f.read(1))
+    return offset + consumed, torn

@@ -118,16 +118,22 @@ class RunState:
 def load_journal(
     path: Path, offset: int = 0, state: RunState | None = None
 ) -> tuple[RunState, int]:
-    """Fold a journal (from ``offset``, onto ``state``); returns the state and the new offset."""
-    read = journal.read(path, offset)
-    records = read.records
-    if state is None:
-        if not records or records[0][0] != "start":
-            raise StoreError(f"journal {path} does not begin with a start record")
-        state = RunState(start=records[0][1])
-        records = records[1:]
-    state.apply(records)
-    return state, read.valid_bytes
+    """Fold a journal (from ``offset``, onto ``state``) record by record, without holding the
+    records; returns the state and the new offset."""
+    holder: list[RunState] = [state] if state is not None else []
+
+    def visit(rec: Value) -> None:
+        if not holder:
+            if rec[0] != "start":
+                raise StoreError(f"journal {path} does not begin with a start record")
+            holder.append(RunState(start=rec[1]))
+        else:
+            holder[0].apply((rec,))
+
+    end, _ = journal.scan(path, offset, visit)
+    if not holder:
+        raise StoreError(f"journal {path} does not begin with a start record")
+    return holder[0], end
 
 
 def _column(odb: ObjectStore, arr: np.ndarray[Any, Any], dtype: str) -> bytes | Link:
