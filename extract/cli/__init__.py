@@ -6,7 +6,7 @@ import typer
 
 from extract import __version__
 
-from . import plumbing, store_cmds, sync_cmds, track_cmds
+from . import git_cmds, plumbing, store_cmds, sync_cmds, track_cmds
 
 app = typer.Typer(
     name="extract",
@@ -34,6 +34,7 @@ app.command("export", rich_help_panel="Sync")(sync_cmds.export)
 app.command("import", rich_help_panel="Sync")(sync_cmds.import_)
 app.add_typer(sync_cmds.sync_app, name="sync", rich_help_panel="Sync")
 app.command("serve", rich_help_panel="Plumbing")(sync_cmds.serve_cmd)
+app.add_typer(git_cmds.hooks_app, name="hooks", rich_help_panel="Git")
 app.command("reindex", rich_help_panel="Maintenance")(track_cmds.reindex)
 app.command("fsck", rich_help_panel="Maintenance")(store_cmds.fsck_cmd)
 app.command("gc", rich_help_panel="Maintenance")(store_cmds.gc_cmd)

@@ -15,11 +15,13 @@ from typing import Annotated, Any
 import typer
 
 from extract.errors import InvalidInput
+from extract.git.stamp import resolve_rev, runs_of_commit
 from extract.index import query
 from extract.index.build import Indexer
 from extract.index.db import open_reader
 from extract.objects import Commit, from_hex, short, to_hex
 from extract.objects.kinds import cast
+from extract.store import chunking
 from extract.store.checkout import checkout as checkout_content
 from extract.store.config import metric_direction
 from extract.store.fieldglob import flatten_config
@@ -162,12 +164,24 @@ def log(
     max_count: Annotated[
         int | None, typer.Option("--max-count", "-n", help="Show at most N commits.")
     ] = None,
+    code: Annotated[
+        str | None,
+        typer.Option(
+            "--code", metavar="REV", help="Instead: the runs that ran exactly this code commit."
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Show the history of main, newest first, with the runs each commit added.
 
-    Example: extract log --graph -n 20
+    With --code REV, list the runs that ran exactly that commit of your code
+    repository: started clean at it, or stamped with it by the post-commit hook.
+
+    Example: extract log --graph -n 20 ; extract log --code HEAD~1
     """
+    if code is not None:
+        _log_code(store, code, json_out)
+        return
     with reader(store) as (repo, conn):
         head = repo.refs.read(MAIN)
         if head is None:
@@ -229,17 +243,29 @@ def show(
         typer.Argument(help="A run (id, id prefix or unique name) or a commit (ref or id prefix)."),
     ],
     store: StoreOpt = None,
+    code: Annotated[
+        bool, typer.Option("--code", help="How to get back the exact code the run ran.")
+    ] = False,
+    patch: Annotated[
+        bool, typer.Option("--patch", help="Print only the run's uncommitted diff (for git apply).")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Show a run (config, metrics, params, curves, artifacts, provenance) or a commit.
 
-    Example: extract show 01HZX4 ; extract show main
+    --code prints the commit a run ran and, for a dirty tree, the commands and the stored
+    diff that rebuild its exact working tree; --patch prints only the diff.
+
+    Example: extract show 01HZX4 ; extract show main ; extract show 01HZX4 --code
     """
     with reader(store) as (repo, conn):
         try:
             run_id = query.resolve_run(conn, target)
         except query.RunNotFound:
             run_id = None
+        if run_id is not None and (code or patch):
+            _print_code(repo, query.run(conn, run_id), patch, json_out)
+            return
         if run_id is not None:
             info = query.run(conn, run_id)
             if json_out:
@@ -271,6 +297,65 @@ def show(
         for rid in runs:
             r = query.run(conn, rid)
             typer.echo(f"  + {rid}  {r['status']:<9} {r['experiment_path']}#{r['name'] or ''}")
+
+
+def _print_code(repo: Repository, info: dict[str, Any], patch_only: bool, json_out: bool) -> None:
+    diff_id = info.get("git_diff_id")
+    diff = chunking.read_bytes(repo.objects, from_hex(diff_id)) if diff_id else b""
+    if patch_only:
+        sys.stdout.buffer.write(diff)
+        sys.stdout.flush()
+        return
+    sha, stamp = info.get("git_sha"), info.get("git_stamp")
+    if json_out:
+        print_json(
+            {
+                "run": info["id"],
+                "sha": sha,
+                "branch": info.get("git_branch"),
+                "dirty": info.get("git_dirty"),
+                "tree": info.get("git_tree"),
+                "stamp": stamp,
+                "diff_id": diff_id,
+                "diff": diff.decode("utf-8", "replace"),
+            }
+        )
+        return
+    if not sha:
+        typer.echo(
+            f"run {info['id']} recorded no git commit (not started inside a git repository?)"
+        )
+        return
+    typer.echo(f"run {info['id']} ran commit {sha} on {info.get('git_branch') or '(detached)'}")
+    if stamp:
+        typer.echo(f"its exact working tree was later committed as {stamp}:")
+        typer.echo(f"  git worktree add ../run-{info['id'][-6:].lower()} {stamp}")
+    elif info.get("git_dirty"):
+        typer.echo("with uncommitted changes; to rebuild its exact working tree:")
+        typer.echo(f"  git worktree add ../run-{info['id'][-6:].lower()} {sha}")
+        typer.echo(
+            f"  cd ../run-{info['id'][-6:].lower()} && extract show {info['id']} --patch --store {repo.root} | git apply"
+        )
+        typer.echo(f"\n{diff.decode('utf-8', 'replace')}")
+    else:
+        typer.echo(
+            f"with a clean working tree:\n  git worktree add ../run-{info['id'][-6:].lower()} {sha}"
+        )
+
+
+def _log_code(store: Path | None, rev: str, json_out: bool) -> None:
+    with reader(store) as (repo, conn):
+        code = resolve_rev(Path.cwd(), rev)
+        ids = runs_of_commit(repo, code)
+        rows = [query.run(conn, i) for i in ids]
+    if json_out:
+        print_json([_jsonable(r) for r in rows])
+        return
+    if not rows:
+        typer.echo(f"no run ran exactly {code.sha[:12]}")
+    for r in rows:
+        how = "stamped" if r.get("git_stamp") == code.sha else "clean"
+        typer.echo(f"{r['id']}  {r['status']:<9} {how:<7} {r['experiment_path']}#{r['name'] or ''}")
 
 
 def _print_run(info: dict[str, Any]) -> None:

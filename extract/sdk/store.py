@@ -12,13 +12,14 @@ from extract.errors import InvalidHierarchy, StoreNotFound
 from extract.index import query
 from extract.index.build import Indexer
 from extract.index.db import write
+from extract.index.events import record_event
 from extract.index.ids import experiment_id
 from extract.index.lifecycle import recover_orphans
-from extract.objects import Event, Link, ObjectId, new_ulid, to_hex
+from extract.objects import Link, ObjectId, to_hex
 from extract.sdk.read import RunData, checkout_model
-from extract.sdk.run import Run, _check_todo, now_iso
+from extract.sdk.run import Run, _check_todo
 from extract.store import chunking
-from extract.store.history import model_key, stage
+from extract.store.history import model_key
 from extract.store.repo import FORMAT_FILE, Repository
 
 
@@ -156,13 +157,7 @@ class Store:
     # internals used by Run and Experiment ---------------------------------------------
     def _event(self, op: str, target: str, data: dict[str, Any]) -> str:
         self._check_open()
-        ev = Event(new_ulid(), now_iso(), op, target, data)
-        oid = self._repo.objects.put(ev)
-        self._repo.objects.sync()
-        stage(self._repo, "events", ev.id, oid)
-        with write(self._conn):
-            self._indexer.apply_event(oid, ev, None)
-        return ev.id
+        return record_event(self._indexer, op, target, data)
 
     def _auto_commit(self) -> bool:
         return self._repo.config.auto_commit

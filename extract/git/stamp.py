@@ -1,0 +1,117 @@
+"""Tying runs to the commits that captured their code.
+
+A run started from a dirty working tree records the tree id git would write for
+that exact state. When a later commit has exactly that tree, the run's code is
+that commit: the post-commit hook records it as a ``stamp`` event (append-only,
+so it syncs and merges like every other annotation).
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pygit2
+
+from extract.errors import InvalidInput
+from extract.index.build import Indexer
+from extract.index.events import record_event
+from extract.store.repo import Repository
+
+
+@dataclass(frozen=True)
+class CodeRev:
+    sha: str
+    tree: str
+
+
+def resolve_rev(project: Path, rev: str = "HEAD") -> CodeRev:
+    """A commit of the code repository around ``project``, by any name git accepts."""
+    path = pygit2.discover_repository(str(project))
+    if path is None:
+        raise InvalidInput(f"{project} is not inside a git repository")
+    repo = pygit2.Repository(path)
+    try:
+        commit = repo.revparse_single(rev).peel(pygit2.Commit)
+    except (KeyError, ValueError, pygit2.GitError) as e:
+        raise InvalidInput(f"{rev!r} is not a commit of {repo.workdir or path}: {e}") from None
+    return CodeRev(str(commit.id), str(commit.tree_id))
+
+
+def runs_with_tree(indexer: Indexer, tree: str) -> list[str]:
+    """Runs started from a dirty working tree whose exact state is ``tree``."""
+    return [
+        r[0]
+        for r in indexer.conn.execute(
+            "SELECT id FROM runs WHERE git_tree = ? AND git_dirty = 1 ORDER BY id", (tree,)
+        )
+    ]
+
+
+def stamp(store: Repository, rev: CodeRev) -> list[str]:
+    """Stamp ``rev`` onto every dirty-tree run it captured exactly and not yet stamped."""
+    indexer = Indexer(store)
+    try:
+        indexer.refresh()
+        stamped = []
+        for run_id in runs_with_tree(indexer, rev.tree):
+            row = indexer.conn.execute(
+                "SELECT git_stamp FROM runs WHERE id=?", (run_id,)
+            ).fetchone()
+            if row and row[0]:
+                continue  # an earlier commit with the same tree already claimed it
+            record_event(indexer, "stamp", f"run:{run_id}", {"sha": rev.sha, "tree": rev.tree})
+            stamped.append(run_id)
+        return stamped
+    finally:
+        indexer.close()
+
+
+def runs_of_commit(store: Repository, rev: CodeRev) -> list[str]:
+    """Runs that ran exactly ``rev``'s code: clean at that HEAD, or stamped with it."""
+    indexer = Indexer(store)
+    try:
+        indexer.refresh()
+        return [
+            r[0]
+            for r in indexer.conn.execute(
+                "SELECT id FROM runs WHERE (git_sha = ? AND git_dirty = 0) OR git_stamp = ? ORDER BY id",
+                (rev.sha, rev.sha),
+            )
+        ]
+    finally:
+        indexer.close()
+
+
+def staged_tree(project: Path) -> str:
+    """The tree the commit being made will have (what is staged), as git writes it."""
+    out = subprocess.run(
+        ["git", "write-tree"], cwd=project, capture_output=True, text=True, check=True
+    )
+    return out.stdout.strip()
+
+
+def add_trailer(project: Path, message_file: Path, run_ids: list[str]) -> None:
+    subprocess.run(
+        [
+            "git",
+            "interpret-trailers",
+            "--in-place",
+            "--if-exists",
+            "replace",
+            "--trailer",
+            f"Extract-Runs: {', '.join(run_ids)}",
+            str(message_file),
+        ],
+        cwd=project,
+        check=True,
+        capture_output=True,
+    )
+
+
+def git_config_bool(project: Path, key: str) -> bool:
+    r = subprocess.run(
+        ["git", "config", "--bool", key], cwd=project, capture_output=True, text=True
+    )
+    return r.stdout.strip() == "true"

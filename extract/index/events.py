@@ -1,0 +1,32 @@
+"""Recording an annotation: the one write path for tags, notes, TODOs, deletions and stamps.
+
+The event object is made durable, then staged for the next commit, then indexed,
+in that order, so a crash at any point leaves either nothing or an event that
+the next commit and the next refresh pick up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from extract.index.build import Indexer
+from extract.index.db import write
+from extract.objects import Event, new_ulid
+from extract.store.history import stage
+
+
+def now_iso() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def record_event(indexer: Indexer, op: str, target: str, data: dict[str, Any]) -> str:
+    """Write, stage and index one event; returns its id."""
+    ev = Event(new_ulid(), now_iso(), op, target, data)
+    repo = indexer.repo
+    oid = repo.objects.put(ev)
+    repo.objects.sync()
+    stage(repo, "events", ev.id, oid)
+    with write(indexer.conn):
+        indexer.apply_event(oid, ev, None)
+    return ev.id
