@@ -150,6 +150,10 @@ class Indexer:
         self._metric_ids: dict[str, int] = {}
         if schema_version(self.conn) != SCHEMA_VERSION:
             self.rebuild()
+        elif self._meta("staged") is None:
+            # A new, empty index (deleted by hand): catch up in place. Not rebuild(),
+            # which deletes the file under any other process that has it open.
+            self.refresh()
 
     def close(self) -> None:
         self.conn.close()
@@ -288,6 +292,7 @@ class Indexer:
                     return
                 self._sync_hierarchy()
                 self._upsert_live_row(records[0][1])
+                self._fold_run_events(run_id)  # events about it may have been indexed first
                 records = records[1:]
             self._ingest_records(run_id, records)
             self.conn.execute(
@@ -515,6 +520,10 @@ class Indexer:
             self._insert_artifact(rid, dict(a))
         for e in record.lineage:
             self._insert_lineage(rid, dict(e))
+        for (data,) in self.conn.execute(  # lineage added by events survives the reseal
+            "SELECT data FROM events WHERE op='lineage' AND target=? ORDER BY id", (f"run:{rid}",)
+        ).fetchall():
+            self._insert_lineage(rid, json.loads(data or "{}"))
         for name, (steps, values, walls) in curves.items():
             self._insert_curve(key, self._metric_id(name), steps, values, walls)
         self._fold_run_events(rid)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,13 +22,26 @@ def open_writer(path: Path) -> sqlite3.Connection:
         path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
     )
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    mode = _pragma_retrying(conn, "PRAGMA journal_mode=WAL")
     if str(mode).lower() != "wal":  # e.g. a network filesystem: fall back, stay correct
         conn.execute("PRAGMA journal_mode=DELETE")
     conn.execute("PRAGMA synchronous=NORMAL")  # the index is rebuildable; objects carry durability
     conn.execute("PRAGMA foreign_keys=OFF")
     _ensure_schema(conn)
     return conn
+
+
+def _pragma_retrying(conn: sqlite3.Connection, sql: str) -> object:
+    """Switching a new database to WAL takes a lock the busy timeout does not cover:
+    several processes opening a fresh store at once retry instead of failing."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            return conn.execute(sql).fetchone()[0]
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.005)
 
 
 def _ensure_schema(conn: sqlite3.Connection) -> None:

@@ -38,7 +38,8 @@ def recover_orphans(indexer: Indexer) -> list[str]:
                 continue
             try:
                 sealed = seal_journal(indexer, path)
-            except ExtractError:
-                continue  # an empty or unreadable journal: fsck reports it
+            except (ExtractError, OSError, ValueError, TypeError, KeyError, IndexError):
+                # a damaged journal must not stop every open of the store: fsck reports it
+                continue
             recovered.append(sealed.record.id)
     return recovered

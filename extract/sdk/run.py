@@ -115,7 +115,10 @@ class _Flusher:
         while True:
             time.sleep(FLUSH_SECONDS / 8)
             for run in list(self.runs):
-                run._flush_if_stale()
+                try:
+                    run._flush_if_stale()
+                except Exception:  # one run's trouble must not stop the others' flushes
+                    continue
 
 
 _flusher = _Flusher()

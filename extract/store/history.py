@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import getpass
 import os
 import socket
@@ -155,7 +156,10 @@ def list_staged(repo: Repository) -> list[Staged]:
         if path.name.startswith(".") or not path.is_file():
             continue
         try:
-            v = decode(path.read_bytes())
+            try:
+                v = decode(path.read_bytes())
+            except FileNotFoundError:
+                continue  # committed and removed by another process just now
             if not (
                 type(v) is dict
                 and v.get("section") in SECTIONS
@@ -208,6 +212,26 @@ def commit_staged(repo: Repository, message: str, attempts: int = 20) -> CommitR
         raise InvalidInput("a commit needs a message: extract commit -m 'what this is'")
     hierarchy = repo.config.hierarchy
     levels = " > ".join(hierarchy) if hierarchy else None
+    with _commit_lock(repo):
+        return _commit_locked(repo, message, levels, attempts)
+
+
+@contextlib.contextmanager
+def _commit_lock(repo: Repository) -> Iterator[None]:
+    """Committers in one store take turns (the kernel drops the lock of a dead process).
+    Without it, eight processes committing at once keep losing the compare-and-swap to
+    each other; with it the swap still guards against merges and pulls moving main."""
+    fd = os.open(repo.root / "commit.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _commit_locked(
+    repo: Repository, message: str, levels: str | None, attempts: int
+) -> CommitResult:
     for _ in range(attempts):
         staged = list_staged(repo)
         head, base = head_state(repo)

@@ -161,7 +161,11 @@ class Repository:
         for path in sorted(self.staged_dir.glob("*")):
             if path.name.startswith(".") or not path.is_file():
                 continue
-            yield path.name, decode(path.read_bytes())
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:
+                continue  # committed and removed while we listed
+            yield path.name, decode(data)
 
     def journal_values(self) -> Iterator[tuple[str, Value]]:
         """(journal name, record) of every intact record of every live journal."""

@@ -1,6 +1,6 @@
 """One trial of a sweep: several of these log into one store at once (tests/test_sdk_durability.py).
 
-Usage: ``python -m tests.workers.sweeper STORE WORKER STEPS GO_FILE COMMIT``
+Usage: ``python -m tests.workers.sweeper STORE WORKER STEPS COMMIT GO_FILE``
 
 Prints ``ready``, waits until ``GO_FILE`` exists (the start barrier), then opens
 ``Store(STORE)`` and logs one run to completion: ``STEPS`` steps of
@@ -33,13 +33,8 @@ def table(worker: int) -> np.ndarray[tuple[int, int], np.dtype[np.float64]]:
 
 
 def main(argv: list[str]) -> int:
-    root, worker, steps, go, commit = (
-        Path(argv[0]),
-        int(argv[1]),
-        int(argv[2]),
-        Path(argv[3]),
-        argv[4] == "1",
-    )
+    root, worker, steps = Path(argv[0]), int(argv[1]), int(argv[2])
+    commit, go = argv[3] == "1", Path(argv[4])
     print("ready", flush=True)
     deadline = time.monotonic() + BARRIER_TIMEOUT
     while not go.exists():
