@@ -12,11 +12,12 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from extract import sync
 from extract.errors import InvalidInput
 from extract.index.build import Indexer
 from extract.objects import short, to_hex
 from extract.store.repo import Repository
-from extract.sync import bundle, ops, table_counts
+from extract.sync import bundle, ops
 from extract.sync.remotes import add_remote, list_remotes, remove_remote, resolve_remote
 from extract.sync.transport import open_transport, parse_url, serve
 
@@ -329,11 +330,8 @@ def sync_push(
     store: StoreOpt = None,
 ) -> None:
     """Push main to REMOTE. Example: extract sync push /mnt/backup/.extract"""
-    repo = open_store(store)
-    name, url = resolve_remote(repo, remote)
-    with open_transport(url, create=True) as t:
-        r = ops.push(repo, t, name)
-    typer.echo("everything up to date" if r.up_to_date else f"pushed {r.objects} objects")
+    sync.push(open_store(store).root, remote)
+    typer.echo(f"pushed main to {remote}")
 
 
 def _print_counts(counts: dict[str, int]) -> None:
@@ -348,15 +346,7 @@ def sync_pull(
     store: StoreOpt = None,
 ) -> None:
     """Fetch and merge REMOTE; prints rows added per table. Example: extract sync pull cluster"""
-    repo = open_store(store)
-    name, url = resolve_remote(repo, remote)
-    before = table_counts(repo)
-    with open_transport(url) as t:
-        r = ops.fetch(repo, t, name)
-    if r.remote_head is not None:
-        ops.merge(repo, r.remote_head, message=f"merge {name}")
-    after = table_counts(repo)
-    _print_counts({t: after[t] - before[t] for t in after})
+    _print_counts(sync.pull(open_store(store).root, remote))
 
 
 @sync_app.command("export")
@@ -365,8 +355,8 @@ def sync_export(
     output: Annotated[Path, typer.Argument(help="Bundle file to write.")], store: StoreOpt = None
 ) -> None:
     """Write main's history to a bundle. Example: extract sync export results.bundle"""
-    info = bundle.export_bundle(open_store(store), output)
-    typer.echo(f"wrote {output}: {info.objects} objects")
+    sync.export_archive(open_store(store).root, output)
+    typer.echo(f"wrote {output}")
 
 
 @sync_app.command("import")
@@ -375,9 +365,4 @@ def sync_import(
     archive: Annotated[Path, typer.Argument(help="Bundle made by export.")], store: StoreOpt = None
 ) -> None:
     """Import and merge a bundle; prints rows added per table. Example: extract sync import results.bundle"""
-    repo = open_store(store)
-    before = table_counts(repo)
-    info = bundle.import_bundle(repo, archive)
-    ops.merge(repo, info.refs["refs/heads/main"], message=f"import {archive.name}")
-    after = table_counts(repo)
-    _print_counts({t: after[t] - before[t] for t in after})
+    _print_counts(sync.import_archive(archive, open_store(store).root))
