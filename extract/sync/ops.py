@@ -14,10 +14,12 @@ nothing written, unless ``--ours``/``--theirs`` chooses.
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from extract.errors import InvalidInput, RefConflict, StoreError
 from extract.objects import Commit, ObjectId, to_hex
@@ -33,7 +35,7 @@ from extract.store.history import (
 )
 from extract.store.refs import ANY
 from extract.store.repo import MAIN, Repository
-from extract.sync.transport import Transport
+from extract.sync.transport import LocalTransport, Transport, receive
 from extract.sync.walk import ancestors, objects_to_send
 
 #: (done, total, bytes so far) -> None; the CLI draws a progress bar with it.
@@ -82,18 +84,28 @@ def fetch(
         ]
         candidates = transport.walk([head], haves)
         missing = [oid for oid in candidates if not odb.has(oid)]
-        for oid, raw in transport.get(missing):
-            odb.put_received(oid, raw)  # hash and structure checked before anything is written
+
+        def tick(nbytes: int) -> None:
             result.objects += 1
-            result.bytes += len(raw)
+            result.bytes += nbytes
             if progress:
                 progress(result.objects, len(missing), result.bytes)
-        odb.sync()
+
+        # Each object is checked (hash, kind, and that everything it links to is already
+        # here: objects come children first) before it is written, so when the last one is
+        # in, the new head's whole history is.
+        if isinstance(transport, LocalTransport) and _same_device(
+            transport.repo.objects.root, odb.root
+        ):
+            for oid in missing:  # same filesystem: share the immutable files, as git clone --local
+                tick(odb.link_from(transport.repo.objects, oid))
+            odb.sync()
+        else:
+            receive(odb, transport.get(missing), tick)
         if result.objects != len(missing):
             raise StoreError(
                 f"fetch from {transport.url} ended early: {result.objects} of {len(missing)} objects"
             )
-        objects_to_send(odb, [head], haves)  # every object the new head reaches is here
     else:
         result.up_to_date = repo.refs.read(tracking_ref(remote)) == head
     repo.refs.set(tracking_ref(remote), head, expected=ANY, message=f"fetch {remote}")
@@ -134,14 +146,23 @@ def push(
 
     def stream() -> Iterator[tuple[ObjectId, bytes]]:
         for oid in missing:
-            raw = repo.objects.get_raw(oid)
+            stored = repo.objects.get_stored(oid)
             result.objects += 1
-            result.bytes += len(raw)
+            result.bytes += len(stored)
             if progress:
                 progress(result.objects, len(missing), result.bytes)
-            yield oid, raw
+            yield oid, stored
 
-    transport.put(stream())
+    if isinstance(transport, LocalTransport) and _same_device(
+        transport.repo.objects.root, repo.objects.root
+    ):
+        remote_odb = transport.repo.objects
+        for oid in missing:
+            result.bytes += remote_odb.link_from(repo.objects, oid)
+            result.objects += 1
+        remote_odb.sync()
+    else:
+        transport.put(stream())
     try:
         transport.update_ref(MAIN, local, remote_head)
     except RefConflict:
@@ -151,6 +172,13 @@ def push(
     repo.refs.set(tracking_ref(remote), local, expected=ANY, message=f"push {remote}")
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _same_device(a: Path, b: Path) -> bool:
+    try:
+        return os.stat(a).st_dev == os.stat(b).st_dev
+    except OSError:
+        return False
 
 
 # merging -------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import os
 import re
 import shlex
 import subprocess
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -30,11 +30,46 @@ from extract.errors import (
 )
 from extract.objects import ObjectId, check_ref_name, to_hex
 from extract.objects.ids import DIGEST_SIZE
+from extract.store.odb import ObjectStore
 from extract.store.repo import FORMAT_FILE, Repository
 from extract.sync.protocol import PROTOCOL_VERSION, ProtocolError, read_frame, write_frame
 from extract.sync.walk import objects_to_send
 
 BATCH = 4096
+#: Objects are grouped into frames of about this many bytes (small ones many to a frame).
+GROUP_BYTES = 1 << 20
+#: Received objects become durable together in groups this large (see DiskObjectStore.batch):
+#: one parallel fsync per group instead of one per object; an interrupted transfer keeps
+#: every completed group.
+DURABLE_OBJECTS = 256
+DURABLE_BYTES = 256 << 20
+
+
+def receive(
+    odb: ObjectStore,
+    items: Iterable[tuple[ObjectId, bytes]],
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Verify and store objects arriving in stored form, children first, durably in groups."""
+    n = 0
+    it = iter(items)
+    done = False
+    while not done:
+        count = size = 0
+        with odb.batch():
+            for oid, stored in it:
+                odb.put_stored(oid, stored)
+                n += 1
+                count += 1
+                size += len(stored)
+                if progress:
+                    progress(len(stored))
+                if count >= DURABLE_OBJECTS or size >= DURABLE_BYTES:
+                    break
+            else:
+                done = True
+    odb.sync()
+    return n
 
 
 class Transport(abc.ABC):
@@ -54,11 +89,12 @@ class Transport(abc.ABC):
 
     @abc.abstractmethod
     def get(self, ids: Sequence[ObjectId]) -> Iterator[tuple[ObjectId, bytes]]:
-        """The raw bytes of ``ids``, in order; the caller verifies them."""
+        """``ids`` in their stored form (loose object files), in order; the caller verifies."""
 
     @abc.abstractmethod
     def put(self, items: Iterable[tuple[ObjectId, bytes]]) -> int:
-        """Send objects (children before parents); the remote verifies each. Returns the count."""
+        """Send objects in stored form, children before parents; the remote verifies each
+        (hash, kind, links present) before writing it. Returns the count."""
 
     @abc.abstractmethod
     def update_ref(self, name: str, new: ObjectId, expected: ObjectId | None) -> None:
@@ -103,21 +139,18 @@ class LocalTransport(Transport):
 
     def get(self, ids: Sequence[ObjectId]) -> Iterator[tuple[ObjectId, bytes]]:
         for oid in ids:
-            yield oid, self.repo.objects.get_raw(oid)  # verified before it leaves
+            yield oid, self.repo.objects.get_stored(oid)
 
     def put(self, items: Iterable[tuple[ObjectId, bytes]]) -> int:
-        n = 0
-        for oid, raw in items:
-            if not self.repo.objects.has(oid):
-                self.repo.objects.put_received(oid, raw)
-            n += 1
-        self.repo.objects.sync()
-        return n
+        return receive(self.repo.objects, items)
 
     def update_ref(self, name: str, new: ObjectId, expected: ObjectId | None) -> None:
         check_ref_name(name)
-        # Connectivity: every object the new value reaches must be here before it moves.
-        objects_to_send(self.repo.objects, [new], [expected] if expected else [])
+        # Every object here was stored only after everything it links to was (received
+        # objects are checked for that one by one), so the head being here means its whole
+        # history is.
+        if not self.repo.objects.has(new):
+            raise ObjectNotFound(f"cannot move {name} to {to_hex(new)[:12]}: that commit was never sent")
         self.repo.refs.set(name, new, expected=expected, message=f"push: {to_hex(new)[:12]}")
 
 
@@ -160,9 +193,17 @@ def _answer(local: LocalTransport, req: Any, inp: IO[bytes], out: IO[bytes]) -> 
     elif verb == "get":
         ids = _ids(req[1])
         n = 0
-        for oid, raw in local.get(ids):
-            write_frame(out, ["obj", bytes(oid), raw])
+        group: list[list[bytes]] = []
+        size = 0
+        for oid, stored in local.get(ids):
+            group.append([bytes(oid), stored])
+            size += len(stored)
             n += 1
+            if size >= GROUP_BYTES or len(group) >= 512:  # several small objects per frame
+                write_frame(out, ["objs", group])
+                group, size = [], 0
+        if group:
+            write_frame(out, ["objs", group])
         write_frame(out, ["end", n])
     elif verb == "put":
 
@@ -171,7 +212,8 @@ def _answer(local: LocalTransport, req: Any, inp: IO[bytes], out: IO[bytes]) -> 
                 frame = read_frame(inp)
                 if frame[0] == "end":
                     return
-                yield _ids([frame[1]])[0], frame[2]
+                for oid, stored in frame[1]:
+                    yield _ids([oid])[0], stored
 
         write_frame(out, ["ok", local.put(incoming())])
     elif verb == "update-ref":
@@ -281,12 +323,21 @@ class SshTransport(Transport):
                 frame = self._recv()
                 if frame[0] == "end":
                     break
-                yield _ids([frame[1]])[0], frame[2]
+                for oid, stored in frame[1]:
+                    yield _ids([oid])[0], stored
 
     def put(self, items: Iterable[tuple[ObjectId, bytes]]) -> int:
         self._send(["put"])
-        for oid, raw in items:
-            self._send(["obj", bytes(oid), raw])
+        group: list[list[bytes]] = []
+        size = 0
+        for oid, stored in items:
+            group.append([bytes(oid), stored])
+            size += len(stored)
+            if size >= GROUP_BYTES or len(group) >= 512:
+                self._send(["objs", group])
+                group, size = [], 0
+        if group:
+            self._send(["objs", group])
         self._send(["end"])
         return int(self._recv()[1])
 
