@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -301,3 +302,44 @@ def sql(
     cols = [d[0] for d in cur.description]
     rows = cur.fetchmany(limit) if limit else cur.fetchall()
     return cols, rows
+
+
+class QueryTimeout(InvalidInput):
+    pass
+
+
+def sql_page(
+    conn: sqlite3.Connection, query: str, limit: int, seconds: float = 5.0
+) -> tuple[list[str], list[tuple[Any, ...]], bool]:
+    """``sql`` for front ends that hand queries from elsewhere (an agent): at most ``limit``
+    rows plus whether more were left, and the query stopped after ``seconds``.
+
+    The connection must come from ``db.open_reader``: its authorizer is what makes the
+    query read-only. The time bound is a progress handler, removed before returning.
+    """
+    deadline = time.monotonic() + seconds
+
+    def too_long() -> int:
+        return int(time.monotonic() > deadline)
+
+    stopped = QueryTimeout(
+        f"SQL query stopped after {seconds:g} s: narrow it with WHERE or LIMIT, or aggregate"
+    )
+    conn.set_progress_handler(too_long, 10_000)
+    try:
+        cols, rows = sql(conn, query, limit + 1)
+    except InvalidInput as e:
+        if "interrupted" in str(e):
+            raise stopped from None
+        if "authorization denied" in str(e):  # how SQLite words some refusals (VACUUM INTO)
+            raise InvalidInput(
+                "only read-only queries are allowed (SELECT, WITH ... SELECT): authorization denied"
+            ) from None
+        raise
+    except sqlite3.DatabaseError as e:  # raised while fetching rows, after execute()
+        if "interrupted" in str(e):
+            raise stopped from None
+        raise InvalidInput(f"SQL error: {e}") from None
+    finally:
+        conn.set_progress_handler(None, 0)
+    return cols, rows[:limit], len(rows) > limit
