@@ -124,7 +124,7 @@ def run(
             remote_arg = args[0] if args else os.environ.get("PRE_COMMIT_REMOTE_NAME")
             if git_config_bool(project, "extract.pushHistory") and remote_arg:
                 remote_name, url = resolve_remote(store, remote_arg)
-                with open_transport(url, create=True) as t:
+                with open_transport(url, create=True, store=store.root) as t:
                     r = ops.push(store, t, remote_name)
                 typer.echo(
                     f"extract: pushed experiment history ({r.objects} objects) to {remote_name}",

@@ -120,7 +120,7 @@ def fetch(
     """
     repo = open_store(store)
     name, url = resolve_remote(repo, remote)
-    with open_transport(url) as t, progress_bar("fetch", quiet or json_out) as bar:
+    with open_transport(url, store=repo.root) as t, progress_bar("fetch", quiet or json_out) as bar:
         r = ops.fetch(repo, t, name, bar)
     if json_out:
         print_json(
@@ -209,7 +209,7 @@ def pull(
     """Fetch, then merge. Example: extract pull cluster"""
     repo = open_store(store)
     name, url = resolve_remote(repo, remote)
-    with open_transport(url) as t, progress_bar("fetch", quiet or json_out) as bar:
+    with open_transport(url, store=repo.root) as t, progress_bar("fetch", quiet or json_out) as bar:
         r = ops.fetch(repo, t, name, bar)
     if r.remote_head is None:
         _report_merge(ops.MergeResult("up-to-date", repo.refs.read("refs/heads/main")), json_out)
@@ -238,7 +238,10 @@ def push(
     """
     repo = open_store(store)
     name, url = resolve_remote(repo, remote)
-    with open_transport(url, create=True) as t, progress_bar("push", quiet or json_out) as bar:
+    with (
+        open_transport(url, create=True, store=repo.root) as t,
+        progress_bar("push", quiet or json_out) as bar,
+    ):
         r = ops.push(repo, t, name, bar)
     if json_out:
         print_json(

@@ -47,7 +47,7 @@ def push(root: str | Path, remote: str) -> None:
     """Send main to ``remote`` (a configured name, a path or an ssh URL)."""
     repo = _store(root)
     name, url = resolve_remote(repo, remote)
-    with open_transport(url, create=True) as t:
+    with open_transport(url, create=True, store=repo.root) as t:
         ops.push(repo, t, name)
 
 
@@ -56,7 +56,7 @@ def pull(root: str | Path, remote: str) -> dict[str, int]:
     repo = _store(root)
     name, url = resolve_remote(repo, remote)
     before = table_counts(repo)
-    with open_transport(url) as t:
+    with open_transport(url, store=repo.root) as t:
         result = ops.fetch(repo, t, name)
     if result.remote_head is not None:
         ops.merge(repo, result.remote_head)

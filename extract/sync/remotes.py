@@ -76,8 +76,14 @@ def resolve_remote(repo: Repository, name: str | None) -> tuple[str, str]:
         return name, remotes[name]
     if "/" in name or ":" in name or name.startswith("."):
         return _name_for_url(name), name
+    from extract.sync.gittransport import resolve_git_remote  # it imports the transports
+
+    git_url = resolve_git_remote(repo.root, name)  # the code repository's own remote of that name
+    if git_url is not None:
+        return name, git_url
     raise InvalidInput(
-        f"no remote {name!r}; configured: {', '.join(remotes) or 'none'} (or give a path or ssh URL)"
+        f"no remote {name!r}: not an extract remote ({', '.join(remotes) or 'none configured'}) "
+        "nor a git remote of this code repository; give a path, an ssh URL or git::<git url>"
     )
 
 

@@ -150,7 +150,9 @@ class LocalTransport(Transport):
         # objects are checked for that one by one), so the head being here means its whole
         # history is.
         if not self.repo.objects.has(new):
-            raise ObjectNotFound(f"cannot move {name} to {to_hex(new)[:12]}: that commit was never sent")
+            raise ObjectNotFound(
+                f"cannot move {name} to {to_hex(new)[:12]}: that commit was never sent"
+            )
         self.repo.refs.set(name, new, expected=expected, message=f"push: {to_hex(new)[:12]}")
 
 
@@ -357,7 +359,7 @@ class SshTransport(Transport):
 
 @dataclass(frozen=True)
 class RemoteUrl:
-    kind: str  # "path" or "ssh"
+    kind: str  # "path", "ssh" or "git"
     path: str
     host: str | None = None
     port: int | None = None
@@ -374,6 +376,10 @@ def parse_url(url: str) -> RemoteUrl:
         raise InvalidInput(
             "a remote URL is a path, ssh://[user@]host[:port]/path or [user@]host:path"
         )
+    from extract.sync.gittransport import git_location, is_git_url  # it imports this module
+
+    if is_git_url(url):
+        return RemoteUrl("git", git_location(url))
     if url.startswith("file://"):
         return RemoteUrl("path", url[len("file://") :])
     m = _SSH.match(url)
@@ -395,8 +401,13 @@ def parse_url(url: str) -> RemoteUrl:
     return RemoteUrl("ssh", path, host, port, user)
 
 
-def open_transport(url: str, create: bool = False) -> Transport:
+def open_transport(url: str, create: bool = False, store: Path | None = None) -> Transport:
+    """The transport for ``url``; ``store`` is the local store (a git remote keeps a cache there)."""
     u = parse_url(url)
+    if u.kind == "git":
+        from extract.sync.gittransport import GitTransport
+
+        return GitTransport(url, store=store, create=create)
     if u.kind == "path":
         return LocalTransport(Path(u.path).expanduser(), create=create)
     assert u.host is not None
