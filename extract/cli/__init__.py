@@ -6,7 +6,7 @@ import typer
 
 from extract import __version__
 
-from . import git_cmds, mcp_cmd, plumbing, store_cmds, sync_cmds, track_cmds
+from . import git_cmds, mcp_cmd, plumbing, store_cmds, sync_cmds, track_cmds, tui_cmd
 
 app = typer.Typer(
     name="extract",
@@ -35,6 +35,7 @@ app.command("import", rich_help_panel="Sync")(sync_cmds.import_)
 app.add_typer(sync_cmds.sync_app, name="sync", rich_help_panel="Sync")
 app.command("serve", rich_help_panel="Plumbing")(sync_cmds.serve_cmd)
 app.add_typer(git_cmds.hooks_app, name="hooks", rich_help_panel="Git")
+app.command("tui", rich_help_panel="Browse")(tui_cmd.tui)
 app.command("mcp", rich_help_panel="Browse")(mcp_cmd.mcp)
 app.command("reindex", rich_help_panel="Maintenance")(track_cmds.reindex)
 app.command("fsck", rich_help_panel="Maintenance")(store_cmds.fsck_cmd)

@@ -1,0 +1,1 @@
+"""Screens and popups of the terminal UI."""
