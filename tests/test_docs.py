@@ -33,6 +33,10 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
 
 
 def test_relative_links_resolve() -> None:
-    for doc in [REPO / "README.md", *(REPO / "docs").glob("*.md"), *(REPO / "objects_spec").glob("*.md")]:
+    for doc in [
+        REPO / "README.md",
+        *(REPO / "docs").glob("*.md"),
+        *(REPO / "objects_spec").glob("*.md"),
+    ]:
         for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", doc.read_text()):
             assert (doc.parent / target).exists(), f"{doc.name} links to missing {target}"
