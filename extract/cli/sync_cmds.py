@@ -218,7 +218,8 @@ def pull(
         repo, r.remote_head, strategy=_strategy(ours, theirs), message=f"merge {name}"
     )
     _refresh(repo)
-    _report_merge(result, json_out)
+    if not quiet or json_out:
+        _report_merge(result, json_out)
 
 
 @handle_errors

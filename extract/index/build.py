@@ -695,8 +695,13 @@ class Indexer:
                 walk.extend((p, False) for p in new[oid].parents if p in new and p not in placed)
         for oid in order:
             c = new[oid]
-            parent_state = cast(odb.get(c.parents[0]), Commit).state if c.parents else None
-            self.apply_entries(diff_states(odb, parent_state, c.state), to_hex(oid))
+            parents: list[ObjectId | None] = [
+                cast(odb.get(p), Commit).state for p in c.parents
+            ] or [None]
+            # A merge is diffed against every parent: where it resolved a conflict for one
+            # side (--ours), the other parent's version, indexed before, is replaced.
+            for parent_state in parents:
+                self.apply_entries(diff_states(odb, parent_state, c.state), to_hex(oid))
             self._insert_commit(oid, c)
         self._set_meta("head", to_hex(head))
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from extract.errors import InvalidInput, RefConflict, StoreError
+from extract.errors import ExtractError, InvalidInput, RefConflict, StoreError
 from extract.objects import Commit, ObjectId, to_hex
 from extract.objects.kinds import cast
 from extract.store.history import (
@@ -78,10 +78,10 @@ def fetch(
         result.up_to_date = True
         return result
     odb = repo.objects
-    if not odb.has(head):
-        haves = [
-            h for h in (repo.refs.read(MAIN), repo.refs.read(tracking_ref(remote))) if h is not None
-        ]
+    haves = [
+        h for h in (repo.refs.read(MAIN), repo.refs.read(tracking_ref(remote))) if h is not None
+    ]
+    if not _complete(repo, head, haves):
         candidates = transport.walk([head], haves)
         missing = [oid for oid in candidates if not odb.has(oid)]
 
@@ -105,6 +105,10 @@ def fetch(
         if result.objects != len(missing):
             raise StoreError(
                 f"fetch from {transport.url} ended early: {result.objects} of {len(missing)} objects"
+            )
+        if not odb.has(head):
+            raise StoreError(
+                f"fetch from {transport.url}: the remote never sent its head {to_hex(head)[:12]}"
             )
     else:
         result.up_to_date = repo.refs.read(tracking_ref(remote)) == head
@@ -172,6 +176,18 @@ def push(
     repo.refs.set(tracking_ref(remote), local, expected=ANY, message=f"push {remote}")
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _complete(repo: Repository, head: ObjectId, haves: list[ObjectId]) -> bool:
+    """Whether ``head`` and all it reaches are here. Usually instant (``haves`` cover it);
+    a commit left without its history (an interrupted gc, say) is fetched again."""
+    if not repo.objects.has(head):
+        return False
+    try:
+        objects_to_send(repo.objects, [head], haves)
+    except ExtractError:
+        return False
+    return True
 
 
 def _same_device(a: Path, b: Path) -> bool:

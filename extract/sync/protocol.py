@@ -20,7 +20,7 @@ import msgpack
 
 from extract.errors import ExtractError
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: objects travel in stored form, many to a frame
 MAX_FRAME = 256 * 1024 * 1024
 _LEN = struct.Struct(">I")
 

@@ -24,7 +24,8 @@ def add_remote(repo: Repository, name: str, url: str) -> None:
     path = repo.config_path
     text = path.read_text("utf-8") if path.exists() else ""
     sep = "" if not text or text.endswith("\n") else "\n"
-    new = f"{text}{sep}\n[remotes.{name}]\nurl = {configmod.toml_string(url)}\n"
+    # the name quoted: "v1.2" is one remote, not a table v1 holding a table 2
+    new = f"{text}{sep}\n[remotes.{configmod.toml_string(name)}]\nurl = {configmod.toml_string(url)}\n"
     _check_and_write(repo, new)
 
 

@@ -146,13 +146,15 @@ class LocalTransport(Transport):
 
     def update_ref(self, name: str, new: ObjectId, expected: ObjectId | None) -> None:
         check_ref_name(name)
-        # Every object here was stored only after everything it links to was (received
-        # objects are checked for that one by one), so the head being here means its whole
-        # history is.
+        # Received objects are stored only after everything they link to, so the walk
+        # below finds the history present; it guards against a commit that lost its
+        # history here (an interrupted gc), and raises before the ref moves.
         if not self.repo.objects.has(new):
             raise ObjectNotFound(
                 f"cannot move {name} to {to_hex(new)[:12]}: that commit was never sent"
             )
+        # Usually instant; catches a commit here without its history (an interrupted gc).
+        objects_to_send(self.repo.objects, [new], [expected] if expected else [])
         self.repo.refs.set(name, new, expected=expected, message=f"push: {to_hex(new)[:12]}")
 
 
@@ -169,6 +171,8 @@ def serve(repo: Repository, inp: IO[bytes], out: IO[bytes]) -> None:
             _answer(local, req, inp, out)
         except ExtractError as e:
             write_frame(out, ["err", type(e).__name__, str(e)])
+        except (IndexError, KeyError, TypeError, ValueError, AttributeError) as e:
+            write_frame(out, ["err", "ProtocolError", f"malformed request: {e}"])
         out.flush()
 
 
@@ -208,16 +212,36 @@ def _answer(local: LocalTransport, req: Any, inp: IO[bytes], out: IO[bytes]) -> 
             write_frame(out, ["objs", group])
         write_frame(out, ["end", n])
     elif verb == "put":
+        ended = False
 
         def incoming() -> Iterator[tuple[ObjectId, bytes]]:
+            nonlocal ended
             while True:
                 frame = read_frame(inp)
+                if not isinstance(frame, list) or not frame:
+                    raise ProtocolError("malformed frame in a put")
                 if frame[0] == "end":
+                    ended = True
                     return
-                for oid, stored in frame[1]:
-                    yield _ids([oid])[0], stored
+                if frame[0] != "objs" or len(frame) != 2 or not isinstance(frame[1], list):
+                    raise ProtocolError("malformed frame in a put")
+                for item in frame[1]:
+                    if (
+                        not isinstance(item, list)
+                        or len(item) != 2
+                        or not isinstance(item[1], bytes)
+                    ):
+                        raise ProtocolError("malformed object in a put")
+                    yield _ids([item[0]])[0], item[1]
 
-        write_frame(out, ["ok", local.put(incoming())])
+        try:
+            n = local.put(incoming())
+        except ExtractError:
+            while not ended:  # read the rest of the stream so the next request starts clean
+                frame = read_frame(inp)
+                ended = isinstance(frame, list) and bool(frame) and frame[0] == "end"
+            raise
+        write_frame(out, ["ok", n])
     elif verb == "update-ref":
         name, new, expected = req[1], _ids([req[2]])[0], req[3]
         local.update_ref(name, new, _ids([expected])[0] if expected else None)
@@ -263,11 +287,17 @@ class SshTransport(Transport):
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.inp: IO[bytes] = self.proc.stdout
         self.out: IO[bytes] = self.proc.stdin
-        reply = self._call(["hello", PROTOCOL_VERSION])
-        if reply[1] != PROTOCOL_VERSION:
-            raise ProtocolError(
-                f"the remote speaks protocol {reply[1]}, we speak {PROTOCOL_VERSION}"
-            )
+        try:
+            reply = self._call(["hello", PROTOCOL_VERSION])
+            version = reply[1] if len(reply) > 1 else None
+            if version != PROTOCOL_VERSION:
+                raise ProtocolError(
+                    f"the remote's extract speaks sync protocol {version}, this one {PROTOCOL_VERSION}: "
+                    "install the same extract version on both sides"
+                )
+        except BaseException:
+            self.close()
+            raise
 
     def _send(self, req: Any) -> None:
         try:
@@ -279,11 +309,15 @@ class SshTransport(Transport):
     def _recv(self) -> Any:
         try:
             reply = read_frame(self.inp)
-        except ProtocolError:
-            raise self._gone() from None
-        if isinstance(reply, list) and reply and reply[0] == "err":
-            cls = _ERRORS.get(str(reply[1]), ProtocolError)
-            raise cls(f"remote {self.url}: {reply[2]}")
+        except ProtocolError as e:
+            if "closed" in str(e):
+                raise self._gone() from None
+            raise ProtocolError(f"remote {self.url}: {e}") from None
+        if not isinstance(reply, list) or not reply:
+            raise ProtocolError(f"remote {self.url} sent a malformed reply")
+        if reply[0] == "err":
+            cls = _ERRORS.get(str(reply[1:2] and reply[1]), ProtocolError)
+            raise cls(f"remote {self.url}: {reply[2] if len(reply) > 2 else 'error'}")
         return reply
 
     def _call(self, req: Any) -> Any:
@@ -295,38 +329,58 @@ class SshTransport(Transport):
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+            self.proc.wait()
         err = self.proc.stderr.read().decode("utf-8", "replace").strip() if self.proc.stderr else ""
         last = err.splitlines()[-1] if err else f"ssh exited with {self.proc.returncode}"
         return ProtocolError(f"lost the connection to {self.url}: {last}")
 
     def list_refs(self) -> dict[str, ObjectId]:
-        refs = self._call(["ls-refs"])[1]
-        out = {}
-        for name, oid in refs.items():
-            check_ref_name(name)  # a hostile remote's ref names never become local paths unchecked
-            out[name] = _ids([oid])[0]
-        return out
+        with self._shape("ls-refs"):
+            refs = self._call(["ls-refs"])[1]
+            out = {}
+            for name, oid in refs.items():
+                check_ref_name(name)  # a hostile remote's ref names never become local paths
+                out[name] = _ids([oid])[0]
+            return out
+
+    @contextlib.contextmanager
+    def _shape(self, what: str) -> Iterator[None]:
+        """A reply of the wrong shape is a one-line ProtocolError, not a traceback."""
+        try:
+            yield
+        except (IndexError, KeyError, TypeError, AttributeError, ValueError) as e:
+            if isinstance(e, ExtractError):
+                raise
+            raise ProtocolError(f"remote {self.url} sent a malformed {what} reply") from None
 
     def walk(self, wants: Sequence[ObjectId], haves: Sequence[ObjectId]) -> list[ObjectId]:
-        return _ids(self._call(["walk", [bytes(w) for w in wants], [bytes(h) for h in haves]])[1])
+        with self._shape("walk"):
+            return _ids(
+                self._call(["walk", [bytes(w) for w in wants], [bytes(h) for h in haves]])[1]
+            )
 
     def has(self, ids: Sequence[ObjectId]) -> list[bool]:
         out: list[bool] = []
-        for i in range(0, len(ids), BATCH * 4):
-            out.extend(
-                bool(x) for x in self._call(["has", [bytes(x) for x in ids[i : i + BATCH * 4]]])[1]
-            )
+        with self._shape("has"):
+            for i in range(0, len(ids), BATCH * 4):
+                flags = self._call(["has", [bytes(x) for x in ids[i : i + BATCH * 4]]])[1]
+                if len(flags) != len(ids[i : i + BATCH * 4]):
+                    raise ValueError("wrong count")
+                out.extend(bool(x) for x in flags)
         return out
 
     def get(self, ids: Sequence[ObjectId]) -> Iterator[tuple[ObjectId, bytes]]:
         for i in range(0, len(ids), BATCH):
             self._send(["get", [bytes(x) for x in ids[i : i + BATCH]]])
             while True:
-                frame = self._recv()
-                if frame[0] == "end":
-                    break
-                for oid, stored in frame[1]:
-                    yield _ids([oid])[0], stored
+                with self._shape("get"):
+                    frame = self._recv()
+                    if frame[0] == "end":
+                        break
+                    items = [(_ids([oid])[0], stored) for oid, stored in frame[1]]
+                    if not all(isinstance(s, bytes) for _, s in items):
+                        raise TypeError("object bytes")
+                yield from items
 
     def put(self, items: Iterable[tuple[ObjectId, bytes]]) -> int:
         self._send(["put"])
@@ -341,7 +395,8 @@ class SshTransport(Transport):
         if group:
             self._send(["objs", group])
         self._send(["end"])
-        return int(self._recv()[1])
+        with self._shape("put"):
+            return int(self._recv()[1])
 
     def update_ref(self, name: str, new: ObjectId, expected: ObjectId | None) -> None:
         self._call(["update-ref", name, bytes(new), bytes(expected) if expected else None])
