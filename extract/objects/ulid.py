@@ -24,8 +24,12 @@ def _encode(n: int) -> str:
 
 
 def new_ulid(now_ms: int | None = None) -> str:
+    """A new ULID. With ``now_ms`` (tests, imports of old data) it is made for that time
+    and leaves the process's monotonic sequence alone."""
     global _last
-    ms = int(time.time() * 1000) if now_ms is None else now_ms
+    if now_ms is not None:
+        return _encode((now_ms << 80) | int.from_bytes(os.urandom(10), "big"))
+    ms = int(time.time() * 1000)
     with _lock:
         last_ms, last_rand = _last
         if ms <= last_ms:
