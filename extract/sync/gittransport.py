@@ -91,10 +91,8 @@ from extract.errors import (
 )
 from extract.objects import (
     Blob,
-    Commit,
     ObjectId,
     ObjectKind,
-    Tree,
     check_ref_name,
     decode,
     decode_object,
@@ -104,11 +102,11 @@ from extract.objects import (
     object_from_value,
     to_hex,
 )
-from extract.objects.kinds import cast
 from extract.store.history import author
 from extract.store.odb import decode_loose, encode_loose_bytes
 from extract.sync.protocol import ProtocolError
 from extract.sync.transport import Transport
+from extract.sync.walk import objects_to_send
 
 __all__ = [
     "GIT_REF_PREFIX",
@@ -640,73 +638,6 @@ class _Reader:
         return [ObjectId(bytes(x)) for x in iter_links(decode(self.raw(oid)[0]))]
 
 
-def _ancestors(r: _Reader, heads: Iterable[ObjectId]) -> set[ObjectId]:
-    seen: set[ObjectId] = set()
-    stack = [h for h in heads if r.has(h)]
-    while stack:
-        c = stack.pop()
-        if c in seen:
-            continue
-        seen.add(c)
-        try:
-            commit = cast(r.get(c), Commit)
-        except ObjectNotFound:
-            continue
-        stack.extend(p for p in commit.parents if p not in seen and r.has(p))
-    return seen
-
-
-def _state_frontier(r: _Reader, commits: Iterable[ObjectId]) -> set[ObjectId]:
-    out: set[ObjectId] = set()
-    for c in commits:
-        state = cast(r.get(c), Commit).state
-        if state in out:
-            continue
-        out.add(state)
-        for section in cast(r.get(state), Tree).entries.values():
-            if section in out:
-                continue
-            out.add(section)
-            sec = r.get(section)
-            if not isinstance(sec, Tree):
-                continue
-            for bucket in sec.entries.values():
-                if bucket in out:
-                    continue
-                out.add(bucket)
-                out.update(cast(r.get(bucket), Tree).entries.values())
-    return out
-
-
-def _objects_to_send(
-    r: _Reader, wants: Iterable[ObjectId], haves: Iterable[ObjectId]
-) -> list[ObjectId]:
-    """extract.sync.walk.objects_to_send, over a git view: children first, haves skipped."""
-    have_commits = _ancestors(r, haves)
-    skip = have_commits | _state_frontier(r, have_commits)
-    order: list[ObjectId] = []
-    visited: set[ObjectId] = set()
-    for want in wants:
-        if want in skip or want in visited:
-            continue
-        stack: list[tuple[ObjectId, bool]] = [(want, False)]
-        while stack:
-            oid, expanded = stack.pop()
-            if expanded:
-                order.append(oid)
-                continue
-            if oid in visited or oid in skip:
-                continue
-            visited.add(oid)
-            stack.append((oid, True))
-            stack.extend(
-                (child, False)
-                for child in r.links(oid)
-                if child not in visited and child not in skip
-            )
-    return order
-
-
 # the transport ------------------------------------------------------------------------------
 
 
@@ -942,7 +873,7 @@ class GitTransport(Transport):
 
     def walk(self, wants: Sequence[ObjectId], haves: Sequence[ObjectId]) -> list[ObjectId]:
         self._fresh()
-        return _objects_to_send(_Reader(self), wants, haves)
+        return objects_to_send(_Reader(self), wants, haves)
 
     def has(self, ids: Sequence[ObjectId]) -> list[bool]:
         self._fresh()
@@ -1022,7 +953,7 @@ class GitTransport(Transport):
             if current != expected:
                 raise RefConflict(self._conflict(name, current, expected))
         # Connectivity: every object ``new`` reaches is on the remote or goes with this push.
-        _objects_to_send(_Reader(self), [new], [expected] if expected else [])
+        objects_to_send(_Reader(self), [new], [expected] if expected else [])
         if state is not None and state.head == new and not self._unsent():
             return
         build = self._build(git_ref, state, new)

@@ -13,18 +13,50 @@ runs, or left by an interrupted transfer) before anything is sent.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Protocol
 
 from extract.errors import ObjectNotFound
-from extract.objects import Commit, ObjectId, Tree
+from extract.objects import Commit, ObjectId, ObjectKind, Tree
 from extract.objects.kinds import cast
 from extract.store.odb import DiskObjectStore
 from extract.store.walk import object_links
 
 
+class Graph(Protocol):
+    """What the walk reads: a store, or the git transport's view of a git remote."""
+
+    def has(self, oid: ObjectId) -> bool: ...
+
+    def get(self, oid: ObjectId) -> ObjectKind: ...
+
+    def links(self, oid: ObjectId) -> list[ObjectId]: ...
+
+
+class StoreGraph:
+    """A disk store as a Graph: links read without decoding blobs."""
+
+    def __init__(self, odb: DiskObjectStore) -> None:
+        self.odb = odb
+
+    def has(self, oid: ObjectId) -> bool:
+        return self.odb.has(oid)
+
+    def get(self, oid: ObjectId) -> ObjectKind:
+        return self.odb.get(oid)
+
+    def links(self, oid: ObjectId) -> list[ObjectId]:
+        return object_links(self.odb, oid)
+
+
+def _graph(source: DiskObjectStore | Graph) -> Graph:
+    return StoreGraph(source) if isinstance(source, DiskObjectStore) else source
+
+
 def ancestors(
-    odb: DiskObjectStore, heads: Iterable[ObjectId], limit: int | None = None
+    source: DiskObjectStore | Graph, heads: Iterable[ObjectId], limit: int | None = None
 ) -> set[ObjectId]:
     """Commits reachable from ``heads`` that are present locally (missing ones end the walk)."""
+    odb = _graph(source)
     seen: set[ObjectId] = set()
     stack = [h for h in heads if odb.has(h)]
     while stack:
@@ -42,7 +74,7 @@ def ancestors(
     return seen
 
 
-def _state_frontier(odb: DiskObjectStore, commits: Iterable[ObjectId]) -> set[ObjectId]:
+def _state_frontier(odb: Graph, commits: Iterable[ObjectId]) -> set[ObjectId]:
     """State trees of ``commits`` with their sections, buckets and bucket entries."""
     out: set[ObjectId] = set()
     for c in commits:
@@ -66,13 +98,14 @@ def _state_frontier(odb: DiskObjectStore, commits: Iterable[ObjectId]) -> set[Ob
 
 
 def objects_to_send(
-    odb: DiskObjectStore, wants: Iterable[ObjectId], haves: Iterable[ObjectId]
+    source: DiskObjectStore | Graph, wants: Iterable[ObjectId], haves: Iterable[ObjectId]
 ) -> list[ObjectId]:
     """Objects reachable from ``wants`` and not known to be at the receiver, children first.
 
     Children come before the objects that link to them, so a receiver that writes in
     this order never holds an object whose links are missing, even when interrupted.
     """
+    odb = _graph(source)
     have_commits = ancestors(odb, haves)
     skip = have_commits | _state_frontier(odb, have_commits)
     order: list[ObjectId] = []
@@ -93,7 +126,7 @@ def objects_to_send(
             stack.append((oid, True))
             stack.extend(
                 (child, False)
-                for child in object_links(odb, oid)
+                for child in odb.links(oid)
                 if child not in visited and child not in skip
             )
     return order
