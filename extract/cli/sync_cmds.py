@@ -24,6 +24,9 @@ from extract.sync.transport import open_transport, parse_url, serve
 from ._common import JsonOpt, StoreOpt, handle_errors, open_store, print_json
 
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+RemoteArg = Annotated[
+    str | None, typer.Argument(help="Remote name, path or ssh URL (default: origin).")
+]
 
 remote_app = typer.Typer(help="Manage named remotes (stored in config.toml).", no_args_is_help=True)
 sync_app = typer.Typer(
@@ -55,6 +58,12 @@ def progress_bar(what: str, quiet: bool) -> Iterator[ops.Progress | None]:
             bar.update(task, completed=done, total=total, mib=mib, rate=rate)
 
         yield update
+
+
+def _fetch(repo: Repository, remote: str | None, quiet: bool) -> tuple[str, ops.FetchResult]:
+    name, url = resolve_remote(repo, remote)
+    with open_transport(url, store=repo.root) as t, progress_bar("fetch", quiet) as bar:
+        return name, ops.fetch(repo, t, name, bar)
 
 
 def _refresh(repo: Repository) -> None:
@@ -105,9 +114,7 @@ def remote_list(store: StoreOpt = None, json_out: JsonOpt = False) -> None:
 
 @handle_errors
 def fetch(
-    remote: Annotated[
-        str | None, typer.Argument(help="Remote name, path or ssh URL (default: origin).")
-    ] = None,
+    remote: RemoteArg = None,
     store: StoreOpt = None,
     quiet: QuietOpt = False,
     json_out: JsonOpt = False,
@@ -119,9 +126,7 @@ def fetch(
     Example: extract fetch cluster
     """
     repo = open_store(store)
-    name, url = resolve_remote(repo, remote)
-    with open_transport(url, store=repo.root) as t, progress_bar("fetch", quiet or json_out) as bar:
-        r = ops.fetch(repo, t, name, bar)
+    name, r = _fetch(repo, remote, quiet or json_out)
     if json_out:
         print_json(
             {
@@ -197,9 +202,7 @@ def merge(
 
 @handle_errors
 def pull(
-    remote: Annotated[
-        str | None, typer.Argument(help="Remote name, path or ssh URL (default: origin).")
-    ] = None,
+    remote: RemoteArg = None,
     store: StoreOpt = None,
     ours: OursOpt = False,
     theirs: TheirsOpt = False,
@@ -208,9 +211,7 @@ def pull(
 ) -> None:
     """Fetch, then merge. Example: extract pull cluster"""
     repo = open_store(store)
-    name, url = resolve_remote(repo, remote)
-    with open_transport(url, store=repo.root) as t, progress_bar("fetch", quiet or json_out) as bar:
-        r = ops.fetch(repo, t, name, bar)
+    name, r = _fetch(repo, remote, quiet or json_out)
     if r.remote_head is None:
         _report_merge(ops.MergeResult("up-to-date", repo.refs.read("refs/heads/main")), json_out)
         return
@@ -224,9 +225,7 @@ def pull(
 
 @handle_errors
 def push(
-    remote: Annotated[
-        str | None, typer.Argument(help="Remote name, path or ssh URL (default: origin).")
-    ] = None,
+    remote: RemoteArg = None,
     store: StoreOpt = None,
     quiet: QuietOpt = False,
     json_out: JsonOpt = False,
