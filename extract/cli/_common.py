@@ -12,6 +12,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import typer
 
 from extract.errors import ExtractError
+from extract.index.build import Indexer
 from extract.store.repo import Repository, find_store
 
 P = ParamSpec("P")
@@ -50,6 +51,15 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
 
 def open_store(store: Path | None) -> Repository:
     return Repository(store if store is not None else find_store())
+
+
+def refresh_index(repo: Repository) -> None:
+    """Bring index.db up to date with the store (new commits, staged entries, live journals)."""
+    indexer = Indexer(repo)
+    try:
+        indexer.refresh()
+    finally:
+        indexer.close()
 
 
 def print_json(value: Any) -> None:

@@ -14,14 +14,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from extract import sync
 from extract.errors import InvalidInput
-from extract.index.build import Indexer
 from extract.objects import short, to_hex
 from extract.store.repo import Repository
 from extract.sync import bundle, ops
 from extract.sync.remotes import add_remote, list_remotes, remove_remote, resolve_remote
 from extract.sync.transport import open_transport, parse_url, serve
 
-from ._common import JsonOpt, StoreOpt, handle_errors, open_store, print_json
+from ._common import JsonOpt, StoreOpt, handle_errors, open_store, print_json, refresh_index
 
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
 RemoteArg = Annotated[
@@ -64,14 +63,6 @@ def _fetch(repo: Repository, remote: str | None, quiet: bool) -> tuple[str, ops.
     name, url = resolve_remote(repo, remote)
     with open_transport(url, store=repo.root) as t, progress_bar("fetch", quiet) as bar:
         return name, ops.fetch(repo, t, name, bar)
-
-
-def _refresh(repo: Repository) -> None:
-    idx = Indexer(repo)
-    try:
-        idx.refresh()
-    finally:
-        idx.close()
 
 
 @remote_app.command("add")
@@ -150,7 +141,7 @@ def fetch(
 def _merge(repo: Repository, ref: str, strategy: str | None) -> ops.MergeResult:
     theirs = repo.resolve(ref)
     result = ops.merge(repo, theirs, strategy=strategy, message=f"merge {ref}")
-    _refresh(repo)
+    refresh_index(repo)
     return result
 
 
@@ -218,7 +209,7 @@ def pull(
     result = ops.merge(
         repo, r.remote_head, strategy=_strategy(ours, theirs), message=f"merge {name}"
     )
-    _refresh(repo)
+    refresh_index(repo)
     if not quiet or json_out:
         _report_merge(result, json_out)
 
@@ -303,7 +294,7 @@ def import_(
         strategy=_strategy(ours, theirs),
         message=f"import {file.name}",
     )
-    _refresh(repo)
+    refresh_index(repo)
     _report_merge(result, json_out)
 
 

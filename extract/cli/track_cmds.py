@@ -18,7 +18,7 @@ from extract.errors import InvalidInput
 from extract.git.stamp import resolve_rev, runs_of_commit
 from extract.index import query
 from extract.index.build import Indexer
-from extract.index.db import open_reader
+from extract.index.db import INDEX_FILE, open_reader
 from extract.objects import Commit, from_hex, short, to_hex
 from extract.objects.kinds import cast
 from extract.store import chunking
@@ -28,19 +28,15 @@ from extract.store.fieldglob import flatten_config
 from extract.store.history import commit_staged, list_staged, walk_commits
 from extract.store.repo import MAIN, Repository
 
-from ._common import JsonOpt, StoreOpt, handle_errors, open_store, print_json
+from ._common import JsonOpt, StoreOpt, handle_errors, open_store, print_json, refresh_index
 
 
 @contextmanager
 def reader(store: Path | None) -> Iterator[tuple[Repository, sqlite3.Connection]]:
     """The store, its index brought up to date, and a read-only connection to it."""
     repo = open_store(store)
-    indexer = Indexer(repo)
-    try:
-        indexer.refresh()
-    finally:
-        indexer.close()
-    conn = open_reader(indexer.path)
+    refresh_index(repo)
+    conn = open_reader(repo.root / INDEX_FILE)
     try:
         yield repo, conn
     finally:
@@ -113,11 +109,7 @@ def commit(
     repo = open_store(store)
     result = commit_staged(repo, message)
     if result.commit is not None:
-        indexer = Indexer(repo)
-        try:
-            indexer.refresh()
-        finally:
-            indexer.close()
+        refresh_index(repo)
     if json_out:
         print_json(
             {"commit": to_hex(result.commit) if result.commit else None, "added": result.added}
