@@ -129,7 +129,8 @@ def uninstall(project: Path) -> list[HookState]:
         path = d / name
         chained = d / f"{name}{CHAINED}"
         if path.exists() and _is_ours(path):
-            path.unlink()
             if chained.exists() or chained.is_symlink():
-                os.rename(chained, path)
+                os.replace(chained, path)  # one step: a kill never leaves the user without it
+            else:
+                path.unlink()
     return status(project)

@@ -10,10 +10,12 @@ the same, which the reindex property test checks.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
-from collections.abc import Iterable, Sequence
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import repeat
 from pathlib import Path
 from typing import Any
@@ -158,6 +160,16 @@ class Indexer:
     def close(self) -> None:
         self.conn.close()
 
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction; on rollback, forget metric ids it may have created."""
+        try:
+            with write(self.conn) as conn:
+                yield conn
+        except BaseException:
+            self._metric_ids.clear()
+            raise
+
     # small helpers -----------------------------------------------------------
     def _meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
@@ -230,7 +242,7 @@ class Indexer:
     # live runs -----------------------------------------------------------------
     def run_started(self, start: dict[str, Any]) -> None:
         """Make a live run visible at once, before any reader refreshes from its journal."""
-        with write(self.conn):
+        with self.transaction():
             self._sync_hierarchy()
             self._upsert_live_row(start)
             self.conn.execute(
@@ -268,7 +280,7 @@ class Indexer:
     def ingest_journal(self, path: Path) -> None:
         """Catch up on one live journal from where the index last stopped reading it."""
         run_id = path.name.split(".")[0]
-        with write(self.conn):
+        with self.transaction():
             row = self.conn.execute(
                 "SELECT offset FROM journals WHERE run_id=?", (run_id,)
             ).fetchone()
@@ -729,7 +741,7 @@ class Indexer:
         """Catch up with the store: new commits, staged entries and live journal records."""
         head = self.repo.refs.read(MAIN)
         staged_mark = _dir_mark(self.repo.staged_dir)
-        with write(self.conn):
+        with self.transaction():
             self._sync_hierarchy()
             self._apply_commit_range(head)
             if self._meta("staged") != staged_mark:
@@ -740,8 +752,10 @@ class Indexer:
         for path in sorted(self.repo.journal_dir.glob("*.journal")):
             try:
                 self.ingest_journal(path)
-            except ExtractError:
-                continue  # a journal being created or recovered right now
+            except (ExtractError, KeyError, TypeError, IndexError, ValueError):
+                # a journal being created or recovered right now, or a damaged one (fsck
+                # reports it): never a reason to fail every reader of the store
+                continue
 
     def rebuild(self) -> None:
         """Drop every row and replay the store."""
@@ -763,7 +777,7 @@ class Indexer:
         events: Sequence[tuple[ObjectId, Event]],
     ) -> None:
         """Index a run its own process just sealed (no need to read the objects back)."""
-        with write(self.conn):
+        with self.transaction():
             self.apply_run(run_oid, record, curves, None)
             for oid, ev in events:
                 self.apply_event(oid, ev, None)

@@ -7,17 +7,11 @@ the next commit and the next refresh pick up.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from extract.index.build import Indexer
-from extract.index.db import write
 from extract.objects import Event, new_ulid
-from extract.store.history import stage
-
-
-def now_iso() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+from extract.store.history import now_iso, stage
 
 
 def record_event(indexer: Indexer, op: str, target: str, data: dict[str, Any]) -> str:
@@ -27,6 +21,6 @@ def record_event(indexer: Indexer, op: str, target: str, data: dict[str, Any]) -
     oid = repo.objects.put(ev)
     repo.objects.sync()
     stage(repo, "events", ev.id, oid)
-    with write(indexer.conn):
+    with indexer.transaction():
         indexer.apply_event(oid, ev, None)
     return ev.id

@@ -80,6 +80,8 @@ def runs(
 
 def resolve_run(conn: sqlite3.Connection, text: str) -> str:
     """A run id from its full id, a unique id prefix, or a unique run name."""
+    if not isinstance(text, str):
+        raise InvalidInput(f"a run id is a string, got {type(text).__name__} {text!r}")
     text = text.strip()
     if not text:
         raise InvalidInput("empty run id")

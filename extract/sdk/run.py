@@ -11,7 +11,6 @@ most 2 seconds after any other write, which bounds what a power cut can take.
 
 from __future__ import annotations
 
-import datetime as dt
 import numbers
 import os
 import socket
@@ -31,7 +30,8 @@ from extract.index.lifecycle import seal_journal
 from extract.objects import Link, ModelVersion, ObjectId, Tree, new_ulid
 from extract.store import chunking
 from extract.store.arrays import write_array
-from extract.store.history import commit_staged, model_key
+from extract.store.fsutil import fsync_dir
+from extract.store.history import commit_staged, model_key, now_iso
 from extract.store.journal import JournalWriter, frame
 
 if TYPE_CHECKING:
@@ -43,10 +43,6 @@ LOG_FLUSH_ENTRIES = 100
 FLUSH_SECONDS = 2.0
 STATUSES = ("completed", "failed")
 PRIORITIES = (0, 1, 2)
-
-
-def now_iso() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _number(owner: str, name: str, value: Any, allow_bool: bool) -> float | int:
@@ -176,6 +172,7 @@ class Run:
         self._journal.write(frame(["start", start]), durable=True)
         self.journal_path = self._repo.journal_dir / f"{self.id}.journal"
         os.rename(tmp, self.journal_path)
+        fsync_dir(self._repo.journal_dir)  # the journal's name is durable before the index row
         self._journal.path = self.journal_path
         store._indexer.run_started(start)
         _flusher.add(self)
@@ -535,9 +532,16 @@ def _plain(value: Any) -> Any:
     )
 
 
-def _store_path(store: Store, src: Path) -> tuple[ObjectId, int]:
+def _store_path(
+    store: Store, src: Path, seen: frozenset[Path] = frozenset()
+) -> tuple[ObjectId, int]:
     """A file as chunked content, a directory as a tree; (id, total bytes)."""
     repo = store._repo
+    real = src.resolve()
+    if real in seen:
+        raise InvalidInput(
+            f"register_model(): {src} links back to {real}, a directory being stored"
+        )
     if src.is_symlink():
         src = src.resolve()
     if src.is_file():
@@ -550,7 +554,7 @@ def _store_path(store: Store, src: Path) -> tuple[ObjectId, int]:
         for child in sorted(src.iterdir()):
             if child.is_symlink() and not child.exists():
                 continue
-            oid, n = _store_path(store, child)
+            oid, n = _store_path(store, child, seen | {real})
             entries[child.name] = oid
             total += n
         return repo.objects.put(Tree(entries)), total

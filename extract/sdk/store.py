@@ -11,7 +11,6 @@ from typing import Any
 from extract.errors import InvalidHierarchy, StoreNotFound
 from extract.index import query
 from extract.index.build import Indexer
-from extract.index.db import write
 from extract.index.events import record_event
 from extract.index.ids import experiment_id
 from extract.index.lifecycle import recover_orphans
@@ -39,7 +38,6 @@ class Store:
         self._closed = False
         self.recovered = recover_orphans(self._indexer)
         self._indexer.refresh()  # a deleted or stale index answers like a fresh one
-        self._code_cache: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         return f"<Store {self.root}>"
@@ -163,7 +161,7 @@ class Store:
         return self._repo.config.auto_commit
 
     def _capture_code(self) -> dict[str, Any] | None:
-        """Code provenance of the working directory, once per process; never raises."""
+        """Code provenance of the working directory at run start; never raises."""
         try:
             from extract.git.provenance import capture
         except ImportError:
@@ -195,7 +193,7 @@ class Store:
 
     def _claim_model(self, name: str, version: str, oid: ObjectId) -> None:
         """Reserve name@version in the index so a duplicate fails at once, in any process."""
-        with write(self._conn):
+        with self._indexer.transaction():
             row = self._conn.execute(
                 "SELECT object_id, run_id FROM models WHERE name=? AND version=?", (name, version)
             ).fetchone()

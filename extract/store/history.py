@@ -20,7 +20,7 @@ import fcntl
 import getpass
 import os
 import socket
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -76,7 +76,9 @@ def model_key(name: str, version: str) -> str:
 
 
 def split_model_key(key: str) -> tuple[str, str]:
-    name, version = key.rsplit("@", 1)
+    name, at, version = key.rpartition("@")
+    if not at or not name or not version:
+        raise SchemaError(f"model key {key!r} is not name@version")
     return unquote(name), unquote(version)
 
 
@@ -277,7 +279,3 @@ def walk_commits(odb: ObjectStore, head: ObjectId) -> Iterator[tuple[ObjectId, C
             if p not in seen:
                 seen.add(p)
                 frontier.append((cast(odb.get(p), Commit), p))
-
-
-def committed_keys(repo: Repository) -> Mapping[str, dict[str, ObjectId]]:
-    return head_state(repo)[1].sections

@@ -154,6 +154,8 @@ def scan(path: Path, offset: int, visit: Callable[[Value], None]) -> tuple[int, 
         p = 0
         eof = len(buf) < _READ_BLOCK
         while True:
+            if len(buf) - p >= _FRAME.size and _FRAME.unpack_from(buf, p)[0] > MAX_RECORD:
+                break  # garbage length: a torn tail, not a reason to read the rest of the file
             if (
                 len(buf) - p < _FRAME.size
                 or len(buf) - p < _FRAME.size + _FRAME.unpack_from(buf, p)[0]

@@ -46,9 +46,10 @@ def read_format(root: Path) -> int:
     try:
         magic, version = lines[0].split()
         fields = dict(line.split(None, 1) for line in lines[1:] if line.strip())
-        assert magic == "extract-store"
-        number = int(version)
-    except (IndexError, ValueError, AssertionError):
+        number = int(version) if magic == "extract-store" else -1
+        if number < 0:
+            raise ValueError(magic)
+    except (IndexError, ValueError):
         raise UnknownFormatVersion(f"{path} is damaged: expected 'extract-store N'") from None
     if number != STORE_FORMAT:
         raise UnknownFormatVersion(

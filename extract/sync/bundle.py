@@ -89,7 +89,7 @@ def import_bundle(repo: Repository, src: Path) -> BundleInfo:
             first = read_frame(f)
             if not (
                 isinstance(first, list)
-                and first
+                and len(first) == 2
                 and first[0] == "refs"
                 and isinstance(first[1], dict)
             ):
@@ -110,7 +110,7 @@ def import_bundle(repo: Repository, src: Path) -> BundleInfo:
                 frame = read_frame(f)
                 if not isinstance(frame, list) or not frame:
                     raise BundleError(f"{src}: malformed record")
-                if frame[0] == "end":
+                if frame[0] == "end" and len(frame) == 2:
                     _store_group(repo, pending)
                     if frame[1] != count:
                         raise BundleError(
@@ -118,7 +118,8 @@ def import_bundle(repo: Repository, src: Path) -> BundleInfo:
                         )
                     break
                 if (
-                    frame[0] != "obj"
+                    len(frame) != 3
+                    or frame[0] != "obj"
                     or not isinstance(frame[1], bytes)
                     or len(frame[1]) != DIGEST_SIZE
                     or not isinstance(frame[2], bytes)
