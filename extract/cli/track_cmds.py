@@ -336,9 +336,9 @@ def _print_code(repo: Repository, info: dict[str, Any], patch_only: bool, json_o
 
 
 def _log_code(store: Path | None, rev: str, json_out: bool) -> None:
-    with reader(store) as (repo, conn):
+    with reader(store) as (_repo, conn):
         code = resolve_rev(Path.cwd(), rev)
-        ids = runs_of_commit(repo, code)
+        ids = runs_of_commit(conn, code)
         rows = [query.run(conn, i) for i in ids]
     if json_out:
         print_json([_jsonable(r) for r in rows])

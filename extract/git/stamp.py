@@ -8,6 +8,7 @@ so it syncs and merges like every other annotation).
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,12 +40,13 @@ def resolve_rev(project: Path, rev: str = "HEAD") -> CodeRev:
     return CodeRev(str(commit.id), str(commit.tree_id))
 
 
-def runs_with_tree(indexer: Indexer, tree: str) -> list[str]:
+def runs_with_tree(indexer: Indexer, tree: str, unstamped: bool = False) -> list[str]:
     """Runs started from a dirty working tree whose exact state is ``tree``."""
+    extra = " AND git_stamp IS NULL" if unstamped else ""
     return [
         r[0]
         for r in indexer.conn.execute(
-            "SELECT id FROM runs WHERE git_tree = ? AND git_dirty = 1 ORDER BY id", (tree,)
+            f"SELECT id FROM runs WHERE git_tree = ? AND git_dirty = 1{extra} ORDER BY id", (tree,)
         )
     ]
 
@@ -55,12 +57,8 @@ def stamp(store: Repository, rev: CodeRev) -> list[str]:
     try:
         indexer.refresh()
         stamped = []
-        for run_id in runs_with_tree(indexer, rev.tree):
-            row = indexer.conn.execute(
-                "SELECT git_stamp FROM runs WHERE id=?", (run_id,)
-            ).fetchone()
-            if row and row[0]:
-                continue  # an earlier commit with the same tree already claimed it
+        # an earlier commit with the same tree already claimed the stamped ones
+        for run_id in runs_with_tree(indexer, rev.tree, unstamped=True):
             record_event(indexer, "stamp", f"run:{run_id}", {"sha": rev.sha, "tree": rev.tree})
             stamped.append(run_id)
         return stamped
@@ -68,20 +66,15 @@ def stamp(store: Repository, rev: CodeRev) -> list[str]:
         indexer.close()
 
 
-def runs_of_commit(store: Repository, rev: CodeRev) -> list[str]:
+def runs_of_commit(conn: sqlite3.Connection, rev: CodeRev) -> list[str]:
     """Runs that ran exactly ``rev``'s code: clean at that HEAD, or stamped with it."""
-    indexer = Indexer(store)
-    try:
-        indexer.refresh()
-        return [
-            r[0]
-            for r in indexer.conn.execute(
-                "SELECT id FROM runs WHERE (git_sha = ? AND git_dirty = 0) OR git_stamp = ? ORDER BY id",
-                (rev.sha, rev.sha),
-            )
-        ]
-    finally:
-        indexer.close()
+    return [
+        r[0]
+        for r in conn.execute(
+            "SELECT id FROM runs WHERE (git_sha = ? AND git_dirty = 0) OR git_stamp = ? ORDER BY id",
+            (rev.sha, rev.sha),
+        )
+    ]
 
 
 def staged_tree(project: Path) -> str:

@@ -479,17 +479,3 @@ def _neighbours(
                 (i,),
             ).fetchall()
     return [tuple(str(x) for x in r) for r in rows]  # type: ignore[misc]
-
-
-def model_row(conn: sqlite3.Connection, model_id: str) -> dict[str, Any] | None:
-    rows = _rows(conn.execute("SELECT * FROM models WHERE id = ?", (model_id,)))
-    if not rows:
-        return None
-    r = rows[0]
-    r["metadata"] = json.loads(r["metadata"]) if r["metadata"] else None
-    return r
-
-
-def experiment_by_id(conn: sqlite3.Connection, exp_id: str) -> dict[str, Any] | None:
-    rows = _rows(conn.execute("SELECT * FROM experiments WHERE id = ?", (exp_id,)))
-    return rows[0] if rows else None

@@ -68,9 +68,3 @@ def check_prefix(text: str) -> str:
             f"invalid object id {text!r}: give {MIN_PREFIX} to {HEX_SIZE} hex digits (0-9, a-f)"
         )
     return low
-
-
-def from_digest(raw: bytes) -> ObjectId:
-    if len(raw) != DIGEST_SIZE:
-        raise InvalidId(f"an object id is {DIGEST_SIZE} bytes, got {len(raw)}")
-    return ObjectId(bytes(raw))

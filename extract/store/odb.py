@@ -13,7 +13,7 @@ import contextlib
 import os
 import threading
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -475,12 +475,5 @@ class DiskObjectStore(ObjectStore):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path_of(oid))
 
-    def size_on_disk(self, oid: ObjectId) -> int:
-        return self.path_of(oid).stat().st_size
-
     def mtime(self, oid: ObjectId) -> float:
         return self.path_of(oid).stat().st_mtime
-
-
-def put_many(store: ObjectStore, objects: Iterable[ObjectKind]) -> list[ObjectId]:
-    return [store.put(o) for o in objects]

@@ -79,4 +79,4 @@ def import_archive(archive: str | Path, root: str | Path) -> dict[str, int]:
 
 def merge_db(src_path: str | Path, dst_path: str | Path) -> dict[str, int]:
     """Bring everything of the store at ``src_path`` into ``dst_path``; rows added per table."""
-    return pull(dst_path, str(_store(src_path).root))
+    return pull(dst_path, str(_store(src_path).root.resolve()))

@@ -153,7 +153,6 @@ class LocalTransport(Transport):
             raise ObjectNotFound(
                 f"cannot move {name} to {to_hex(new)[:12]}: that commit was never sent"
             )
-        # Usually instant; catches a commit here without its history (an interrupted gc).
         objects_to_send(self.repo.objects, [new], [expected] if expected else [])
         self.repo.refs.set(name, new, expected=expected, message=f"push: {to_hex(new)[:12]}")
 
