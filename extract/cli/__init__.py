@@ -1,66 +1,32 @@
-"""The ``extract`` command: thin commands that parse, call the library and format."""
+"""The ``extract`` command: thin commands that parse, call the library and format.
+
+The commands live in ``extract.cli.commands``. This module stays light so that
+``extract serve``, which an ssh remote starts for every fetch and push, runs
+without loading typer and every command (about a third of the start-up time).
+"""
 
 from __future__ import annotations
 
-import typer
-
-from extract import __version__
-
-from . import git_cmds, mcp_cmd, plumbing, store_cmds, sync_cmds, track_cmds, tui_cmd
-
-app = typer.Typer(
-    name="extract",
-    help="Local-first experiment tracking on a content-addressed store with git-like history.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-app.command("init")(store_cmds.init)
-app.command("status")(track_cmds.status)
-app.command("commit")(track_cmds.commit)
-app.command("log")(track_cmds.log)
-app.command("show")(track_cmds.show)
-app.command("diff")(track_cmds.diff)
-app.command("checkout")(track_cmds.checkout)
-app.command("sql")(track_cmds.sql)
-app.add_typer(sync_cmds.remote_app, name="remote", rich_help_panel="Sync")
-app.command("fetch", rich_help_panel="Sync")(sync_cmds.fetch)
-app.command("merge", rich_help_panel="Sync")(sync_cmds.merge)
-app.command("pull", rich_help_panel="Sync")(sync_cmds.pull)
-app.command("push", rich_help_panel="Sync")(sync_cmds.push)
-app.command("export", rich_help_panel="Sync")(sync_cmds.export)
-app.command("import", rich_help_panel="Sync")(sync_cmds.import_)
-app.add_typer(sync_cmds.sync_app, name="sync", rich_help_panel="Sync")
-app.command("serve", rich_help_panel="Plumbing")(sync_cmds.serve_cmd)
-app.add_typer(git_cmds.hooks_app, name="hooks", rich_help_panel="Git")
-app.command("tui", rich_help_panel="Browse")(tui_cmd.tui)
-app.command("mcp", rich_help_panel="Browse")(mcp_cmd.mcp)
-app.command("reindex", rich_help_panel="Maintenance")(track_cmds.reindex)
-app.command("fsck", rich_help_panel="Maintenance")(store_cmds.fsck_cmd)
-app.command("gc", rich_help_panel="Maintenance")(store_cmds.gc_cmd)
-app.command("cat-object", rich_help_panel="Plumbing")(plumbing.cat_object)
-app.command("hash-object", rich_help_panel="Plumbing")(plumbing.hash_object)
-app.command("rev-parse", rich_help_panel="Plumbing")(plumbing.rev_parse)
-app.command("show-ref", rich_help_panel="Plumbing")(plumbing.show_ref)
-app.command("reflog", rich_help_panel="Plumbing")(plumbing.reflog)
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"extract {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
-    ),
-) -> None:
-    """Local-first experiment tracking on a content-addressed store with git-like history."""
+import sys
+from typing import Any
 
 
 def main() -> None:
+    args = sys.argv[1:]
+    if args[:1] == ["serve"]:
+        from extract.cli import serve
+
+        request = serve.parse(args[1:])
+        if request is not None:
+            sys.exit(serve.run(*request))
+    from extract.cli.commands import app
+
     app()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":  # `from extract.cli import app`, loaded on first use
+        from extract.cli.commands import app
+
+        return app
+    raise AttributeError(name)

@@ -7,7 +7,7 @@ from typing import Any
 
 import typer.main
 
-from extract.cli import app
+from extract.cli.commands import app
 
 
 def _option_row(param: Any) -> str:

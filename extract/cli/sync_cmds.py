@@ -18,8 +18,9 @@ from extract.objects import short, to_hex
 from extract.store.repo import Repository
 from extract.sync import bundle, ops
 from extract.sync.remotes import add_remote, list_remotes, remove_remote, resolve_remote
-from extract.sync.transport import open_transport, parse_url, serve
+from extract.sync.transport import open_transport, parse_url
 
+from . import serve as serve_main
 from ._common import JsonOpt, StoreOpt, handle_errors, open_store, print_json, refresh_index
 
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
@@ -306,12 +307,9 @@ def serve_cmd(
     ] = False,
 ) -> None:
     """Answer the sync protocol on stdin/stdout (what ssh remotes run on the far side)."""
-    if not (path / "FORMAT").exists():
-        if not create:
-            sys.stderr.write(f"extract serve: no extract store at {path}\n")
-            raise typer.Exit(3)
-        Repository.create(path)
-    serve(Repository(path), sys.stdin.buffer, sys.stdout.buffer)
+    code = serve_main.run(path, create)
+    if code:
+        raise typer.Exit(code)
 
 
 # the reference API's `extract sync ...` ------------------------------------------------
