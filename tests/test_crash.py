@@ -27,6 +27,7 @@ from pathlib import Path
 
 import blake3
 import pytest
+import zstandard
 
 from extract.errors import CorruptObject, LockHeld, StoreError
 from extract.objects import Blob, ChunkList, Commit, ObjectId, Tree, from_hex, to_hex
@@ -65,8 +66,13 @@ def object_file_id(path: Path) -> ObjectId:
     data = path.read_bytes()
     assert len(data) >= LOOSE_HEADER and data[:3] == b"XO\x01", f"{path}: bad header"
     codec = data[3]
-    assert codec in (0, 1), f"{path}: unknown codec {codec}"
-    payload = data[LOOSE_HEADER:] if codec == 0 else zlib.decompress(data[LOOSE_HEADER:])
+    assert codec in (0, 1, 2), f"{path}: unknown codec {codec}"
+    body = data[LOOSE_HEADER:]
+    payload = {
+        0: lambda: body,
+        1: lambda: zlib.decompress(body),
+        2: lambda: zstandard.ZstdDecompressor().decompress(body),
+    }[codec]()
     return ObjectId(blake3.blake3(payload).digest())
 
 
@@ -286,7 +292,7 @@ class Sample:
     chunk: ObjectId  # one of its chunk blobs
     tree: ObjectId  # raw structured object
     root_commit: ObjectId
-    commit: ObjectId  # zlib-compressed structured object (long message)
+    commit: ObjectId  # zstd-compressed structured object (long message)
 
     def named(self, what: str) -> ObjectId:
         oid = getattr(self, what)
@@ -315,7 +321,7 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Sample:
     repo.refs.set(MAIN, commit, expected=root, message="second")
     sample = Sample(store, small, blob, chunks, chunk_list.parts[1][0], tree, root, commit)
     raw_commit = odb.read_file(commit)
-    assert raw_commit[3] == 1, "the long commit should be stored zlib-compressed"
+    assert raw_commit[3] == 2, "the long commit should be stored zstd-compressed"
     assert odb.read_file(tree)[3] == 0, "the tree should be stored raw"
     rep = fsck(repo, read_data=True)
     assert rep.ok and not rep.problems, describe(rep)

@@ -41,7 +41,15 @@ from extract.store.odb import encode_loose_bytes
 from extract.store.repo import MAIN, Repository
 from extract.sync import ops
 from extract.sync.bundle import MAGIC, BundleError, export_bundle, import_bundle
-from extract.sync.protocol import MAX_FRAME, ProtocolError, read_frame, write_frame
+from extract.sync.protocol import (
+    MAX_BATCH,
+    MAX_FRAME,
+    ProtocolError,
+    StreamLost,
+    read_frame,
+    write_frame,
+    write_objects,
+)
 from extract.sync.transport import LocalTransport, open_transport, serve
 from tests.cli import extract
 from tests.sshd import (
@@ -243,25 +251,32 @@ while True:
             out.write(struct.pack(">I", 3) + b"\xc1\xc1\xc1"); out.flush()
         elif action == "die":
             sys.stderr.write("fake serve: boom\n"); sys.exit(3)
+        elif action == "short":  # a batch announcing more bytes than it carries, then EOF
+            send(["objs", [[req[1][0], 1000]]]); out.write(b"x" * 10); out.flush(); sys.exit(0)
+        elif action == "oversize":
+            send(["objs", [[req[1][0], 2**40]]])
         else:
             for frame in action:
                 send(frame)
         continue
     if verb == "hello":
-        send(["ok", data.get("version", 2)])
+        send(["ok", data.get("version", 3)])
     elif verb == "ls-refs":
         send(["ok", {k.encode().decode(): unhex(v) for k, v in data["refs"].items()}])
     elif verb == "walk":
         send(["ok", [unhex(i) for i in data["walk"]]])
     elif verb == "has":
         send(["ok", [False] * len(req[1])])
-    elif verb == "get":
-        group = []
+    elif verb == "get":  # one object batch: its table, then the bytes back to back
+        table, payload = [], b""
         for oid in req[1]:
             sent_id = data.get("rename", {}).get(oid.hex(), oid.hex())
-            group.append([unhex(sent_id), unhex(data["objects"][oid.hex()])])
-        send(["objs", group])
-        send(["end", len(group)])
+            stored = unhex(data["objects"][oid.hex()])
+            table.append([unhex(sent_id), len(stored)])
+            payload += stored
+        send(["objs", table])
+        out.write(payload)
+        send(["end", len(table)])
     else:
         send(["err", "ProtocolError", "fake server: no " + verb])
 """
@@ -478,7 +493,9 @@ def test_a_head_that_never_arrived_is_not_fetched(
         ({"ls-refs": [["ok", {"refs/heads/main": "not an id"}]]}, "32-byte ids"),
         ({"walk": [["ok", ["short"]]]}, "32-byte ids"),
         ({"walk": [["ok", "not a list"]]}, "32-byte ids"),
-        ({"get": [["objs", [["ab", "cd"]]]]}, "32-byte ids"),
+        ({"get": [["objs", [["ab", "cd"]]]]}, "32-byte id, size"),
+        ({"get": "short"}, "the remote hung up"),
+        ({"get": "oversize"}, f"the limit is {MAX_BATCH}"),
     ],
 )
 def test_fake_server_protocol_violations(
@@ -810,10 +827,27 @@ def test_a_good_bundle_still_imports(
 
 
 def frames(*values: Any) -> bytes:
+    """Request frames; a ``Raw`` value goes on the wire as it is (an object batch's bytes)."""
     buf = io.BytesIO()
     for v in values:
-        write_frame(buf, v)
+        if isinstance(v, Raw):
+            buf.write(v.data)
+        else:
+            write_frame(buf, v)
     return buf.getvalue()
+
+
+@dataclass(frozen=True)
+class Raw:
+    data: bytes
+
+
+def batch(*items: tuple[bytes, bytes]) -> list[Any]:
+    """An honest object batch: the table frame, then the bytes."""
+    buf = io.BytesIO()
+    write_objects(buf, [(ObjectId(oid), data) for oid, data in items])
+    table = read_frame(io.BytesIO(buf.getvalue()))
+    return [table, Raw(b"".join(data for _, data in items))]
 
 
 def replies(data: bytes) -> list[Any]:
@@ -838,13 +872,12 @@ ID = bytes(32)
         [["update-ref", 5, ID, None]],
         [["update-ref", "refs/heads/../../escape", ID, None]],
         [["update-ref", "refs/heads/main", ID, None]],
-        [["put"], ["objs", [[ID, as_stored(b"\x01")]]], ["end"]],
+        [["put"], *batch((ID, as_stored(b"\x01"))), ["end"]],  # bytes that are not that id
+        [["put"], *batch((ID, b"XO")), ["end"]],  # too short to be an object
         [["put"], ["end"]],
         [["put"]],  # and then the client hangs up
         pytest.param([["walk"]]),
         pytest.param([["update-ref", "refs/heads/main"]]),
-        pytest.param([["put"], ["objs", 5], ["end"]]),
-        pytest.param([["put"], ["objs", [[ID, 5]]], ["end"]]),
     ],
 )
 def test_serve_answers_a_hostile_client(
@@ -860,3 +893,29 @@ def test_serve_answers_a_hostile_client(
         assert answers[-1] == ["ok", {MAIN: bytes(local.refs.get(MAIN))}]
     guard.check(objects_may_grow=False)
     assert not (tmp_path / "escape").exists()
+
+
+@pytest.mark.parametrize(
+    "requests",
+    [
+        [["put"], ["objs", 5], ["end"]],
+        [["put"], ["objs", [[ID, as_stored(b"\x01")]]], ["end"]],  # bytes where a size goes
+        [["put"], ["objs", [[ID, -1]]], ["end"]],
+        [["put"], ["objs", [[ID, True]]], ["end"]],
+        [["put"], ["objs", [[ID[:5], 1]]], ["end"]],
+        [["put"], ["objs", [[ID, MAX_BATCH + 1]]], ["end"]],
+    ],
+)
+def test_serve_hangs_up_on_a_batch_it_cannot_follow(
+    tmp_path: Path, local: Repository, requests: list[Any]
+) -> None:
+    """A batch table that cannot be trusted leaves no way to find the next frame: the server
+    answers one error and stops, writing nothing."""
+    guard = Guard(tmp_path, local)
+    out = io.BytesIO()
+    with pytest.raises(StreamLost, match="object batch"):
+        serve(local, io.BytesIO(frames(*requests, ["ls-refs"])), out)
+    answers = replies(out.getvalue())
+    assert answers[-1][:2] == ["err", "ProtocolError"]
+    assert "object batch" in answers[-1][2]
+    guard.check(objects_may_grow=False)

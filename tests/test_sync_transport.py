@@ -14,12 +14,14 @@ starting over; push moves the remote ref only after every object arrived).
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import math
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -51,16 +53,26 @@ from extract.store.odb import decode_loose, encode_loose_bytes
 from extract.store.repo import MAIN, Repository
 from extract.store.walk import object_links
 from extract.sync import ops
-from extract.sync.protocol import ProtocolError
+from extract.sync.protocol import (
+    MAX_BATCH,
+    ProtocolError,
+    StreamLost,
+    batch_table,
+    read_frame,
+    read_objects,
+    write_objects,
+)
 from extract.sync.remotes import _name_for_url
 from extract.sync.transport import (
     BATCH,
+    SMALL_GET,
     LocalTransport,
     RemoteUrl,
     SshTransport,
     Transport,
     open_transport,
     parse_url,
+    send_objects,
 )
 from tests.cli import REPO, extract
 from tests.sshd import (
@@ -183,6 +195,26 @@ def test_walk_has_get_round_trip(tmp_path: Path, connect: Connect) -> None:
     with pytest.raises(ObjectNotFound, match=to_hex(FAKE)):
         list(t.get([ids[0], FAKE]))
     assert t.has(ids[:1]) == [True]  # the connection still answers after an error
+
+
+@pytest.mark.parametrize("repeat", [1, 40], ids=["few", "read-ahead"])
+def test_get_abandoned_halfway_leaves_a_clear_state(
+    tmp_path: Path, connect: Connect, repeat: int
+) -> None:
+    """A caller that stops reading halfway (its own error, say) cannot leave the stream out of
+    step: an ssh connection is closed and says so; a path transport just goes on."""
+    src, head = source(tmp_path, runs=2)
+    t = connect(src.root)
+    ids = t.walk([head], []) * repeat  # 40 times: many more batches than are read ahead
+    assert (len(ids) > SMALL_GET) == (repeat > 1)
+    got = t.get(ids)
+    next(got)
+    got.close()
+    if isinstance(t, SshTransport):
+        with pytest.raises(ProtocolError, match="closed after an interrupted transfer"):
+            list(t.get(ids[:1]))
+    else:
+        assert [oid for oid, _ in t.get(ids[:1])] == ids[:1]
 
 
 def test_put_then_update_ref(tmp_path: Path, connect: Connect) -> None:
@@ -401,6 +433,79 @@ def test_ten_thousand_small_objects_in_few_round_trips(
     # one fsync per object took ~18 s here; durable groups and hard links take 1-3 s
     assert seconds < 20, f"{total} objects took {seconds:.1f} s"
     assert fsck(local).ok
+
+
+# the wire format of object batches ------------------------------------------------------
+
+
+def batch_bytes(items: list[tuple[ObjectId, bytes]]) -> io.BytesIO:
+    buf = io.BytesIO()
+    write_objects(buf, items)
+    buf.seek(0)
+    return buf
+
+
+def test_object_batch_round_trip() -> None:
+    items = [(FAKE, b"first"), (ObjectId(bytes(32)), b""), (ObjectId(b"\x07" * 32), b"x" * 5000)]
+    buf = batch_bytes(items)
+    frame = read_frame(buf)
+    assert frame[0] == "objs"
+    got = read_objects(buf, batch_table(frame[1]))
+    assert [(oid, bytes(v)) for oid, v in got] == items
+    assert buf.read() == b""  # exactly the announced bytes were read
+
+
+@pytest.mark.parametrize(
+    "table",
+    [
+        [],
+        "x",
+        [[FAKE]],
+        [[FAKE, -1]],
+        [[FAKE, True]],
+        [[FAKE, 1.0]],
+        [[bytes(31), 1]],
+        [[FAKE, MAX_BATCH], [FAKE, 1]],
+    ],
+)
+def test_a_batch_table_that_cannot_be_followed_is_refused(table: Any) -> None:
+    with pytest.raises(StreamLost, match="object batch"):
+        batch_table(table)
+
+
+def test_a_batch_cut_short_is_named() -> None:
+    buf = batch_bytes([(FAKE, b"0123456789")])
+    table = batch_table(read_frame(buf)[1])
+    short = io.BytesIO(buf.read()[:4])
+    with pytest.raises(ProtocolError, match="closed in the middle of a transfer"):
+        read_objects(short, table)
+
+
+def test_send_objects_from_files_and_from_memory_agree(tmp_path: Path) -> None:
+    """The sendfile path (a real pipe) and the plain write path give the same bytes."""
+    src, head = source(tmp_path, runs=2)
+    ids = objects_for(src, head)
+    plain = io.BytesIO()
+    assert send_objects(src.objects, ids, plain) == len(ids)
+    r, w = os.pipe()
+    with os.fdopen(w, "wb") as pipe_out, os.fdopen(r, "rb") as pipe_in:
+        chunks: list[bytes] = []
+        reader = threading.Thread(target=lambda: chunks.append(pipe_in.read()))
+        reader.start()
+        send_objects(src.objects, ids, pipe_out)
+        pipe_out.close()
+        reader.join()
+        out = chunks[0]
+    assert out == plain.getvalue()
+    buf = io.BytesIO(out)
+    seen = []
+    while buf.tell() < len(out):
+        for oid, view in read_objects(buf, batch_table(read_frame(buf)[1])):
+            assert bytes(view) == src.objects.read_file(oid)
+            seen.append(oid)
+    assert seen == ids
+    with pytest.raises(ObjectNotFound, match=to_hex(FAKE)):
+        send_objects(src.objects, [ids[0], FAKE], io.BytesIO())
 
 
 # URLs ----------------------------------------------------------------------------------

@@ -10,13 +10,18 @@ from pathlib import Path
 _O_BINARY = getattr(os, "O_BINARY", 0)
 
 
-def fsync_dir(path: Path) -> None:
-    """Make a rename or unlink in ``path`` durable."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+def fsync_path(path: Path | str, flags: int = 0) -> None:
+    """fsync a file by name (one written earlier and already closed)."""
+    fd = os.open(path, os.O_RDONLY | flags)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or unlink in ``path`` durable."""
+    fsync_path(path, getattr(os, "O_DIRECTORY", 0))
 
 
 def makedirs_durable(path: Path) -> None:

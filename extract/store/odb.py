@@ -11,11 +11,16 @@ from __future__ import annotations
 import abc
 import contextlib
 import os
+import queue
 import threading
 import zlib
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeAlias, overload
+
+import zstandard
 
 from extract.errors import AmbiguousId, CorruptObject, InvalidId, ObjectNotFound
 from extract.objects import (
@@ -35,15 +40,52 @@ from extract.objects import (
     to_hex,
 )
 from extract.objects.ids import HEX_SIZE
-from extract.store.fsutil import fsync_dir, temp_file, write_all
+from extract.store.fsutil import fsync_dir, fsync_path, temp_file, write_all
+
+#: Object bytes as they arrive: a transfer hands out views into one buffer per batch.
+Buffer: TypeAlias = bytes | memoryview
 
 MAGIC = b"XO"
 LOOSE_FORMAT = 1
 CODEC_RAW = 0
-CODEC_ZLIB = 1
+CODEC_ZLIB = 1  # read, never written since zstd (objects_spec/changes.md)
+CODEC_ZSTD = 2
 HEADER_SIZE = 4
 #: Objects smaller than this are never compressed: the header would eat the gain.
 COMPRESS_MIN = 512
+ZSTD_LEVEL = 3
+#: Threads that write received objects to temp files (creating files is slow on some
+#: filesystems; several in flight hide it), and how many objects may wait for them.
+INGEST_WRITERS = 3
+INGEST_QUEUE = 64
+#: No object extract writes inflates past this; a frame that claims more is refused unread.
+MAX_INFLATED = 1 << 32
+
+# zstd contexts are not thread-safe and cost more to make than a small object to compress.
+_zstd = threading.local()
+
+
+def _compressor() -> zstandard.ZstdCompressor:
+    c = getattr(_zstd, "c", None)
+    if c is None:
+        c = _zstd.c = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_content_size=True)
+    return c
+
+
+def _decompressor() -> zstandard.ZstdDecompressor:
+    d = getattr(_zstd, "d", None)
+    if d is None:
+        d = _zstd.d = zstandard.ZstdDecompressor()
+    return d
+
+
+@dataclass(frozen=True)
+class Ingest:
+    """What ``ObjectStore.ingest`` hands out: ``put_stored(oid, stored)`` checks an object
+    and stores it; ``cut()`` closes a durable group (see DiskObjectStore.ingest)."""
+
+    put_stored: Callable[[ObjectId, Buffer], None]
+    cut: Callable[[], None]
 
 
 class ObjectStore(abc.ABC):
@@ -71,6 +113,12 @@ class ObjectStore(abc.ABC):
         """Group many writes so their durability is paid for once (see DiskObjectStore)."""
         return contextlib.nullcontext()
 
+    @contextlib.contextmanager
+    def ingest(self) -> Iterator[Ingest]:
+        """Take in a stream of received objects (see DiskObjectStore.ingest)."""
+        with self.batch():
+            yield Ingest(self.put_stored, lambda: None)
+
     def sync(self) -> None:  # noqa: B027 - a no-op where nothing is buffered (memory)
         """Make every object written so far durable, before anything points at them."""
 
@@ -97,15 +145,15 @@ class ObjectStore(abc.ABC):
         the receiver verifies."""
         return bytes(encode_loose_bytes(self.get_raw(oid)))
 
-    def put_stored(self, oid: ObjectId, stored: bytes, check_links: bool = True) -> None:
+    def put_stored(self, oid: ObjectId, stored: Buffer, check_links: bool = True) -> None:
         """Store an object received in its stored form, after checking it (see ``check_stored``)."""
         if self.has(oid):
             return
         check_stored(self, oid, stored, check_links)
         self._write_stored(oid, stored)
 
-    def _write_stored(self, oid: ObjectId, stored: bytes) -> None:
-        self.put_raw(decode_loose(stored, to_hex(oid), None))
+    def _write_stored(self, oid: ObjectId, stored: Buffer) -> None:
+        self.put_raw(bytes(decode_loose(stored, to_hex(oid), None)))
 
     def put(self, obj: ObjectKind) -> ObjectId:
         if isinstance(obj, Blob):  # blobs are stored raw so fsck and gc can recognise them cheaply
@@ -166,7 +214,7 @@ class MemoryObjectStore(ObjectStore):
         self._objects.pop(oid, None)
 
 
-def check_stored(store: ObjectStore, oid: ObjectId, stored: bytes, check_links: bool) -> bytes:
+def check_stored(store: ObjectStore, oid: ObjectId, stored: Buffer, check_links: bool) -> Buffer:
     """Verify an object that arrived in stored form: it unpacks, hashes to ``oid``, is a
     well-formed object of its kind, and (``check_links``) everything it links to is already
     here. Objects travel children first, so a complete transfer always passes. Returns the
@@ -198,8 +246,8 @@ _BLOB_PREFIX = b"\x83\xa4data"
 _BLOB_SUFFIX = b"\xa4kind\xa4blob\xa1v\x01"
 
 
-def _is_plain_blob(raw: bytes) -> bool:
-    if not raw.startswith(_BLOB_PREFIX) or not raw.endswith(_BLOB_SUFFIX):
+def _is_plain_blob(raw: Buffer) -> bool:
+    if raw[: len(_BLOB_PREFIX)] != _BLOB_PREFIX or raw[-len(_BLOB_SUFFIX) :] != _BLOB_SUFFIX:
         return False
     marker = raw[len(_BLOB_PREFIX)] if len(raw) > len(_BLOB_PREFIX) else -1
     width = {0xC4: 1, 0xC5: 2, 0xC6: 4}.get(marker)
@@ -221,14 +269,18 @@ def encode_loose(parts: list[bytes | memoryview], compressible: bool) -> list[by
     """The file parts of a loose object: header, then raw or compressed payload."""
     size = sum(memoryview(p).nbytes for p in parts)
     if compressible and size >= COMPRESS_MIN:
-        raw = b"".join(parts)
-        packed = zlib.compress(raw, 1)
+        raw = parts[0] if len(parts) == 1 else b"".join(parts)
+        packed = _compressor().compress(raw)
         if len(packed) <= size * 7 // 8:
-            return [MAGIC + bytes([LOOSE_FORMAT, CODEC_ZLIB]), packed]
+            return [MAGIC + bytes([LOOSE_FORMAT, CODEC_ZSTD]), packed]
     return [MAGIC + bytes([LOOSE_FORMAT, CODEC_RAW]), *parts]
 
 
-def decode_loose(data: bytes, oid_hex: str, path: Path | None) -> bytes:
+@overload
+def decode_loose(data: bytes, oid_hex: str, path: Path | None) -> bytes: ...
+@overload
+def decode_loose(data: Buffer, oid_hex: str, path: Path | None) -> Buffer: ...
+def decode_loose(data: Buffer, oid_hex: str, path: Path | None) -> Buffer:
     """The canonical bytes inside a loose object file (not yet verified against the id)."""
     if len(data) < HEADER_SIZE or data[:2] != MAGIC:
         raise CorruptObject(oid_hex, None, path, "not an extract object file (bad header)")
@@ -237,6 +289,8 @@ def decode_loose(data: bytes, oid_hex: str, path: Path | None) -> bytes:
     codec = data[3]
     if codec == CODEC_RAW:
         return data[HEADER_SIZE:]
+    if codec == CODEC_ZSTD:
+        return _unzstd(data[HEADER_SIZE:], oid_hex, path)
     if codec == CODEC_ZLIB:
         d = zlib.decompressobj()
         try:
@@ -251,6 +305,21 @@ def decode_loose(data: bytes, oid_hex: str, path: Path | None) -> bytes:
     raise CorruptObject(oid_hex, None, path, f"unknown compression codec {codec}")
 
 
+def _unzstd(payload: Buffer, oid_hex: str, path: Path | None) -> bytes:
+    try:
+        size = zstandard.frame_content_size(payload)
+    except zstandard.ZstdError as e:
+        raise CorruptObject(oid_hex, None, path, f"compressed payload is damaged ({e})") from None
+    if size < 0 or size > MAX_INFLATED:
+        raise CorruptObject(
+            oid_hex, None, path, "compressed payload does not state a plausible size"
+        )
+    try:
+        return _decompressor().decompress(payload, allow_extra_data=False)
+    except zstandard.ZstdError as e:
+        raise CorruptObject(oid_hex, None, path, f"compressed payload is damaged ({e})") from None
+
+
 class DiskObjectStore(ObjectStore):
     """Loose objects under ``root``; writes are temp file, fsync, link into place."""
 
@@ -261,7 +330,8 @@ class DiskObjectStore(ObjectStore):
         self._dirty_dirs: set[Path] = set()
         self._lock = threading.Lock()
         self._batch_depth = 0
-        self._pending: dict[Path, Path | None] = {}
+        self._pending: dict[Path, Path | None] = {}  # written in a batch, not yet durable
+        self._inflight: set[ObjectId] = set()  # checked by ingest, not yet in place
 
     def path_of(self, oid: ObjectId) -> Path:
         return Path(self._path(oid))
@@ -273,12 +343,18 @@ class DiskObjectStore(ObjectStore):
     def has(self, oid: ObjectId) -> bool:
         if os.path.exists(self._path(oid)):
             return True
-        return bool(self._pending) and Path(self._path(oid)) in self._pending
+        if not (self._pending or self._inflight):
+            return False
+        if oid in self._inflight:
+            return True
+        path = Path(self._path(oid))
+        with self._lock:
+            return path in self._pending
 
     def get_stored(self, oid: ObjectId) -> bytes:
         return self.read_file(oid)
 
-    def _write_stored(self, oid: ObjectId, stored: bytes) -> None:
+    def _write_stored(self, oid: ObjectId, stored: Buffer) -> None:
         final = self.path_of(oid)
         if not final.parent.is_dir():
             final.parent.mkdir(parents=True, exist_ok=True)
@@ -319,6 +395,13 @@ class DiskObjectStore(ObjectStore):
         with self._lock:
             self._dirty_dirs.add(final.parent)
         return len(stored)
+
+    def open_file(self, oid: ObjectId) -> int:
+        """A read-only descriptor of the object's file (the caller closes it)."""
+        try:
+            return os.open(self._path(oid), os.O_RDONLY)
+        except FileNotFoundError:
+            raise ObjectNotFound(f"no object {to_hex(oid)}") from None
 
     def read_file(self, oid: ObjectId) -> bytes:
         path = self._path(oid)
@@ -386,6 +469,115 @@ class DiskObjectStore(ObjectStore):
             if last:
                 self._flush_pending()
 
+    @contextlib.contextmanager
+    def ingest(self) -> Iterator[Ingest]:
+        """Received objects, stored by several threads at once: the caller checks each one
+        (``check_stored``), writer threads write them to temp files, and a flusher thread
+        makes each group (closed by ``cut``) durable and links it into place, in order.
+        Creating files and waiting for the disk thus overlap with receiving and checking.
+
+        Objects checked but not yet in place count as present (``has``), so a parent's
+        link check finds children that arrived before it. On exit every object checked is
+        in place, even when the body raised (a transfer cut halfway keeps what arrived).
+        An error in a writer or the flusher is raised, and from then on nothing more is
+        linked: a group whose write failed may hold a child of every later object."""
+        pool = ThreadPoolExecutor(max_workers=INGEST_WRITERS, thread_name_prefix="extract-write")
+        room = threading.BoundedSemaphore(INGEST_QUEUE)  # bounds the bytes held for writing
+        groups: queue.Queue[list[tuple[ObjectId, Future[Path | None]]] | None] = queue.Queue()
+        group: list[tuple[ObjectId, Future[Path | None]]] = []
+        failed: list[BaseException] = []
+
+        def write(oid: ObjectId, stored: Buffer) -> Path | None:
+            try:
+                return None if failed else self._write_temp(oid, stored)
+            finally:
+                room.release()
+
+        def flusher() -> None:
+            broken = False  # a failed group may hold children of every later one
+            while (batch := groups.get()) is not None:
+                try:
+                    temps = [(self.path_of(oid), f.result()) for oid, f in batch]
+                    if not broken and not failed:
+                        self._link_durably([(final, t) for final, t in temps if t is not None])
+                except BaseException as e:  # handed to the caller, raised there
+                    failed.append(e)
+                    broken = True
+                finally:
+                    with self._lock:
+                        for oid, _ in batch:
+                            self._inflight.discard(oid)
+
+        def put(oid: ObjectId, stored: Buffer) -> None:
+            if failed:
+                raise failed[0]
+            if self.has(oid):
+                return
+            check_stored(self, oid, stored, True)
+            with self._lock:
+                self._inflight.add(oid)
+            room.acquire()
+            group.append((oid, pool.submit(write, oid, stored)))
+
+        def cut() -> None:
+            if failed:
+                raise failed[0]
+            if group:
+                groups.put(group.copy())
+                group.clear()
+
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        thread = threading.Thread(target=flusher, name="extract-flush", daemon=True)
+        thread.start()
+        try:
+            yield Ingest(put, cut)
+        finally:
+            if group:
+                groups.put(group.copy())
+            groups.put(None)
+            thread.join()
+            pool.shutdown()
+        if failed:
+            raise failed[0]
+
+    def _write_temp(self, oid: ObjectId, stored: Buffer) -> Path | None:
+        """A received object's stored bytes in a new temp file (not yet durable), or None
+        when the object is already in place."""
+        final = self.path_of(oid)
+        if os.path.exists(final):
+            return None
+        if not final.parent.is_dir():
+            final.parent.mkdir(parents=True, exist_ok=True)
+            with self._lock:
+                self._dirty_dirs.add(self.root)
+        tmp = self.tmp / f"obj-{os.getpid()}-{os.urandom(6).hex()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+        try:
+            write_all(fd, [stored])
+        finally:
+            os.close(fd)
+        return tmp
+
+    def _link_durably(self, temps: list[tuple[Path, Path]]) -> None:
+        """fsync temp files (in parallel: the disk serves many at once), then link each
+        into place (final, temp), in order."""
+        if not temps:
+            return
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(fsync_path, [tmp for _, tmp in temps]))
+        for final, tmp in temps:
+            try:
+                os.link(tmp, final)  # link, not rename: never replace an existing object
+            except FileExistsError:
+                pass
+            except OSError:  # filesystems without hard links
+                if not final.exists():
+                    os.replace(tmp, final)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            with self._lock:
+                self._dirty_dirs.add(final.parent)
+
     def _write_pending(
         self, parts: list[bytes | memoryview], compressible: bool, final: Path, framed: bool = False
     ) -> None:
@@ -406,31 +598,7 @@ class DiskObjectStore(ObjectStore):
     def _flush_pending(self) -> None:
         with self._lock:
             pending, self._pending = self._pending, {}
-        items = [(final, tmp) for final, tmp in pending.items() if tmp is not None]
-        if not items:
-            return
-
-        def fsync_file(path: Path) -> None:
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            list(pool.map(fsync_file, [tmp for _, tmp in items]))
-        for final, tmp in items:
-            try:
-                os.link(tmp, final)
-            except FileExistsError:
-                pass
-            except OSError:
-                if not final.exists():
-                    os.replace(tmp, final)
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            with self._lock:
-                self._dirty_dirs.add(final.parent)
+        self._link_durably([(final, tmp) for final, tmp in pending.items() if tmp is not None])
 
     def sync(self) -> None:
         with self._lock:

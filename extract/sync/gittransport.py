@@ -55,7 +55,7 @@ import tempfile
 import time
 import urllib.parse
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -103,7 +103,7 @@ from extract.objects import (
     to_hex,
 )
 from extract.store.history import author
-from extract.store.odb import decode_loose, encode_loose_bytes
+from extract.store.odb import Buffer, decode_loose, encode_loose_bytes
 from extract.sync.protocol import ProtocolError
 from extract.sync.transport import Transport
 from extract.sync.walk import objects_to_send
@@ -880,14 +880,14 @@ class GitTransport(Transport):
         r = _Reader(self)
         return [r.has(i) for i in ids]
 
-    def get(self, ids: Sequence[ObjectId]) -> Iterator[tuple[ObjectId, bytes]]:
+    def get(self, ids: Sequence[ObjectId]) -> Generator[tuple[ObjectId, Buffer], None, None]:
         """``ids`` in stored form (as a loose object file holds them), from the cache."""
         self._fresh()
         r = _Reader(self)
         for oid in ids:
             yield oid, encode_loose_bytes(r.raw(oid)[0])  # hash checked first
 
-    def put(self, items: Iterable[tuple[ObjectId, bytes]]) -> int:
+    def put(self, items: Iterable[tuple[ObjectId, Buffer]]) -> int:
         """Objects in stored form, children first, each checked as a store checks what it
         receives (it unpacks, hashes to its id, is a well-formed object of its kind, and
         everything it links to is on the remote or came before it), then written into a
@@ -900,7 +900,7 @@ class GitTransport(Transport):
             if oid in self._pending or self._view.locate(oid) is not None:
                 continue
             hexid = to_hex(oid)
-            raw = decode_loose(stored, hexid, None)
+            raw = bytes(decode_loose(stored, hexid, None))
             if len(raw) > MAX_GIT_OBJECT:
                 raise GitObjectTooLarge(
                     f"object {hexid} is {len(raw) / 2**20:.1f} MiB; a git remote takes "

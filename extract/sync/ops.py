@@ -33,6 +33,7 @@ from extract.store.history import (
     split_model_key,
     write_state,
 )
+from extract.store.odb import Buffer
 from extract.store.refs import ANY
 from extract.store.repo import MAIN, Repository
 from extract.sync.transport import LocalTransport, Transport, receive
@@ -148,7 +149,7 @@ def push(
     flags = transport.has(candidates)
     missing = [oid for oid, present in zip(candidates, flags, strict=True) if not present]
 
-    def stream() -> Iterator[tuple[ObjectId, bytes]]:
+    def stream() -> Iterator[tuple[ObjectId, Buffer]]:
         for oid in missing:
             stored = repo.objects.get_stored(oid)
             result.objects += 1

@@ -3,25 +3,37 @@
 Every message is a frame: a 4-byte big-endian length, then one msgpack value.
 Requests are lists headed by a verb; the server answers each with one frame,
 ``["ok", ...]`` or ``["err", kind, message]``, except ``get``, which streams
-``["obj", raw bytes]`` frames and ends with ``["end", count]``, and ``put``,
-whose object frames the client streams before the server answers.
+object batches and ends with ``["end", count]``, and ``put``, whose object
+batches the client streams (then ``["end"]``) before the server answers.
 
-Verbs: ``hello`` (versions), ``ls-refs``, ``walk`` (wants, haves -> ids and
-sizes), ``has`` (ids -> flags), ``get`` (ids -> objects), ``put`` (objects),
-``update-ref`` (name, new, expected; compare-and-swap).
+An object batch is a frame ``["objs", [[id, size], ...]]`` followed by the
+objects' stored bytes back to back, outside msgpack: the sender can hand files
+to the kernel (``sendfile``) and the receiver reads them into one buffer, with
+no copy into or out of a msgpack value on either side.
+
+Verbs: ``hello`` (versions), ``ls-refs``, ``walk`` (wants, haves -> ids),
+``has`` (ids -> flags), ``get`` (ids -> objects), ``put`` (objects),
+``update-ref`` (name, new, expected; compare-and-swap). The full description
+is objects_spec/sync-protocol.md.
 """
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from typing import IO, Any
 
 import msgpack
 
 from extract.errors import ExtractError
+from extract.objects import ObjectId
+from extract.objects.ids import DIGEST_SIZE
 
-PROTOCOL_VERSION = 2  # 2: objects travel in stored form, many to a frame
+#: 2: objects in stored form, many to a frame; 3: object bytes outside msgpack, after a table
+PROTOCOL_VERSION = 3
 MAX_FRAME = 256 * 1024 * 1024
+#: The most stored bytes one object batch may announce (a batch is read into one buffer).
+MAX_BATCH = MAX_FRAME
 _LEN = struct.Struct(">I")
 
 
@@ -29,6 +41,11 @@ class ProtocolError(ExtractError):
     """The other side broke the protocol, went away, or sent something we refuse."""
 
     exit_code = 6
+
+
+class StreamLost(ProtocolError):
+    """The byte stream can no longer be followed (an object batch went wrong halfway):
+    the only safe thing left is to hang up."""
 
 
 def write_frame(out: IO[bytes], value: Any) -> None:
@@ -47,6 +64,59 @@ def read_frame(inp: IO[bytes]) -> Any:
         return msgpack.unpackb(payload, raw=False, strict_map_key=True)
     except (ValueError, TypeError, msgpack.UnpackException) as e:
         raise ProtocolError(f"the remote sent a malformed message: {e}") from None
+
+
+def write_objects(out: IO[bytes], items: Sequence[tuple[ObjectId, bytes | memoryview]]) -> None:
+    """One object batch: its table, then the stored bytes back to back."""
+    write_frame(out, ["objs", [[bytes(oid), memoryview(s).nbytes] for oid, s in items]])
+    for _, stored in items:
+        out.write(stored)
+
+
+def batch_table(value: Any) -> list[tuple[ObjectId, int]]:
+    """The (id, size) table of an ``["objs", table]`` frame, checked."""
+    if not isinstance(value, list) or not value:
+        raise StreamLost("malformed object batch: expected a list of [id, size]")
+    table: list[tuple[ObjectId, int]] = []
+    total = 0
+    for entry in value:
+        if not (
+            isinstance(entry, list)
+            and len(entry) == 2
+            and isinstance(entry[0], bytes)
+            and len(entry[0]) == DIGEST_SIZE
+            and type(entry[1]) is int
+            and entry[1] >= 0
+        ):
+            raise StreamLost("malformed object batch: expected [32-byte id, size] entries")
+        total += entry[1]
+        table.append((ObjectId(entry[0]), entry[1]))
+    if total > MAX_BATCH:
+        raise StreamLost(
+            f"the remote announced an object batch of {total} bytes; the limit is {MAX_BATCH}"
+        )
+    return table
+
+
+def read_objects(
+    inp: IO[bytes], table: list[tuple[ObjectId, int]]
+) -> list[tuple[ObjectId, memoryview]]:
+    """The bytes of a batch announced by ``table``, read into one new buffer and handed
+    out as views into it."""
+    total = sum(size for _, size in table)
+    view = memoryview(bytearray(total))
+    got = 0
+    while got < total:
+        n = inp.readinto(view[got:])  # type: ignore[attr-defined]
+        if not n:
+            raise ProtocolError("the connection to the remote closed in the middle of a transfer")
+        got += n
+    out = []
+    pos = 0
+    for oid, size in table:
+        out.append((oid, view[pos : pos + size]))
+        pos += size
+    return out
 
 
 def _read_exact(inp: IO[bytes], n: int) -> bytes:

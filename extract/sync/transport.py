@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import errno
 import os
+import queue
 import re
 import shlex
 import subprocess
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -30,14 +33,29 @@ from extract.errors import (
 )
 from extract.objects import ObjectId, check_ref_name, to_hex
 from extract.objects.ids import DIGEST_SIZE
-from extract.store.odb import ObjectStore
+from extract.store.odb import Buffer, DiskObjectStore, ObjectStore
 from extract.store.repo import FORMAT_FILE, Repository
-from extract.sync.protocol import PROTOCOL_VERSION, ProtocolError, read_frame, write_frame
+from extract.sync.protocol import (
+    PROTOCOL_VERSION,
+    ProtocolError,
+    StreamLost,
+    batch_table,
+    read_frame,
+    read_objects,
+    write_frame,
+    write_objects,
+)
 from extract.sync.walk import objects_to_send
 
 BATCH = 4096
-#: Objects are grouped into frames of about this many bytes (small ones many to a frame).
+#: Objects travel in batches of about this many bytes (small ones many to a batch) ...
 GROUP_BYTES = 1 << 20
+#: ... and at most this many objects (a sender holds a batch's files open at once).
+BATCH_OBJECTS = 256
+#: Batches an ssh fetch reads ahead of the one being checked and stored ...
+READ_AHEAD = 4
+#: ... when it asks for more objects than this (an incremental fetch asks for a handful).
+SMALL_GET = 64
 #: Received objects become durable together in groups this large (see DiskObjectStore.batch):
 #: one parallel fsync per group instead of one per object; an interrupted transfer keeps
 #: every completed group.
@@ -47,27 +65,25 @@ DURABLE_BYTES = 256 << 20
 
 def receive(
     odb: ObjectStore,
-    items: Iterable[tuple[ObjectId, bytes]],
+    items: Iterable[tuple[ObjectId, Buffer]],
     progress: Callable[[int], None] | None = None,
 ) -> int:
-    """Verify and store objects arriving in stored form, children first, durably in groups."""
-    n = 0
-    it = iter(items)
-    done = False
-    while not done:
-        count = size = 0
-        with odb.batch():
-            for oid, stored in it:
-                odb.put_stored(oid, stored)
-                n += 1
-                count += 1
-                size += len(stored)
-                if progress:
-                    progress(len(stored))
-                if count >= DURABLE_OBJECTS or size >= DURABLE_BYTES:
-                    break
-            else:
-                done = True
+    """Verify and store objects arriving in stored form, children first, durably in groups.
+
+    Writing and making groups durable run in background threads while the next objects
+    arrive and are checked (``ObjectStore.ingest``)."""
+    n = count = size = 0
+    with odb.ingest() as sink:
+        for oid, stored in items:
+            sink.put_stored(oid, stored)
+            n += 1
+            count += 1
+            size += len(stored)
+            if progress:
+                progress(len(stored))
+            if count >= DURABLE_OBJECTS or size >= DURABLE_BYTES:
+                sink.cut()
+                count = size = 0
     odb.sync()
     return n
 
@@ -88,11 +104,11 @@ class Transport(abc.ABC):
     def has(self, ids: Sequence[ObjectId]) -> list[bool]: ...
 
     @abc.abstractmethod
-    def get(self, ids: Sequence[ObjectId]) -> Iterator[tuple[ObjectId, bytes]]:
+    def get(self, ids: Sequence[ObjectId]) -> Generator[tuple[ObjectId, Buffer], None, None]:
         """``ids`` in their stored form (loose object files), in order; the caller verifies."""
 
     @abc.abstractmethod
-    def put(self, items: Iterable[tuple[ObjectId, bytes]]) -> int:
+    def put(self, items: Iterable[tuple[ObjectId, Buffer]]) -> int:
         """Send objects in stored form, children before parents; the remote verifies each
         (hash, kind, links present) before writing it. Returns the count."""
 
@@ -137,11 +153,11 @@ class LocalTransport(Transport):
     def has(self, ids: Sequence[ObjectId]) -> list[bool]:
         return [self.repo.objects.has(i) for i in ids]
 
-    def get(self, ids: Sequence[ObjectId]) -> Iterator[tuple[ObjectId, bytes]]:
+    def get(self, ids: Sequence[ObjectId]) -> Generator[tuple[ObjectId, Buffer], None, None]:
         for oid in ids:
             yield oid, self.repo.objects.get_stored(oid)
 
-    def put(self, items: Iterable[tuple[ObjectId, bytes]]) -> int:
+    def put(self, items: Iterable[tuple[ObjectId, Buffer]]) -> int:
         return receive(self.repo.objects, items)
 
     def update_ref(self, name: str, new: ObjectId, expected: ObjectId | None) -> None:
@@ -157,6 +173,65 @@ class LocalTransport(Transport):
         self.repo.refs.set(name, new, expected=expected, message=f"push: {to_hex(new)[:12]}")
 
 
+def send_objects(odb: DiskObjectStore, ids: Sequence[ObjectId], out: IO[bytes]) -> int:
+    """Stream ``ids`` as object batches (protocol.write_objects) straight from their files:
+    ``sendfile`` when ``out`` is a real file, so the bytes never pass through Python."""
+    try:
+        out_fd: int | None = out.fileno()
+    except (AttributeError, OSError, ValueError):
+        out_fd = None
+    group: list[tuple[ObjectId, int, int]] = []  # id, open fd, size
+    size = n = 0
+    try:
+        for oid in ids:
+            fd = odb.open_file(oid)
+            group.append((oid, fd, os.fstat(fd).st_size))
+            size += group[-1][2]
+            if size >= GROUP_BYTES or len(group) >= BATCH_OBJECTS:
+                _send_group(group, out, out_fd)
+                n += len(group)
+                _close_all(group)
+                group, size = [], 0
+        if group:
+            _send_group(group, out, out_fd)
+            n += len(group)
+    finally:
+        _close_all(group)
+    return n
+
+
+def _send_group(group: list[tuple[ObjectId, int, int]], out: IO[bytes], out_fd: int | None) -> None:
+    write_frame(out, ["objs", [[bytes(oid), size] for oid, _, size in group]])
+    if out_fd is not None:
+        out.flush()
+    for oid, fd, size in group:
+        sent = 0
+        while sent < size:
+            if out_fd is not None:
+                try:
+                    k = os.sendfile(out_fd, fd, sent, size - sent)
+                except OSError as e:
+                    if e.errno not in _NO_SENDFILE or sent:
+                        raise
+                    out_fd = None  # no sendfile to this kind of file here (a pipe on macOS)
+                    continue
+            else:
+                k = len(chunk := os.pread(fd, min(size - sent, 1 << 24), sent))
+                out.write(chunk)
+            if not k:  # the announced size is no longer true: the stream cannot go on
+                raise StreamLost(f"object {to_hex(oid)} shrank while it was being sent")
+            sent += k
+
+
+_NO_SENDFILE = {errno.EINVAL, errno.ENOSYS, errno.ENOTSOCK, errno.EOPNOTSUPP}
+
+
+def _close_all(group: list[tuple[ObjectId, int, int]]) -> None:
+    for _, fd, _ in group:
+        os.close(fd)
+    group.clear()
+
+
 def serve(repo: Repository, inp: IO[bytes], out: IO[bytes]) -> None:
     """The far side of an ssh remote: answer requests until the client hangs up."""
     local = LocalTransport.__new__(LocalTransport)
@@ -168,6 +243,8 @@ def serve(repo: Repository, inp: IO[bytes], out: IO[bytes]) -> None:
             return  # the client closed the connection
         try:
             _answer(local, req, inp, out)
+        except StreamLost:
+            raise  # halfway through a batch: an error frame would be read as object bytes
         except ExtractError as e:
             write_frame(out, ["err", type(e).__name__, str(e)])
         except (IndexError, KeyError, TypeError, ValueError, AttributeError) as e:
@@ -196,24 +273,11 @@ def _answer(local: LocalTransport, req: Any, inp: IO[bytes], out: IO[bytes]) -> 
     elif verb == "has":
         write_frame(out, ["ok", local.has(_ids(req[1]))])
     elif verb == "get":
-        ids = _ids(req[1])
-        n = 0
-        group: list[list[bytes]] = []
-        size = 0
-        for oid, stored in local.get(ids):
-            group.append([bytes(oid), stored])
-            size += len(stored)
-            n += 1
-            if size >= GROUP_BYTES or len(group) >= 512:  # several small objects per frame
-                write_frame(out, ["objs", group])
-                group, size = [], 0
-        if group:
-            write_frame(out, ["objs", group])
-        write_frame(out, ["end", n])
+        write_frame(out, ["end", send_objects(local.repo.objects, _ids(req[1]), out)])
     elif verb == "put":
         ended = False
 
-        def incoming() -> Iterator[tuple[ObjectId, bytes]]:
+        def incoming() -> Iterator[tuple[ObjectId, Buffer]]:
             nonlocal ended
             while True:
                 frame = read_frame(inp)
@@ -222,23 +286,25 @@ def _answer(local: LocalTransport, req: Any, inp: IO[bytes], out: IO[bytes]) -> 
                 if frame[0] == "end":
                     ended = True
                     return
-                if frame[0] != "objs" or len(frame) != 2 or not isinstance(frame[1], list):
+                if frame[0] != "objs" or len(frame) != 2:
                     raise ProtocolError("malformed frame in a put")
-                for item in frame[1]:
-                    if (
-                        not isinstance(item, list)
-                        or len(item) != 2
-                        or not isinstance(item[1], bytes)
-                    ):
-                        raise ProtocolError("malformed object in a put")
-                    yield _ids([item[0]])[0], item[1]
+                yield from read_objects(inp, batch_table(frame[1]))
 
         try:
-            n = local.put(incoming())
-        except ExtractError:
-            while not ended:  # read the rest of the stream so the next request starts clean
-                frame = read_frame(inp)
-                ended = isinstance(frame, list) and bool(frame) and frame[0] == "end"
+            try:
+                n = local.put(incoming())
+            except StreamLost:
+                raise
+            except ExtractError:
+                while not ended:  # read the rest of the stream so the next request starts clean
+                    frame = read_frame(inp)
+                    if isinstance(frame, list) and len(frame) == 2 and frame[0] == "objs":
+                        read_objects(inp, batch_table(frame[1]))
+                    ended = isinstance(frame, list) and bool(frame) and frame[0] == "end"
+                raise
+        except StreamLost as e:  # the client's stream cannot be followed: say so, hang up
+            write_frame(out, ["err", "ProtocolError", str(e)])
+            out.flush()
             raise
         write_frame(out, ["ok", n])
     elif verb == "update-ref":
@@ -272,6 +338,7 @@ class SshTransport(Transport):
         create: bool = False,
     ) -> None:
         self.url = url
+        self._broken = False
         ssh = shlex.split(os.environ.get("EXTRACT_SSH", "ssh"))
         remote_cmd = shlex.split(os.environ.get("EXTRACT_REMOTE_COMMAND", "extract"))
         args = [*ssh, "-o", "BatchMode=yes"]
@@ -306,6 +373,17 @@ class SshTransport(Transport):
             raise self._gone() from None
 
     def _recv(self) -> Any:
+        reply = self._reply()
+        if reply[0] == "err":
+            raise self._remote_error(reply)
+        return reply
+
+    def _remote_error(self, reply: list[Any]) -> ExtractError:
+        cls = _ERRORS.get(str(reply[1:2] and reply[1]), ProtocolError)
+        return cls(f"remote {self.url}: {reply[2] if len(reply) > 2 else 'error'}")
+
+    def _reply(self) -> Any:
+        """The next reply frame, an ``err`` one included."""
         try:
             reply = read_frame(self.inp)
         except ProtocolError as e:
@@ -314,9 +392,6 @@ class SshTransport(Transport):
             raise ProtocolError(f"remote {self.url}: {e}") from None
         if not isinstance(reply, list) or not reply:
             raise ProtocolError(f"remote {self.url} sent a malformed reply")
-        if reply[0] == "err":
-            cls = _ERRORS.get(str(reply[1:2] and reply[1]), ProtocolError)
-            raise cls(f"remote {self.url}: {reply[2] if len(reply) > 2 else 'error'}")
         return reply
 
     def _call(self, req: Any) -> Any:
@@ -327,10 +402,13 @@ class SshTransport(Transport):
         try:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+            self._kill()
         err = self.proc.stderr.read().decode("utf-8", "replace").strip() if self.proc.stderr else ""
-        last = err.splitlines()[-1] if err else f"ssh exited with {self.proc.returncode}"
+        last = (
+            err.splitlines()[-1]
+            if err
+            else f"the remote hung up (ssh exited with {self.proc.returncode})"
+        )
         return ProtocolError(f"lost the connection to {self.url}: {last}")
 
     def list_refs(self) -> dict[str, ObjectId]:
@@ -368,37 +446,120 @@ class SshTransport(Transport):
                 out.extend(bool(x) for x in flags)
         return out
 
-    def get(self, ids: Sequence[ObjectId]) -> Iterator[tuple[ObjectId, bytes]]:
+    def get(self, ids: Sequence[ObjectId]) -> Generator[tuple[ObjectId, Buffer], None, None]:
+        """Objects in batches; for more than a few, a reader thread receives the next
+        batches while the caller checks and stores the previous ones. Abandoned halfway,
+        the connection is closed (the stream can no longer be followed)."""
+        if self._broken:
+            raise ProtocolError(
+                f"the connection to {self.url} was closed after an interrupted transfer"
+            )
+        in_step = threading.Event()  # set when the reply stream stopped at a frame boundary
+        batches = self._batches(ids, in_step)
+        try:
+            if len(ids) <= SMALL_GET:  # a thread costs more than it saves here
+                for batch in batches:
+                    yield from batch
+            else:
+                yield from self._read_ahead(batches, in_step)
+        finally:
+            if not in_step.is_set():
+                self._abandon()
+
+    def _batches(
+        self, ids: Sequence[ObjectId], in_step: threading.Event
+    ) -> Iterator[list[tuple[ObjectId, memoryview]]]:
         for i in range(0, len(ids), BATCH):
             self._send(["get", [bytes(x) for x in ids[i : i + BATCH]]])
             while True:
                 with self._shape("get"):
-                    frame = self._recv()
+                    frame = self._reply()
+                    if frame[0] == "err":  # a whole reply: still in step
+                        in_step.set()
+                        raise self._remote_error(frame)
                     if frame[0] == "end":
                         break
-                    items = [(_ids([oid])[0], stored) for oid, stored in frame[1]]
-                    if not all(isinstance(s, bytes) for _, s in items):
-                        raise TypeError("object bytes")
-                yield from items
+                    if frame[0] != "objs" or len(frame) != 2:
+                        raise ValueError(frame[0])
+                    table = batch_table(frame[1])
+                yield self._read_batch(table)
+        in_step.set()
 
-    def put(self, items: Iterable[tuple[ObjectId, bytes]]) -> int:
+    def _read_ahead(
+        self, batches: Iterator[list[tuple[ObjectId, memoryview]]], in_step: threading.Event
+    ) -> Iterator[tuple[ObjectId, memoryview]]:
+        """``batches`` read by a thread, up to READ_AHEAD ahead of the caller."""
+        ready: queue.Queue[list[tuple[ObjectId, memoryview]] | BaseException | None]
+        ready = queue.Queue(maxsize=READ_AHEAD)
+        stop = threading.Event()
+
+        def hand_over(item: list[tuple[ObjectId, memoryview]] | BaseException | None) -> bool:
+            while not stop.is_set():
+                with contextlib.suppress(queue.Full):
+                    ready.put(item, timeout=0.1)
+                    return True
+            return False  # the caller went away
+
+        def reader() -> None:
+            try:
+                for batch in batches:
+                    if not hand_over(batch):
+                        return
+                hand_over(None)
+            except BaseException as e:  # handed to the caller, raised there
+                hand_over(e)
+
+        thread = threading.Thread(target=reader, name="extract-receive", daemon=True)
+        thread.start()
+        try:
+            while (item := ready.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield from item
+        finally:
+            stop.set()
+            if not in_step.is_set():
+                self._abandon()  # unblocks a reader waiting on the pipe
+            thread.join()
+
+    def _abandon(self) -> None:
+        self._broken = True
+        self._kill()
+
+    def _read_batch(self, table: list[tuple[ObjectId, int]]) -> list[tuple[ObjectId, memoryview]]:
+        try:
+            return read_objects(self.inp, table)
+        except ProtocolError as e:
+            if "closed" in str(e):
+                raise self._gone() from None
+            raise
+
+    def put(self, items: Iterable[tuple[ObjectId, Buffer]]) -> int:
         self._send(["put"])
-        group: list[list[bytes]] = []
+        group: list[tuple[ObjectId, Buffer]] = []
         size = 0
-        for oid, stored in items:
-            group.append([bytes(oid), stored])
-            size += len(stored)
-            if size >= GROUP_BYTES or len(group) >= 512:
-                self._send(["objs", group])
-                group, size = [], 0
-        if group:
-            self._send(["objs", group])
+        try:
+            for oid, stored in items:
+                group.append((oid, stored))
+                size += len(stored)
+                if size >= GROUP_BYTES or len(group) >= BATCH_OBJECTS:
+                    write_objects(self.out, group)
+                    group, size = [], 0
+            if group:
+                write_objects(self.out, group)
+        except (BrokenPipeError, OSError):
+            raise self._gone() from None
         self._send(["end"])
         with self._shape("put"):
             return int(self._recv()[1])
 
     def update_ref(self, name: str, new: ObjectId, expected: ObjectId | None) -> None:
         self._call(["update-ref", name, bytes(new), bytes(expected) if expected else None])
+
+    def _kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
 
     def close(self) -> None:
         if self.proc.poll() is None:
