@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from extract.errors import DecodeError, InvalidInput
 from extract.objects import Link, ObjectId, decode, encode, hash_bytes, iter_links
-from extract.objects.codec import CANONICAL_NAN_BITS, MAX_DEPTH
+from extract.objects.codec import CANONICAL_NAN_BITS, MAX_DEPTH, scan_links
 
 links = st.binary(min_size=32, max_size=32).map(lambda b: Link(ObjectId(b)))
 scalars = (
@@ -151,3 +151,16 @@ def test_link_wire_form() -> None:
     assert encode(Link(oid)) == b"\xc7\x20\x01" + oid
     with pytest.raises(InvalidInput):
         Link(ObjectId(b"short"))
+
+
+def test_scan_links_finds_links_without_the_canonical_check() -> None:
+    a, b = Link(ObjectId(b"\x01" * 32)), Link(ObjectId(b"\x02" * 32))
+    raw = encode({"x": [a, {"y": b}], "n": 1})
+    assert sorted(scan_links(raw)) == sorted([a.id, b.id])
+    # keys out of order: not canonical, refused by decode, yet its links are still found
+    loose = msgpack.packb({"z": msgpack.ExtType(1, a.id), "a": 1}, use_bin_type=True)
+    with pytest.raises(DecodeError, match="not canonical"):
+        decode(loose)
+    assert scan_links(loose) == [a.id]
+    with pytest.raises(DecodeError, match="malformed"):
+        scan_links(b"\xc1")

@@ -174,7 +174,8 @@ def test_fetch_refuses_a_tampered_object_from_a_path_remote(
     before = snapshot(src.root)
     with pytest.raises(CorruptObject) as e:
         ops.fetch(local, LocalTransport(src.root), "origin")
-    assert to_hex(victim) in str(e.value) and "does not match its id" in str(e.value)
+    # the sender's walk does not verify (the receiver does): refused on arrival, by name
+    assert to_hex(victim) in str(e.value) and "do not match the id" in str(e.value)
     guard.check(refused=victim)
     assert snapshot(src.root) == before  # a fetch never writes to the remote
 
@@ -194,7 +195,7 @@ def test_fetch_refuses_a_tampered_object_over_ssh(
     r = extract("fetch", "--store", str(local.root), sshd.url(src.root), cwd=tmp_path, env=sshd.env)
     assert r.returncode != 0
     line = one_line(r.stderr)
-    assert to_hex(victim) in line and "does not match" in line
+    assert to_hex(victim) in line and "do not match the id" in line
     guard.check(refused=victim)
 
 

@@ -97,7 +97,7 @@ def _ext_hook(code: int, data: bytes) -> Link:
 
 def decode(data: bytes | memoryview) -> Value:
     """Decode canonical bytes; anything malformed or non-canonical raises DecodeError."""
-    buf = bytes(data)
+    buf = data  # no copy: received objects arrive as views into a batch buffer
     try:
         value = msgpack.unpackb(
             buf, raw=False, use_list=True, strict_map_key=True, ext_hook=_ext_hook, timestamp=0
@@ -122,6 +122,21 @@ def decode(data: bytes | memoryview) -> Value:
             "and unique, ints and lengths in their shortest form, floats float64 with one NaN"
         )
     return value
+
+
+def scan_links(data: bytes | memoryview) -> list[ObjectId]:
+    """The links in an object's bytes, found without checking that the bytes are canonical
+    or hash to anything: for a sender's walk, whose every object the receiver verifies.
+    Malformed msgpack still raises DecodeError."""
+    try:
+        value = msgpack.unpackb(
+            data, raw=False, use_list=True, strict_map_key=True, ext_hook=_ext_hook, timestamp=0
+        )
+    except DecodeError:
+        raise
+    except (ValueError, TypeError, msgpack.UnpackException, RecursionError) as e:
+        raise DecodeError(f"malformed msgpack: {str(e) or type(e).__name__}") from None
+    return list(iter_links(value))
 
 
 def iter_links(value: Value) -> Iterator[ObjectId]:

@@ -56,7 +56,7 @@ COMPRESS_MIN = 512
 ZSTD_LEVEL = 3
 #: Threads that write received objects to temp files (creating files is slow on some
 #: filesystems; several in flight hide it), and how many objects may wait for them.
-INGEST_WRITERS = 3
+INGEST_WRITERS = 2
 INGEST_QUEUE = 64
 #: No object extract writes inflates past this; a frame that claims more is refused unread.
 MAX_INFLATED = 1 << 32

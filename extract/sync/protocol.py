@@ -19,6 +19,7 @@ is objects_spec/sync-protocol.md.
 
 from __future__ import annotations
 
+import contextlib
 import struct
 from collections.abc import Sequence
 from typing import IO, Any
@@ -98,13 +99,61 @@ def batch_table(value: Any) -> list[tuple[ObjectId, int]]:
     return table
 
 
+#: Pipes to and from ssh are widened to this (Linux's default is 64 KiB, and the most an
+#: unprivileged process may ask for is 1 MiB): fewer, larger hand-offs between ssh and us
+#: took half a second off a 1 GiB fetch on two CPUs.
+PIPE_SIZE = 1 << 20
+
+
+def widen_pipe(*fds: int) -> None:
+    """Ask for PIPE_SIZE buffers on those of ``fds`` that are pipes; a hint, never an error."""
+    try:
+        import fcntl  # not on Windows
+    except ImportError:
+        return
+    setsize = getattr(fcntl, "F_SETPIPE_SZ", None)  # Linux only
+    if setsize is None:
+        return
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            fcntl.fcntl(fd, setsize, PIPE_SIZE)
+
+
+class Buffers:
+    """Batch buffers used again once every view into them is gone: a bytearray with live
+    views cannot grow, which is how we tell. Fresh memory is slow to fill on some virtual
+    machines (the host hands it back zeroed, a page at a time); a warm buffer is not."""
+
+    #: Batches larger than this get a buffer of their own, never kept.
+    KEEP_MAX = 4 << 20
+
+    def __init__(self, keep: int = 16) -> None:
+        self.keep = keep
+        self.pool: list[bytearray] = []
+
+    def take(self, size: int) -> bytearray:
+        if size > self.KEEP_MAX:
+            return bytearray(size)
+        for buf in self.pool:
+            try:
+                buf.append(0)  # BufferError while any view of it lives
+            except BufferError:
+                continue
+            buf.pop()
+            return buf
+        buf = bytearray(self.KEEP_MAX)
+        if len(self.pool) < self.keep:
+            self.pool.append(buf)
+        return buf
+
+
 def read_objects(
-    inp: IO[bytes], table: list[tuple[ObjectId, int]]
+    inp: IO[bytes], table: list[tuple[ObjectId, int]], buffers: Buffers | None = None
 ) -> list[tuple[ObjectId, memoryview]]:
-    """The bytes of a batch announced by ``table``, read into one new buffer and handed
-    out as views into it."""
+    """The bytes of a batch announced by ``table``, read into one buffer (from ``buffers``
+    when given) and handed out as views into it."""
     total = sum(size for _, size in table)
-    view = memoryview(bytearray(total))
+    view = memoryview(buffers.take(total) if buffers else bytearray(total))[:total]
     got = 0
     while got < total:
         n = inp.readinto(view[got:])  # type: ignore[attr-defined]

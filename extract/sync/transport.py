@@ -37,11 +37,13 @@ from extract.store.odb import Buffer, DiskObjectStore, ObjectStore
 from extract.store.repo import FORMAT_FILE, Repository
 from extract.sync.protocol import (
     PROTOCOL_VERSION,
+    Buffers,
     ProtocolError,
     StreamLost,
     batch_table,
     read_frame,
     read_objects,
+    widen_pipe,
     write_frame,
     write_objects,
 )
@@ -236,13 +238,16 @@ def serve(repo: Repository, inp: IO[bytes], out: IO[bytes]) -> None:
     """The far side of an ssh remote: answer requests until the client hangs up."""
     local = LocalTransport.__new__(LocalTransport)
     local.url, local.repo = str(repo.root), repo
+    buffers = Buffers()
+    with contextlib.suppress(AttributeError, OSError, ValueError):
+        widen_pipe(inp.fileno(), out.fileno())
     while True:
         try:
             req = read_frame(inp)
         except ProtocolError:
             return  # the client closed the connection
         try:
-            _answer(local, req, inp, out)
+            _answer(local, req, inp, out, buffers)
         except StreamLost:
             raise  # halfway through a batch: an error frame would be read as object bytes
         except ExtractError as e:
@@ -260,7 +265,9 @@ def _ids(values: Any) -> list[ObjectId]:
     return [ObjectId(v) for v in values]
 
 
-def _answer(local: LocalTransport, req: Any, inp: IO[bytes], out: IO[bytes]) -> None:
+def _answer(
+    local: LocalTransport, req: Any, inp: IO[bytes], out: IO[bytes], buffers: Buffers
+) -> None:
     if not isinstance(req, list) or not req or not isinstance(req[0], str):
         raise ProtocolError("malformed request")
     verb = req[0]
@@ -288,7 +295,7 @@ def _answer(local: LocalTransport, req: Any, inp: IO[bytes], out: IO[bytes]) -> 
                     return
                 if frame[0] != "objs" or len(frame) != 2:
                     raise ProtocolError("malformed frame in a put")
-                yield from read_objects(inp, batch_table(frame[1]))
+                yield from read_objects(inp, batch_table(frame[1]), buffers)
 
         try:
             try:
@@ -339,6 +346,7 @@ class SshTransport(Transport):
     ) -> None:
         self.url = url
         self._broken = False
+        self._buffers = Buffers()
         ssh = shlex.split(os.environ.get("EXTRACT_SSH", "ssh"))
         remote_cmd = shlex.split(os.environ.get("EXTRACT_REMOTE_COMMAND", "extract"))
         args = [*ssh, "-o", "BatchMode=yes"]
@@ -351,6 +359,7 @@ class SshTransport(Transport):
             args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
         assert self.proc.stdin is not None and self.proc.stdout is not None
+        widen_pipe(self.proc.stdin.fileno(), self.proc.stdout.fileno())
         self.inp: IO[bytes] = self.proc.stdout
         self.out: IO[bytes] = self.proc.stdin
         try:
@@ -528,7 +537,7 @@ class SshTransport(Transport):
 
     def _read_batch(self, table: list[tuple[ObjectId, int]]) -> list[tuple[ObjectId, memoryview]]:
         try:
-            return read_objects(self.inp, table)
+            return read_objects(self.inp, table, self._buffers)
         except ProtocolError as e:
             if "closed" in str(e):
                 raise self._gone() from None

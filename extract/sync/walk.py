@@ -20,7 +20,7 @@ from extract.errors import ObjectNotFound
 from extract.objects import Commit, ObjectId, ObjectKind, Tree
 from extract.objects.kinds import cast
 from extract.store.odb import DiskObjectStore
-from extract.store.walk import object_links
+from extract.store.walk import sent_links
 
 #: Threads reading links in a walk of a store.
 WALK_THREADS = 4
@@ -37,7 +37,8 @@ class Graph(Protocol):
 
 
 class StoreGraph:
-    """A disk store as a Graph: links read without decoding blobs."""
+    """A disk store as a Graph: links read without decoding blobs, and without verifying
+    objects (``sent_links``): whatever the walk picks, the receiver verifies."""
 
     def __init__(self, odb: DiskObjectStore) -> None:
         self.odb = odb
@@ -49,7 +50,7 @@ class StoreGraph:
         return self.odb.get(oid)
 
     def links(self, oid: ObjectId) -> list[ObjectId]:
-        return object_links(self.odb, oid)
+        return sent_links(self.odb, oid)
 
 
 def _graph(source: DiskObjectStore | Graph) -> Graph:
