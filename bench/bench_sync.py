@@ -508,6 +508,12 @@ def bench_full(base: Path, sz: Sizes, repeat: int, sshd: Sshd) -> tuple[list[Row
             ["rsync", "-a", "-e", rsync_ssh, f"root@127.0.0.1:{src}/", f"{dest}/"], check=True
         )
 
+    def rsync_objects(dest: Path) -> None:  # the same bytes the fetch moves, no index.db
+        subprocess.run(
+            ["rsync", "-a", "-e", rsync_ssh, f"root@127.0.0.1:{src}/objects/", f"{dest}/"],
+            check=True,
+        )
+
     fetched: dict[str, int] = {}
 
     def fetcher(url: str, key: str) -> Callable[[Path], None]:
@@ -527,6 +533,7 @@ def bench_full(base: Path, sz: Sizes, repeat: int, sshd: Sshd) -> tuple[list[Row
         ("cp_objects", cp_objects),
         ("fetch_path", fetcher(str(src), "fetch_path")),
         ("rsync_ssh", rsync),
+        ("rsync_objects", rsync_objects),
         ("fetch_ssh", fetcher(sshd.url(src), "fetch_ssh")),
     ]
     times: dict[str, list[float]] = {k: [] for k, _ in subjects}
@@ -613,6 +620,17 @@ def bench_full(base: Path, sz: Sizes, repeat: int, sshd: Sshd) -> tuple[list[Row
             "(report)",
             None,
         ),
+        Row(
+            "full_ssh_vs_rsync_objects",
+            "same, floor `rsync -a` of objects/ only (same bytes as the fetch moves)",
+            median(times["fetch_ssh"]),
+            "s",
+            median(times["rsync_objects"]),
+            "rsync -a objects/",
+            ratio("fetch_ssh", "rsync_objects"),
+            "(report)",
+            None,
+        ),
     ]
     extra = {
         "full_build_seconds": build_s,
@@ -630,6 +648,7 @@ def bench_full(base: Path, sz: Sizes, repeat: int, sshd: Sshd) -> tuple[list[Row
             "cp_dir": mibs("cp_dir", total),
             "cp_objects": mibs("cp_objects", obj_bytes),
             "rsync_ssh": mibs("rsync_ssh", total),
+            "rsync_objects": mibs("rsync_objects", obj_bytes),
         },
     }
     rmtree(src)
