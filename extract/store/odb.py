@@ -149,7 +149,7 @@ class ObjectStore(abc.ABC):
         """Store an object received in its stored form, after checking it (see ``check_stored``)."""
         if self.has(oid):
             return
-        check_stored(self, oid, stored, check_links)
+        check_stored(oid, stored, self.has if check_links else None)
         self._write_stored(oid, stored)
 
     def _write_stored(self, oid: ObjectId, stored: Buffer) -> None:
@@ -214,11 +214,13 @@ class MemoryObjectStore(ObjectStore):
         self._objects.pop(oid, None)
 
 
-def check_stored(store: ObjectStore, oid: ObjectId, stored: Buffer, check_links: bool) -> Buffer:
+def check_stored(
+    oid: ObjectId, stored: Buffer, present: Callable[[ObjectId], bool] | None
+) -> Buffer:
     """Verify an object that arrived in stored form: it unpacks, hashes to ``oid``, is a
-    well-formed object of its kind, and (``check_links``) everything it links to is already
-    here. Objects travel children first, so a complete transfer always passes. Returns the
-    canonical bytes."""
+    well-formed object of its kind, and everything it links to is ``present`` (not checked
+    when None). Objects travel children first, so a complete transfer always passes.
+    Returns the canonical bytes. Every receiver (stores, the git transport) checks here."""
     hexid = to_hex(oid)
     raw = decode_loose(stored, hexid, None)
     actual = hash_bytes(raw)
@@ -226,13 +228,13 @@ def check_stored(store: ObjectStore, oid: ObjectId, stored: Buffer, check_links:
         raise CorruptObject(
             hexid, to_hex(actual), None, "received bytes do not match the id they were sent as"
         )
-    if _is_plain_blob(raw):
+    if is_plain_blob(raw):
         return raw  # the prefix and suffix are exact; a blob links to nothing
     value = decode(raw)
     object_from_value(value)  # canonical form and the kind's field table (e.g. tree entry names)
-    if check_links:
+    if present is not None:
         for child in iter_links(value):
-            if not store.has(child):
+            if not present(child):
                 raise CorruptObject(
                     hexid,
                     None,
@@ -246,7 +248,8 @@ _BLOB_PREFIX = b"\x83\xa4data"
 _BLOB_SUFFIX = b"\xa4kind\xa4blob\xa1v\x01"
 
 
-def _is_plain_blob(raw: Buffer) -> bool:
+def is_plain_blob(raw: Buffer) -> bool:
+    """Whether canonical bytes are a blob's (checked exactly, without decoding the data)."""
     if raw[: len(_BLOB_PREFIX)] != _BLOB_PREFIX or raw[-len(_BLOB_SUFFIX) :] != _BLOB_SUFFIX:
         return False
     marker = raw[len(_BLOB_PREFIX)] if len(raw) > len(_BLOB_PREFIX) else -1
@@ -262,7 +265,7 @@ def _is_plain_blob(raw: Buffer) -> bool:
 
 
 def encode_loose_bytes(raw: bytes) -> bytes:
-    return b"".join(encode_loose([raw], compressible=not _is_plain_blob(raw)))
+    return b"".join(encode_loose([raw], compressible=not is_plain_blob(raw)))
 
 
 def encode_loose(parts: list[bytes | memoryview], compressible: bool) -> list[bytes | memoryview]:
@@ -380,7 +383,7 @@ class DiskObjectStore(ObjectStore):
             return 0
         src = other.path_of(oid)
         stored = other.read_file(oid)
-        check_stored(self, oid, stored, check_links)
+        check_stored(oid, stored, self.has if check_links else None)
         final = self.path_of(oid)
         if not final.parent.is_dir():
             final.parent.mkdir(parents=True, exist_ok=True)
@@ -513,7 +516,7 @@ class DiskObjectStore(ObjectStore):
                 raise failed[0]
             if self.has(oid):
                 return
-            check_stored(self, oid, stored, True)
+            check_stored(oid, stored, self.has)
             with self._lock:
                 self._inflight.add(oid)
             room.acquire()

@@ -90,7 +90,6 @@ from extract.errors import (
     UnknownFormatVersion,
 )
 from extract.objects import (
-    Blob,
     ObjectId,
     ObjectKind,
     check_ref_name,
@@ -99,11 +98,10 @@ from extract.objects import (
     from_hex,
     hash_bytes,
     iter_links,
-    object_from_value,
     to_hex,
 )
 from extract.store.history import author
-from extract.store.odb import Buffer, decode_loose, encode_loose_bytes
+from extract.store.odb import Buffer, check_stored, encode_loose_bytes, is_plain_blob
 from extract.sync.protocol import ProtocolError
 from extract.sync.transport import Transport
 from extract.sync.walk import objects_to_send
@@ -598,7 +596,7 @@ class _Reader:
         self.t = transport
 
     def has(self, oid: ObjectId) -> bool:
-        return oid in self.t._pending or self.t._view.locate(oid) is not None
+        return self.t._present(oid)
 
     def raw(self, oid: ObjectId) -> tuple[bytes, bool]:
         """Verified canonical bytes, and whether the object is a blob (by where it lives)."""
@@ -897,39 +895,24 @@ class GitTransport(Transport):
         n = 0
         for oid, stored in items:
             n += 1
-            if oid in self._pending or self._view.locate(oid) is not None:
+            if self._present(oid):
                 continue
-            hexid = to_hex(oid)
-            raw = bytes(decode_loose(stored, hexid, None))
+            raw = bytes(check_stored(oid, stored, self._present))
             if len(raw) > MAX_GIT_OBJECT:
                 raise GitObjectTooLarge(
-                    f"object {hexid} is {len(raw) / 2**20:.1f} MiB; a git remote takes "
+                    f"object {to_hex(oid)} is {len(raw) / 2**20:.1f} MiB; a git remote takes "
                     f"objects up to {MAX_GIT_OBJECT // 2**20} MiB (git hosts refuse big files). "
                     "Push this store to a path or ssh remote instead"
                 )
-            actual = hash_bytes(raw)
-            if actual != oid:
-                raise CorruptObject(
-                    hexid,
-                    to_hex(actual),
-                    None,
-                    "received bytes do not match the id they were sent as",
-                )
-            value = decode(raw)
-            is_blob = isinstance(object_from_value(value), Blob)  # canonical, well-formed
-            if not is_blob:
-                for child in iter_links(value):
-                    if child not in self._pending and self._view.locate(child) is None:
-                        raise CorruptObject(
-                            hexid,
-                            None,
-                            None,
-                            f"it links to {to_hex(child)}, which did not arrive before it",
-                        )
+            is_blob = is_plain_blob(raw)
             sha = _git_sha(_TYPE_BLOB, raw)
             self._write(_TYPE_BLOB, sha, raw, guess=is_blob)
             self._pending[oid] = _Pending(sha, is_blob, None if is_blob else raw)
         return n
+
+    def _present(self, oid: ObjectId) -> bool:
+        """On the remote, or sent before in this push."""
+        return oid in self._pending or self._view.locate(oid) is not None
 
     def _write(self, type_num: int, sha: bytes, content: bytes, guess: bool = False) -> None:
         if sha in self._where:
