@@ -55,6 +55,7 @@ from extract.store.walk import object_links
 from extract.sync import ops
 from extract.sync.protocol import (
     MAX_BATCH,
+    Buffers,
     ProtocolError,
     StreamLost,
     batch_table,
@@ -475,6 +476,28 @@ def test_object_batch_round_trip() -> None:
 def test_a_batch_table_that_cannot_be_followed_is_refused(table: Any) -> None:
     with pytest.raises(StreamLost, match="object batch"):
         batch_table(table)
+
+
+def test_batch_buffers_are_reused_only_when_no_view_lives() -> None:
+    pool = Buffers(keep=2)
+
+    def one(data: bytes) -> memoryview:
+        buf = batch_bytes([(FAKE, data)])
+        return read_objects(buf, batch_table(read_frame(buf)[1]), pool)[0][1]
+
+    first, second = one(b"a" * 100), one(b"b" * 100)
+    assert bytes(first) == b"a" * 100  # not overwritten while a view of it lives
+    assert len(pool.pool) == 2
+    third = one(b"c" * 100)
+    assert bytes(first) == b"a" * 100 and bytes(second) == b"b" * 100
+    assert len(pool.pool) == 2  # all in use: a one-off buffer, not kept
+    first_buffer = first.obj
+    del first
+    fourth = one(b"d" * 100)
+    assert fourth.obj is first_buffer  # free again, so used again
+    assert bytes(second) == b"b" * 100 and bytes(third) == b"c" * 100
+    big = Buffers.KEEP_MAX + 1
+    assert len(pool.take(big)) == big and len(pool.pool) == 2
 
 
 def test_a_batch_cut_short_is_named() -> None:

@@ -141,9 +141,10 @@ class Buffers:
                 continue
             buf.pop()
             return buf
+        if len(self.pool) >= self.keep:
+            return bytearray(size)  # all in use: a one-off, as large as needed
         buf = bytearray(self.KEEP_MAX)
-        if len(self.pool) < self.keep:
-            self.pool.append(buf)
+        self.pool.append(buf)
         return buf
 
 
