@@ -351,12 +351,12 @@ class DiskObjectStore(ObjectStore):
         return f"{self._root_str}/{h[:2]}/{h[2:]}"
 
     def has(self, oid: ObjectId) -> bool:
+        if oid in self._inflight:  # first: a parent's link check mostly asks about these
+            return True
         if os.path.exists(self._path(oid)):
             return True
-        if not (self._pending or self._inflight):
+        if not self._pending:
             return False
-        if oid in self._inflight:
-            return True
         path = Path(self._path(oid))
         with self._lock:
             return path in self._pending
@@ -550,13 +550,10 @@ class DiskObjectStore(ObjectStore):
         if failed:
             raise failed[0]
 
-    def _write_temp(self, oid: ObjectId, stored: Buffer) -> Path | None:
-        """A received object's stored bytes in a new temp file (not yet durable), or None
-        when the object is already in place."""
-        final = self._path(oid)
-        if os.path.exists(final):
-            return None
-        self._make_fanout(final)
+    def _write_temp(self, oid: ObjectId, stored: Buffer) -> Path:
+        """A received object's stored bytes in a new temp file (not yet durable). The caller
+        checked the object was not here; one arriving meanwhile is kept (link never replaces)."""
+        self._make_fanout(self._path(oid))
         tmp = self._temp_path()
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
         try:
