@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from extract.errors import InvalidInput
+from extract.index.query import dict_rows, escape_like
 
 #: Columns of a light run row: enough for a list, no config or notes.
 LIGHT_COLUMNS = (
@@ -35,20 +36,11 @@ STATUSES = ("running", "completed", "failed")
 NODE_TYPES = ("experiment", "run", "model")
 
 
-def _rows(cur: sqlite3.Cursor) -> list[dict[str, Any]]:
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-
-
 def _light(row: dict[str, Any]) -> dict[str, Any]:
     row["tags"] = json.loads(row["tags"]) if row.get("tags") else []
     row["deleted"] = bool(row.get("deleted"))
     row["live"] = row.get("object_id") is None
     return row
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _subtree(path: str) -> tuple[str, list[Any]]:
@@ -57,7 +49,7 @@ def _subtree(path: str) -> tuple[str, list[Any]]:
         return "1", []
     return "(experiment_path = ? OR experiment_path LIKE ? ESCAPE '\\')", [
         path,
-        _escape_like(path) + "/%",
+        escape_like(path) + "/%",
     ]
 
 
@@ -93,7 +85,7 @@ def run_rows(
     sql = f"SELECT {LIGHT_COLUMNS} FROM runs WHERE {where} ORDER BY {ORDERS[order]}"
     if limit is not None:
         sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
-    return [_light(r) for r in _rows(conn.execute(sql, args))]
+    return [_light(r) for r in dict_rows(conn.execute(sql, args))]
 
 
 def runs_by_id(conn: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
@@ -101,7 +93,7 @@ def runs_by_id(conn: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, di
     out: dict[str, dict[str, Any]] = {}
     for part in _chunks(list(run_ids)):
         marks = ",".join("?" * len(part))
-        for r in _rows(
+        for r in dict_rows(
             conn.execute(f"SELECT {LIGHT_COLUMNS} FROM runs WHERE id IN ({marks})", list(part))
         ):
             out[r["id"]] = _light(r)
@@ -124,7 +116,7 @@ def experiment_tree(conn: sqlite3.Connection) -> list[dict[str, Any]]:
             "WHERE deleted = 0 GROUP BY experiment_path"
         )
     }
-    rows = _rows(
+    rows = dict_rows(
         conn.execute(
             "SELECT id, path, name, parent_id, node_type, created_at FROM experiments ORDER BY path"
         )
@@ -213,12 +205,12 @@ def search(
     where = ["deleted = 0"]
     args: list[Any] = []
     if text:
-        like = "%" + _escape_like(text.lower()) + "%"
+        like = "%" + escape_like(text.lower()) + "%"
         where.append(
             "(lower(COALESCE(name, '')) LIKE ? ESCAPE '\\' OR lower(COALESCE(tags, '')) LIKE ? "
             "ESCAPE '\\' OR lower(COALESCE(notes, '')) LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\')"
         )
-        args += [like, like, like, _escape_like(text.upper()) + "%"]
+        args += [like, like, like, escape_like(text.upper()) + "%"]
     if "status" in filters:
         if filters["status"] not in STATUSES:
             raise InvalidInput(
@@ -231,12 +223,12 @@ def search(
         args.append(filters["tag"])
     if "experiment_prefix" in filters:
         where.append("experiment_path LIKE ? ESCAPE '\\'")
-        args.append(_escape_like(filters["experiment_prefix"]) + "%")
+        args.append(escape_like(filters["experiment_prefix"]) + "%")
     sql = (
         f"SELECT {LIGHT_COLUMNS} FROM runs WHERE {' AND '.join(where)} "
         f"ORDER BY started_at DESC, id DESC LIMIT {int(limit)}"
     )
-    return [_light(r) for r in _rows(conn.execute(sql, args))]
+    return [_light(r) for r in dict_rows(conn.execute(sql, args))]
 
 
 # ---------------------------------------------------------------------------
@@ -361,7 +353,7 @@ def all_todos(conn: sqlite3.Connection, include_done: bool = True) -> list[dict[
     if not include_done:
         sql += " WHERE t.done = 0"
     sql += " ORDER BY t.priority DESC, t.created_at ASC, t.id ASC"
-    rows = _rows(conn.execute(sql))
+    rows = dict_rows(conn.execute(sql))
     for r in rows:
         r["done"] = bool(r["done"])
     return rows

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from extract.errors import InvalidInput
-from extract.index.query import RunNotFound
+from extract.index.query import RunNotFound, dict_rows, escape_like
 from extract.objects import Array, Blob, CurveSet, Link, ObjectId, RunRecord, from_hex
 from extract.objects.kinds import cast
 from extract.store.config import Config, Direction, metric_direction
@@ -103,13 +103,8 @@ def shown(value: object) -> str:
     return f"{text[:SHOWN_MAX]}... ({len(text):,} characters)"
 
 
-def _rows(cur: sqlite3.Cursor) -> list[dict[str, Any]]:
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-
-
 def _like_prefix(prefix: str) -> str:
-    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return escape_like(prefix) + "%"
 
 
 def _loads(text: str | None) -> Any:
@@ -160,7 +155,7 @@ def experiments(
     if limit is not None:
         sql += " LIMIT ?"
         args.append(int(limit))
-    rows = _rows(conn.execute(sql, args))
+    rows = dict_rows(conn.execute(sql, args))
     direct, subtree = _run_counts(conn)
     for r in rows:
         r["n_runs"] = direct.get(r["path"], 0)
@@ -170,7 +165,7 @@ def experiments(
 
 def experiment(conn: sqlite3.Connection, ref: str) -> dict[str, Any]:
     """One experiment by id or by path."""
-    rows = _rows(
+    rows = dict_rows(
         conn.execute(
             "SELECT id, path, name, node_type, parent_id, created_at, status FROM experiments "
             "WHERE id = ? OR path = ? ORDER BY id = ? DESC LIMIT 1",
@@ -315,7 +310,7 @@ def runs(
     if limit is not None:
         sql += " LIMIT ?"
         page_args.append(int(limit))
-    return [_run_item(r) for r in _rows(conn.execute(sql, page_args))], total
+    return [_run_item(r) for r in dict_rows(conn.execute(sql, page_args))], total
 
 
 def _run_item(row: dict[str, Any]) -> dict[str, Any]:
@@ -330,7 +325,7 @@ def _find_run(conn: sqlite3.Connection, run_id: str) -> dict[str, Any]:
     """A run row by its exact id (ULIDs are case-insensitive); anything else is not found."""
     if not isinstance(run_id, str):
         raise RunNotFound(f"Run not found: {shown(run_id)}")
-    rows = _rows(
+    rows = dict_rows(
         conn.execute(
             "SELECT * FROM runs WHERE id = ?",
             (run_id.strip().upper(),),
@@ -479,7 +474,7 @@ def run_detail(
     params = dict(
         conn.execute("SELECT name, value FROM run_params WHERE run_id = ? ORDER BY name", (rid,))
     )
-    artifacts = _rows(
+    artifacts = dict_rows(
         conn.execute(
             "SELECT id, name, kind, step, shape, dtype, metadata, created_at, object_id, rel_path "
             "FROM artifacts WHERE run_id = ? ORDER BY name, step",
@@ -725,12 +720,12 @@ def _check_lineage_args(node_type: str, direction: str, depth: int) -> None:
 
 def _model_ref(conn: sqlite3.Connection, ref: str) -> dict[str, Any] | None:
     """A model row by id or by ``name@version`` (a name may itself hold '@')."""
-    rows = _rows(conn.execute("SELECT id, name, version FROM models WHERE id = ?", (ref,)))
+    rows = dict_rows(conn.execute("SELECT id, name, version FROM models WHERE id = ?", (ref,)))
     if rows:
         return rows[0]
     at = ref.rfind("@")
     while at > 0:
-        rows = _rows(
+        rows = dict_rows(
             conn.execute(
                 "SELECT id, name, version FROM models WHERE name = ? AND version = ?",
                 (ref[:at], ref[at + 1 :]),
@@ -951,7 +946,7 @@ def todos(
     if limit is not None:
         sql += " LIMIT ?"
         args = [*args, int(limit)]
-    rows = _rows(conn.execute(sql, args))
+    rows = dict_rows(conn.execute(sql, args))
     for r in rows:
         r["done"] = bool(r["done"])
     return rows, total
@@ -979,7 +974,7 @@ def models(
     if limit is not None:
         sql += " LIMIT ?"
         args.append(int(limit))
-    rows = _rows(conn.execute(sql, args))
+    rows = dict_rows(conn.execute(sql, args))
     for r in rows:
         r["metadata"] = _loads(r["metadata"])
     return rows, total

@@ -27,9 +27,15 @@ class RunNotFound(InvalidInput):
     exit_code = 3
 
 
-def _rows(cur: sqlite3.Cursor) -> list[dict[str, Any]]:
+def dict_rows(cur: sqlite3.Cursor) -> list[dict[str, Any]]:
+    """A cursor's rows as dicts by column name (the TUI's and MCP's queries share it)."""
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def escape_like(text: str) -> str:
+    """``text`` matched literally by ``LIKE ... ESCAPE '\\'``."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _run_dict(row: dict[str, Any]) -> dict[str, Any]:
@@ -48,11 +54,11 @@ def experiments(conn: sqlite3.Connection, prefix: str = "") -> list[dict[str, An
         "FROM experiments e WHERE e.path LIKE ? ESCAPE '\\' ORDER BY e.path",
         (_like_prefix(prefix),),
     )
-    return _rows(cur)
+    return dict_rows(cur)
 
 
 def _like_prefix(prefix: str) -> str:
-    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return escape_like(prefix) + "%"
 
 
 def runs(
@@ -75,7 +81,7 @@ def runs(
     sql += f" ORDER BY started_at {'DESC' if newest_first else 'ASC'}, id {'DESC' if newest_first else 'ASC'}"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
-    return [_run_dict(r) for r in _rows(conn.execute(sql, args))]
+    return [_run_dict(r) for r in dict_rows(conn.execute(sql, args))]
 
 
 def resolve_run(conn: sqlite3.Connection, text: str) -> str:
@@ -102,13 +108,13 @@ def resolve_run(conn: sqlite3.Connection, text: str) -> str:
 
 
 def run(conn: sqlite3.Connection, run_id: str) -> dict[str, Any]:
-    rows = _rows(conn.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)))
+    rows = dict_rows(conn.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = ?", (run_id,)))
     if not rows:
         raise RunNotFound(f"Run not found: {run_id!r}")
     out = _run_dict(rows[0])
     out["metrics"] = {
         r["name"]: r["value"] if r["value"] is not None else float("nan")
-        for r in _rows(
+        for r in dict_rows(
             conn.execute(
                 "SELECT name, value FROM scalar_metrics WHERE run_id=? ORDER BY name", (run_id,)
             )
@@ -116,13 +122,13 @@ def run(conn: sqlite3.Connection, run_id: str) -> dict[str, Any]:
     }
     out["params"] = {
         r["name"]: r["value"]
-        for r in _rows(
+        for r in dict_rows(
             conn.execute(
                 "SELECT name, value FROM run_params WHERE run_id=? ORDER BY name", (run_id,)
             )
         )
     }
-    out["artifacts"] = _rows(
+    out["artifacts"] = dict_rows(
         conn.execute(
             "SELECT id, name, kind, step, shape, dtype, metadata, created_at, object_id, rel_path "
             "FROM artifacts WHERE run_id=? ORDER BY name, step",
@@ -131,10 +137,10 @@ def run(conn: sqlite3.Connection, run_id: str) -> dict[str, Any]:
     )
     out["curves"] = curve_names(conn, run_id)
     out["todos"] = todos(conn, "run", run_id, include_done=True)
-    out["models"] = _rows(
+    out["models"] = dict_rows(
         conn.execute("SELECT * FROM models WHERE run_id=? ORDER BY name, version", (run_id,))
     )
-    out["lineage"] = _rows(
+    out["lineage"] = dict_rows(
         conn.execute(
             "SELECT parent_type, parent_id, relation, created_at FROM lineage "
             "WHERE child_type='run' AND child_id=? ORDER BY id",
@@ -203,14 +209,14 @@ def todos(
     if not include_done:
         sql += " AND done = 0"
     sql += " ORDER BY priority DESC, created_at ASC, id ASC"
-    rows = _rows(conn.execute(sql, args))
+    rows = dict_rows(conn.execute(sql, args))
     for r in rows:
         r["done"] = bool(r["done"])
     return rows
 
 
 def models(conn: sqlite3.Connection, name_prefix: str = "") -> list[dict[str, Any]]:
-    rows = _rows(
+    rows = dict_rows(
         conn.execute(
             "SELECT * FROM models WHERE name LIKE ? ESCAPE '\\' ORDER BY created_at DESC, name, version",
             (_like_prefix(name_prefix),),
@@ -222,7 +228,9 @@ def models(conn: sqlite3.Connection, name_prefix: str = "") -> list[dict[str, An
 
 
 def model(conn: sqlite3.Connection, name: str, version: str) -> dict[str, Any] | None:
-    rows = _rows(conn.execute("SELECT * FROM models WHERE name=? AND version=?", (name, version)))
+    rows = dict_rows(
+        conn.execute("SELECT * FROM models WHERE name=? AND version=?", (name, version))
+    )
     return rows[0] if rows else None
 
 
@@ -246,7 +254,7 @@ def runs_by_state(conn: sqlite3.Connection, state: str) -> list[dict[str, Any]]:
     }[state]
     return [
         _run_dict(r)
-        for r in _rows(
+        for r in dict_rows(
             conn.execute(
                 f"SELECT {RUN_COLUMNS} FROM runs WHERE {cond} AND deleted=0 ORDER BY started_at"
             )
@@ -256,7 +264,7 @@ def runs_by_state(conn: sqlite3.Connection, state: str) -> list[dict[str, Any]]:
 
 def commits(conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
     out = {}
-    for r in _rows(conn.execute("SELECT * FROM commits")):
+    for r in dict_rows(conn.execute("SELECT * FROM commits")):
         r["parents"] = json.loads(r["parents"])
         out[r["id"]] = r
     return out
