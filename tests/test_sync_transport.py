@@ -61,6 +61,7 @@ from extract.sync.protocol import (
     batch_table,
     read_frame,
     read_objects,
+    write_frame,
     write_objects,
 )
 from extract.sync.remotes import _name_for_url
@@ -861,3 +862,25 @@ def test_ssh_connection_cut_during_push(tmp_path: Path, big: BigStore, sshd: Ssh
     assert done["objects"] == big.total - arrived
     assert r.refs.read(MAIN) == big.head
     assert fsck(r).ok
+
+
+def test_serve_exits_quietly_when_the_client_hangs_up(tmp_path: Path) -> None:
+    """A client gone halfway through a reply is not an error on the far side: no traceback."""
+    src, head = source(tmp_path)
+    ids = objects_for(src, head)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "extract", "serve", "--", str(src.root)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdout.close()  # gone before the answer
+    request = io.BytesIO()
+    write_frame(request, ["get", [bytes(i) for i in ids]])
+    proc.stdin.write(request.getvalue())
+    proc.stdin.close()
+    assert proc.wait(timeout=30) == 0
+    assert proc.stderr is not None and proc.stderr.read() == b""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -34,6 +35,13 @@ def run(path: Path, create: bool) -> int:
     except ExtractError as e:  # the same one line and exit code as every other command
         sys.stderr.write(f"error: {e}\n")
         return e.exit_code
+    except BrokenPipeError:  # the client hung up halfway through a reply: nothing to say
+        # (and nothing for the interpreter to flush into the closed pipe on its way out)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except OSError as e:  # a disk error while serving: one line the client shows, no traceback
+        sys.stderr.write(f"error: {e}\n")
+        return 1
     except KeyboardInterrupt:
         return 130
     return 0
