@@ -72,3 +72,16 @@ def test_core_does_not_load_front_ends() -> None:
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
     )
     assert r.stdout.strip() == ""
+
+
+def test_serve_does_not_load_numpy() -> None:
+    """`extract serve` runs on the far side of every ssh fetch and push: numpy's import (and
+    the BLAS threads it starts) would cost every transfer CPU on both machines."""
+    code = (
+        "import sys; from extract.cli import serve; import extract.sync.ops;"
+        "print(','.join(m for m in ('numpy', 'typer', 'rich') if m in sys.modules))"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    assert r.stdout.strip() == ""

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from extract.index.build import Indexer
-from extract.index.schema import TABLES
 from extract.store.repo import FORMAT_FILE, Repository
 from extract.sync import bundle, ops
 from extract.sync.remotes import resolve_remote
@@ -31,6 +29,11 @@ def _store(root: str | Path) -> Repository:
 
 def table_counts(repo: Repository) -> dict[str, int]:
     """Rows per reference table, with the index brought up to date."""
+    # Imported here: the indexer loads numpy (and its BLAS threads), which `extract serve`
+    # and a plain fetch never need.
+    from extract.index.build import Indexer
+    from extract.index.schema import TABLES
+
     idx = Indexer(repo)
     try:
         idx.refresh()
