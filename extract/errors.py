@@ -18,6 +18,7 @@
     │   ├── ObjectNotFound            3
     │   ├── AmbiguousId               2
     │   ├── CorruptObject             5  stored bytes do not hash to their id
+    │   ├── CorruptPack               5  a pack file whose index cannot be trusted
     │   └── RefError
     │       ├── RefNotFound           3
     │       ├── RefConflict           4  compare-and-swap lost: the ref moved under us
@@ -109,6 +110,17 @@ class CorruptObject(StoreError):
         where = f" at {path}" if path else ""
         got = f" (content hashes to {actual})" if actual else ""
         super().__init__(f"corrupt object {expected}{where}: {why}{got}")
+
+
+class CorruptPack(StoreError):
+    """A pack file whose header, index or trailer is damaged: none of its objects is used."""
+
+    exit_code = 5
+
+    def __init__(self, path: Path, why: str) -> None:
+        self.path = path
+        self.why = why
+        super().__init__(f"damaged pack {path}: {why}")
 
 
 class RefError(StoreError):

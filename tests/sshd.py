@@ -286,12 +286,18 @@ def reachable(repo: Repository, head: ObjectId) -> set[ObjectId]:
 
 
 def object_ids_on_disk(root: Path) -> set[str]:
-    """Hex ids of the object files under a store's ``objects/``."""
+    """Hex ids of the objects under a store's ``objects/``: loose files and pack entries."""
+    from extract.store.pack import PACK_SUFFIX, read_pack
+
     out: set[str] = set()
     objects = root / "objects"
     for sub in os.listdir(objects):
         if len(sub) == 2:
             out.update(sub + name for name in os.listdir(objects / sub))
+    with contextlib.suppress(FileNotFoundError):
+        for name in os.listdir(objects / "pack"):
+            if name.endswith(PACK_SUFFIX):
+                out.update(oid.hex() for oid, _, _ in read_pack(objects / "pack" / name).entries())
     return out
 
 

@@ -22,7 +22,7 @@ def test_init_layout(tmp_path: Path) -> None:
     repo = Repository.init(tmp_path / ".extract", ("benchmark", "model", "variant"))
     for sub in ("objects", "refs/heads", "logs", "journal", "staged"):
         assert (repo.root / sub).is_dir()
-    assert (repo.root / "FORMAT").read_text() == "extract-store 1\nhash blake3-256\n"
+    assert (repo.root / "FORMAT").read_text() == "extract-store 2\nhash blake3-256\n"
     assert repo.config.hierarchy == ("benchmark", "model", "variant")
 
 
@@ -80,8 +80,8 @@ def test_malformed_config(tmp_path: Path) -> None:
 
 
 def test_unknown_format_is_refused_and_untouched(repo: Repository) -> None:
-    (repo.root / "FORMAT").write_text("extract-store 2\nhash blake3-256\n")
-    with pytest.raises(UnknownFormatVersion, match="format 2"):
+    (repo.root / "FORMAT").write_text("extract-store 3\nhash blake3-256\n")
+    with pytest.raises(UnknownFormatVersion, match="format 3; this extract reads formats 1 and 2"):
         Repository(repo.root)
     (repo.root / "FORMAT").write_text("extract-store 1\nhash sha1\n")
     with pytest.raises(UnknownFormatVersion, match="sha1"):
@@ -109,3 +109,13 @@ def test_resolve(repo: Repository) -> None:
     assert repo.resolve(a.hex()[:10]) == a
     with pytest.raises(ValueError, match="neither a ref nor an object id"):
         repo.resolve("no-such-thing")
+
+
+def test_a_format_1_store_opens_and_stays_loose(tmp_path: Path) -> None:
+    """Stores made before packs keep their FORMAT (never rewritten): they open, and writes
+    into them, transfers included, stay loose."""
+    repo = Repository.init(tmp_path / ".extract", ("a",))
+    (repo.root / "FORMAT").write_text("extract-store 1\nhash blake3-256\n")
+    old = Repository(repo.root)
+    assert old.format == 1 and not old.objects.can_pack
+    assert Repository(repo.root).format == 1

@@ -47,6 +47,7 @@ from extract.objects import (
     to_hex,
 )
 from extract.sdk import Store
+from extract.store import odb as odbmod
 from extract.store.fsck import fsck
 from extract.store.history import State, now_iso, read_state, write_state
 from extract.store.odb import decode_loose, encode_loose_bytes
@@ -351,6 +352,39 @@ def test_fetch_everything_then_only_the_new_run(tmp_path: Path, connect: Connect
     assert fsck(local).ok
     for oid in reachable(src, second):  # every object arrived intact
         assert local.objects.get_raw(oid) == src.objects.get_raw(oid)
+
+
+def test_packs_travel_both_ways(
+    tmp_path: Path, connect: Connect, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A remote whose objects are packed is fetched from (sendfile from pack ranges over
+    ssh; streamed, not hard-linked, over a path), and what arrives is packed here too."""
+    monkeypatch.setattr(odbmod, "PACK_AFTER", 0)  # this process packs from the first object
+    src, head = source(tmp_path, runs=3)
+    packed = remote_store(tmp_path, "packed")
+    with packed.objects.ingest() as sink:
+        for oid, data in stored(src, objects_for(src, head)):
+            sink.put_stored(oid, data)
+    packed.objects.sync()
+    packed.refs.set(MAIN, head, expected=None)
+    assert packed.objects.packs() and not list(packed.objects.iter_loose_ids())
+
+    local = make_store(tmp_path / "local" / ".extract")
+    r = ops.fetch(local, connect(packed.root), "origin")
+    assert r.objects == len(reachable(src, head))
+    assert local.objects.packs(), "a fetch into this process packs what it receives"
+    assert fsck(local).ok
+    for oid in reachable(src, head):
+        assert local.objects.get_raw(oid) == src.objects.get_raw(oid)
+
+    # and a push from a packed store
+    [_] = add_runs(local, 1, prefix="more")
+    ops.merge(local, head)
+    mine = commit(local, "mine")
+    ops.push(local, connect(packed.root), "origin")
+    again = Repository(packed.root)
+    assert again.refs.read(MAIN) == mine
+    assert fsck(again).ok
 
 
 def head_runs(repo: Repository, head: ObjectId) -> dict[str, ObjectId]:

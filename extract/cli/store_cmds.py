@@ -134,6 +134,8 @@ def fsck_cmd(
                 "ok": rep.ok,
                 "objects": rep.objects,
                 "blobs": rep.blobs,
+                "packs": rep.packs,
+                "packed": rep.packed,
                 "reachable": rep.reachable,
                 "dangling": [to_hex(o) for o in rep.dangling],
                 "problems": [
@@ -149,9 +151,10 @@ def fsck_cmd(
             for oid in rep.dangling:
                 typer.echo(f"dangling {to_hex(oid)}")
         mode = "all data re-hashed" if read_data else "blob data not re-hashed; --read-data does"
+        where = f", {rep.packed} of them in {rep.packs} packs" if rep.packs else ""
         typer.echo(
-            f"checked {rep.objects} objects ({rep.blobs} blobs; {mode}): {rep.reachable} reachable, "
-            f"{len(rep.dangling)} dangling, {len(rep.errors)} errors"
+            f"checked {rep.objects} objects ({rep.blobs} blobs{where}; {mode}): "
+            f"{rep.reachable} reachable, {len(rep.dangling)} dangling, {len(rep.errors)} errors"
         )
         typer.echo("ok" if rep.ok else "store has errors")
     if not rep.ok:

@@ -11,8 +11,9 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from extract.errors import CorruptObject, ExtractError, InvalidId
+from extract.errors import CorruptObject, CorruptPack, ExtractError, InvalidId
 from extract.objects import (
     ObjectId,
     decode,
@@ -25,8 +26,9 @@ from extract.objects import (
 from extract.objects.kinds import Commit
 from extract.store import journal
 from extract.store.odb import decode_loose
+from extract.store.pack import PACK_SUFFIX, pread_all, read_pack
 from extract.store.repo import Repository
-from extract.store.walk import BLOB_SUFFIX, blob_layout, list_tmp, roots
+from extract.store.walk import BLOB_HEAD, BLOB_SUFFIX, blob_layout, list_tmp, roots
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,8 @@ class FsckReport:
     blobs: int = 0
     bytes_hashed: int = 0
     reachable: int = 0
+    packs: int = 0  # pack files
+    packed: int = 0  # objects checked in packs (and not also loose)
     dangling: list[ObjectId] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
@@ -55,6 +59,10 @@ class FsckReport:
     @property
     def ok(self) -> bool:
         return not self.errors
+
+
+def _reader(fd: int, base: int) -> Callable[[int, int], bytes]:
+    return lambda at, n: pread_all(fd, n, base + at)
 
 
 def fsck(
@@ -69,39 +77,31 @@ def fsck(
     def err(subject: str, message: str) -> None:
         rep.problems.append(Problem("error", subject, message))
 
-    for sub, name in odb.iter_files():
-        path = odb.root / sub / name
-        try:
-            oid = from_hex(sub + name)
-        except InvalidId:
-            err(str(path), "stray file in the object directory (its name is not an object id)")
-            continue
+    def check(oid: ObjectId, where: Path, size: int, read_at: Callable[[int, int], bytes]) -> None:
+        """One stored object, wherever it lies: ``read_at(start, n)`` reads its bytes."""
         rep.objects += 1
         if progress:
             progress(rep.objects)
         hexid = to_hex(oid)
         try:
-            layout = blob_layout(path)
+            layout = blob_layout(read_at(0, BLOB_HEAD))
             if layout is not None and not read_data:
                 start, n = layout
-                size = path.stat().st_size
                 if size != start + n + len(BLOB_SUFFIX):
                     raise CorruptObject(
-                        hexid, None, path, f"truncated or padded ({size} bytes on disk)"
+                        hexid, None, where, f"truncated or padded ({size} bytes stored)"
                     )
-                with open(path, "rb") as f:
-                    f.seek(-len(BLOB_SUFFIX), os.SEEK_END)
-                    if f.read() != BLOB_SUFFIX:
-                        raise CorruptObject(hexid, None, path, "blob trailer is damaged")
+                if read_at(size - len(BLOB_SUFFIX), len(BLOB_SUFFIX)) != BLOB_SUFFIX:
+                    raise CorruptObject(hexid, None, where, "blob trailer is damaged")
                 rep.blobs += 1
                 kinds[oid] = "blob"
                 present.add(oid)
-                continue
-            raw = decode_loose(path.read_bytes(), hexid, path)
+                return
+            raw = decode_loose(read_at(0, size), hexid, where)
             rep.bytes_hashed += len(raw)
             actual = hash_bytes(raw)
             if actual != oid:
-                raise CorruptObject(hexid, to_hex(actual), path, "content does not match its id")
+                raise CorruptObject(hexid, to_hex(actual), where, "content does not match its id")
             obj = decode_object(raw)
             kinds[oid] = obj.KIND
             links[oid] = list(iter_links(decode(raw)))
@@ -111,7 +111,42 @@ def fsck(
         except CorruptObject as e:
             err(hexid, str(e).removeprefix(f"corrupt object {hexid}").lstrip(": "))
         except ExtractError as e:
-            err(hexid, f"malformed object: {e} ({path})")
+            err(hexid, f"malformed object: {e} ({where})")
+
+    for sub, name in odb.iter_files():
+        path = odb.root / sub / name
+        try:
+            oid = from_hex(sub + name)
+        except InvalidId:
+            err(str(path), "stray file in the object directory (its name is not an object id)")
+            continue
+        with open(path, "rb") as f:
+            fd = f.fileno()
+            check(oid, path, os.fstat(fd).st_size, _reader(fd, 0))
+
+    packed = 0
+    names = sorted(os.listdir(odb.pack_dir)) if odb.pack_dir.is_dir() else []
+    for file in names:
+        path = odb.pack_dir / file
+        if not file.endswith(PACK_SUFFIX):
+            err(str(path), "stray file in the pack directory (not a pack)")
+            continue
+        try:
+            pack = read_pack(path)  # from disk, not a cached index
+        except CorruptPack as e:
+            err(str(path), f"damaged pack, none of its objects is used: {e.why}")
+            continue
+        except FileNotFoundError:
+            continue  # gc replaced it meanwhile
+        rep.packs += 1
+        with open(path, "rb") as f:
+            fd = f.fileno()
+            for oid, offset, length in pack.entries():
+                if oid in present or oid in links:
+                    continue  # also loose, and checked there
+                packed += 1
+                check(oid, path, length, _reader(fd, offset))
+    rep.packed = packed
 
     def root_error(subject: str, message: str) -> None:
         err(subject, message)

@@ -68,7 +68,7 @@ def gc(
     rep.reachable = len(reachable)
     now = time.time()
     odb = repo.objects
-    for oid in odb.iter_ids():
+    for oid in odb.iter_loose_ids():
         if oid in reachable:
             continue
         path = odb.path_of(oid)
@@ -83,6 +83,16 @@ def gc(
         if not dry_run:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
+    for pack in odb.packs():
+        garbage = [(oid, length) for oid, _, length in pack.entries() if oid not in reachable]
+        if not garbage:
+            continue
+        if now - pack.mtime < grace_seconds:
+            rep.kept_young += len(garbage)
+            continue
+        rep.removed.extend(garbage)
+        if not dry_run:
+            odb.repack(pack, reachable.__contains__)
     for tmp in list_tmp(odb):
         with contextlib.suppress(FileNotFoundError):
             if now - tmp.stat().st_mtime >= grace_seconds:

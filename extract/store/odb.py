@@ -14,6 +14,7 @@ import itertools
 import os
 import queue
 import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,7 +24,7 @@ from typing import TypeAlias, overload
 
 import zstandard
 
-from extract.errors import AmbiguousId, CorruptObject, InvalidId, ObjectNotFound
+from extract.errors import AmbiguousId, CorruptObject, CorruptPack, InvalidId, ObjectNotFound
 from extract.objects import (
     Blob,
     ObjectId,
@@ -42,6 +43,7 @@ from extract.objects import (
 )
 from extract.objects.ids import HEX_SIZE
 from extract.store.fsutil import fsync_dir, fsync_path, temp_file, write_all
+from extract.store.pack import PACK_SUFFIX, Pack, PackWriter, pread_all, read_pack
 
 #: Object bytes as they arrive: a transfer hands out views into one buffer per batch.
 Buffer: TypeAlias = bytes | memoryview
@@ -59,6 +61,14 @@ ZSTD_LEVEL = 3
 #: filesystems; several in flight hide it), and how many objects may wait for them.
 INGEST_WRITERS = 2
 INGEST_QUEUE = 64
+#: A transfer stores its first objects loose (a small fetch stays as cheap to read and
+#: collect as a local commit) and the rest in packs, each closed at a durable group once
+#: it holds this much, so an interrupted transfer keeps what arrived.
+PACK_AFTER = 128
+PACK_BYTES = 64 << 20
+#: A pack directory changed this recently is listed again on a miss: its mtime may not
+#: have ticked for a pack another process added just after we looked.
+PACK_RESCAN_NS = 2_000_000_000
 #: No object extract writes inflates past this; a frame that claims more is refused unread.
 MAX_INFLATED = 1 << 32
 
@@ -87,6 +97,27 @@ class Ingest:
 
     put_stored: Callable[[ObjectId, Buffer], None]
     cut: Callable[[], None]
+
+
+@dataclass(frozen=True)
+class _LooseGroup:
+    objects: list[tuple[ObjectId, Future[Path | None]]]  # id, its temp file once written
+
+    def ids(self) -> list[ObjectId]:
+        return [oid for oid, _ in self.objects]
+
+
+@dataclass(frozen=True)
+class _PackGroup:
+    writer: PackWriter
+    objects: list[ObjectId]
+    name: Future[str]  # resolves once the packer has written the index
+
+    def ids(self) -> list[ObjectId]:
+        return self.objects
+
+
+_Group: TypeAlias = _LooseGroup | _PackGroup
 
 
 class ObjectStore(abc.ABC):
@@ -325,12 +356,21 @@ def _unzstd(payload: Buffer, oid_hex: str, path: Path | None) -> bytes:
 
 
 class DiskObjectStore(ObjectStore):
-    """Loose objects under ``root``; writes are temp file, fsync, link into place."""
+    """Loose objects under ``root`` (writes are temp file, fsync, link into place) and packs
+    under ``root/pack``, which only transfers write (``ingest``) and only gc rewrites.
 
-    def __init__(self, root: Path) -> None:
+    ``packs`` False (a format-1 store) keeps every write loose; packs are still read."""
+
+    def __init__(self, root: Path, packs: bool = True) -> None:
         self.root = root
         self._root_str = str(root)
         self.tmp = root / "tmp"
+        self.pack_dir = root / "pack"
+        self.can_pack = packs
+        self._packs: dict[str, Pack] = {}  # by name; replaced whole, never changed in place
+        self._pack_stamp = -1  # pack_dir's mtime_ns when last listed
+        #: Packs that could not be loaded, by file name: why (fsck reports them).
+        self.pack_problems: dict[str, str] = {}
         self._dirty_dirs: set[Path] = set()
         self._lock = threading.Lock()
         self._batch_depth = 0
@@ -355,11 +395,160 @@ class DiskObjectStore(ObjectStore):
             return True
         if os.path.exists(self._path(oid)):
             return True
-        if not self._pending:
+        if self._pending:
+            path = Path(self._path(oid))
+            with self._lock:
+                if path in self._pending:
+                    return True
+        return self._find_packed(oid) is not None
+
+    # packs ------------------------------------------------------------------
+    def packs(self) -> list[Pack]:
+        """The packs on disk now (listed afresh)."""
+        self._pack_stamp = -1
+        self._rescan_packs()
+        return sorted(self._packs.values(), key=lambda p: p.name)
+
+    def has_packs(self) -> bool:
+        return bool(self.packs())
+
+    def is_loose(self, oid: ObjectId) -> bool:
+        return os.path.exists(self._path(oid))
+
+    def _find_packed(self, oid: ObjectId) -> tuple[Pack, int, int] | None:
+        for _ in range(2):
+            for pack in self._packs.values():
+                hit = pack.find(oid)
+                if hit is not None:
+                    return pack, hit[0], hit[1]
+            if not self._rescan_packs():
+                return None
+        return None
+
+    def _rescan_packs(self) -> bool:
+        """Load packs added (by another process too) since we last looked and forget removed
+        ones. Cheap when nothing changed: one stat. True if the set of packs changed."""
+        try:
+            stamp = os.stat(self.pack_dir).st_mtime_ns
+        except FileNotFoundError:
+            changed = bool(self._packs)
+            self._packs = {}
+            return changed
+        if stamp == self._pack_stamp and time.time_ns() - stamp > PACK_RESCAN_NS:
             return False
-        path = Path(self._path(oid))
+        self._pack_stamp = stamp
+        names = {n for n in os.listdir(self.pack_dir) if n.endswith(PACK_SUFFIX)}
+        current = dict(self._packs)
+        changed = False
+        for name in list(current):
+            if name + PACK_SUFFIX not in names:
+                del current[name]
+                changed = True
+        for file in names:
+            name = file[: -len(PACK_SUFFIX)]
+            if name in current or file in self.pack_problems:
+                continue
+            try:
+                current[name] = read_pack(self.pack_dir / file)
+                changed = True
+            except FileNotFoundError:
+                continue
+            except CorruptPack as e:
+                self.pack_problems[file] = e.why
+        self._packs = current
+        return changed
+
+    def _add_pack(self, pack: Pack) -> None:
         with self._lock:
-            return path in self._pending
+            self._packs = {**self._packs, pack.name: pack}
+
+    def _read_packed(self, oid: ObjectId, start: int = 0, n: int | None = None) -> bytes:
+        """Bytes of a packed object (all, or ``n`` from ``start``); ObjectNotFound if absent."""
+        for _ in range(2):
+            hit = self._find_packed(oid)
+            if hit is None:
+                break
+            pack, offset, length = hit
+            want = length - start if n is None else min(n, max(length - start, 0))
+            try:
+                fd = os.open(pack.path, os.O_RDONLY)
+            except FileNotFoundError:  # gc rewrote the pack since we loaded it
+                self._pack_stamp = -1
+                self._rescan_packs()
+                continue
+            try:
+                return pread_all(fd, want, offset + start)
+            finally:
+                os.close(fd)
+        raise ObjectNotFound(f"no object {to_hex(oid)}")
+
+    def where(self, oid: ObjectId) -> Path:
+        """The file holding ``oid`` (its loose file, else its pack), for messages."""
+        path = self.path_of(oid)
+        if not path.exists() and (hit := self._find_packed(oid)) is not None:
+            return hit[0].path
+        return path
+
+    def stored_size(self, oid: ObjectId) -> int:
+        try:
+            return os.stat(self._path(oid)).st_size
+        except FileNotFoundError:
+            hit = self._find_packed(oid)
+            if hit is None:
+                raise ObjectNotFound(f"no object {to_hex(oid)}") from None
+            return hit[2]
+
+    def read_head(self, oid: ObjectId, n: int) -> bytes:
+        """The first ``n`` stored bytes of an object (fewer if it is shorter)."""
+        try:
+            with open(self._path(oid), "rb") as f:
+                return f.read(n)
+        except FileNotFoundError:
+            return self._read_packed(oid, 0, n)
+
+    def write_pack(self, objects: Iterator[tuple[ObjectId, Buffer]]) -> Pack | None:
+        """Write the given stored objects into one new pack, durably (gc's repacking); None
+        if there were none. The caller has checked them."""
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        writer = PackWriter(self._temp_path())
+        try:
+            for oid, stored in objects:
+                writer.add(oid, stored)
+            if not writer.entries:
+                writer.abort()
+                return None
+            final = writer.install(writer.finish(), self.pack_dir)
+        except BaseException:
+            writer.abort()
+            raise
+        fsync_dir(self.pack_dir)
+        pack = read_pack(final)
+        self._add_pack(pack)
+        return pack
+
+    def repack(self, pack: Pack, keep: Callable[[ObjectId], bool]) -> Pack | None:
+        """Replace ``pack`` by a new one holding only the objects ``keep`` accepts (gc): the
+        new pack is durable before the old one goes, so a crash between keeps both."""
+        fd = os.open(pack.path, os.O_RDONLY)
+        try:
+            kept = self.write_pack(
+                (oid, pread_all(fd, length, offset))
+                for oid, offset, length in pack.entries()
+                if keep(oid)
+            )
+        finally:
+            os.close(fd)
+        if kept is None or kept.name != pack.name:
+            self.remove_pack(pack)
+        return kept
+
+    def remove_pack(self, pack: Pack) -> None:
+        """Delete a pack (gc, after writing what it keeps elsewhere)."""
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(pack.path)
+        fsync_dir(self.pack_dir)
+        with self._lock:
+            self._packs = {k: v for k, v in self._packs.items() if k != pack.name}
 
     def get_stored(self, oid: ObjectId) -> bytes:
         return self.read_file(oid)
@@ -391,6 +580,9 @@ class DiskObjectStore(ObjectStore):
         src = other.path_of(oid)
         stored = other.read_file(oid)
         check_stored(oid, stored, self.has if check_links else None)
+        if not other.is_loose(oid):  # packed there: nothing to link, write a copy
+            self._write_stored(oid, stored)
+            return len(stored)
         final = self.path_of(oid)
         if not final.parent.is_dir():
             final.parent.mkdir(parents=True, exist_ok=True)
@@ -406,25 +598,39 @@ class DiskObjectStore(ObjectStore):
             self._dirty_dirs.add(final.parent)
         return len(stored)
 
-    def open_file(self, oid: ObjectId) -> int:
-        """A read-only descriptor of the object's file (the caller closes it)."""
+    def open_range(self, oid: ObjectId) -> tuple[int, int, int]:
+        """(descriptor, offset, size) of the object's stored bytes: its loose file, or its
+        range of a pack. The caller closes the descriptor."""
         try:
-            return os.open(self._path(oid), os.O_RDONLY)
+            fd = os.open(self._path(oid), os.O_RDONLY)
         except FileNotFoundError:
-            raise ObjectNotFound(f"no object {to_hex(oid)}") from None
+            pass
+        else:
+            return fd, 0, os.fstat(fd).st_size
+        for _ in range(2):
+            hit = self._find_packed(oid)
+            if hit is None:
+                break
+            try:
+                return os.open(hit[0].path, os.O_RDONLY), hit[1], hit[2]
+            except FileNotFoundError:  # gc rewrote the pack since we loaded it
+                self._pack_stamp = -1
+        raise ObjectNotFound(f"no object {to_hex(oid)}")
 
     def read_file(self, oid: ObjectId) -> bytes:
+        """The object's stored bytes (not verified)."""
         path = self._path(oid)
         try:
             with open(path, "rb") as f:
                 return f.read()
         except FileNotFoundError:
-            raise ObjectNotFound(f"no object {to_hex(oid)}") from None
+            return self._read_packed(oid)
 
     def get_raw(self, oid: ObjectId) -> bytes:
-        path = self.path_of(oid)
+        stored = self.read_file(oid)
+        path = self.where(oid)
         hexid = to_hex(oid)
-        raw = decode_loose(self.read_file(oid), hexid, path)
+        raw = decode_loose(stored, hexid, path)
         actual = hash_bytes(raw)
         if actual != oid:
             raise CorruptObject(hexid, to_hex(actual), path, "content does not match its id")
@@ -482,20 +688,29 @@ class DiskObjectStore(ObjectStore):
     @contextlib.contextmanager
     def ingest(self) -> Iterator[Ingest]:
         """Received objects, stored by several threads at once: the caller checks each one
-        (``check_stored``), writer threads write them to temp files, and a flusher thread
-        makes each group (closed by ``cut``) durable and links it into place, in order.
-        Creating files and waiting for the disk thus overlap with receiving and checking.
+        (``check_stored``); the first ``PACK_AFTER`` are written to loose temp files by
+        writer threads, the rest appended to a pack by one packer thread; a flusher thread
+        makes each group durable and puts it in place, in order: a loose group (closed by
+        ``cut``) is fsynced and linked, a pack is closed at the first cut after it holds
+        ``PACK_BYTES`` (or at the end), fsynced and renamed into ``pack/``. Creating files
+        and waiting for the disk thus overlap with receiving and checking, and a large
+        transfer creates a few files rather than one per object.
 
         Objects checked but not yet in place count as present (``has``), so a parent's
         link check finds children that arrived before it. On exit every object checked is
         in place, even when the body raised (a transfer cut halfway keeps what arrived).
-        An error in a writer or the flusher is raised, and from then on nothing more is
-        linked: a group whose write failed may hold a child of every later object."""
+        An error in a writer, the packer or the flusher is raised, and from then on nothing
+        more is put in place: a failed group may hold a child of every later object."""
         pool = ThreadPoolExecutor(max_workers=INGEST_WRITERS, thread_name_prefix="extract-write")
+        packer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract-pack")
         room = threading.BoundedSemaphore(INGEST_QUEUE)  # bounds the bytes held for writing
-        groups: queue.Queue[list[tuple[ObjectId, Future[Path | None]]] | None] = queue.Queue()
+        groups: queue.Queue[_Group | None] = queue.Queue()
         group: list[tuple[ObjectId, Future[Path | None]]] = []
         failed: list[BaseException] = []
+        taken = 0  # objects checked so far
+        writer: PackWriter | None = None
+        packed: list[ObjectId] = []  # in the open pack
+        packed_bytes = 0
 
         def write(oid: ObjectId, stored: Buffer) -> Path | None:
             try:
@@ -503,22 +718,48 @@ class DiskObjectStore(ObjectStore):
             finally:
                 room.release()
 
+        def append(w: PackWriter, oid: ObjectId, stored: Buffer) -> None:
+            try:
+                if not failed:
+                    w.add(oid, stored)
+            except BaseException as e:  # the pack must not be installed without it
+                failed.append(e)
+            finally:
+                room.release()
+
+        def finish(w: PackWriter) -> str:
+            if failed:
+                raise failed[0]
+            return w.finish()
+
         def flusher() -> None:
             broken = False  # a failed group may hold children of every later one
-            while (batch := groups.get()) is not None:
+            while (item := groups.get()) is not None:
                 try:
-                    temps = [(self.path_of(oid), f.result()) for oid, f in batch]
-                    if not broken and not failed:
-                        self._link_durably([(final, t) for final, t in temps if t is not None])
+                    if isinstance(item, _PackGroup):
+                        name = item.name.result()
+                        if broken or failed:
+                            item.writer.abort()
+                        else:
+                            self._add_pack(read_pack(item.writer.install(name, self.pack_dir)))
+                            with self._lock:
+                                self._dirty_dirs.add(self.pack_dir)
+                    else:
+                        temps = [(self.path_of(oid), f.result()) for oid, f in item.objects]
+                        if not broken and not failed:
+                            self._link_durably([(fin, t) for fin, t in temps if t is not None])
                 except BaseException as e:  # handed to the caller, raised there
                     failed.append(e)
                     broken = True
+                    if isinstance(item, _PackGroup):
+                        item.writer.abort()
                 finally:
                     with self._lock:
-                        for oid, _ in batch:
+                        for oid in item.ids():
                             self._inflight.discard(oid)
 
         def put(oid: ObjectId, stored: Buffer) -> None:
+            nonlocal taken, writer, packed_bytes
             if failed:
                 raise failed[0]
             if self.has(oid):
@@ -527,14 +768,34 @@ class DiskObjectStore(ObjectStore):
             with self._lock:
                 self._inflight.add(oid)
             room.acquire()
-            group.append((oid, pool.submit(write, oid, stored)))
+            if self.can_pack and taken >= PACK_AFTER:
+                if writer is None:
+                    writer = PackWriter(self._temp_path())
+                packer.submit(append, writer, oid, stored)
+                packed.append(oid)
+                packed_bytes += len(stored)
+            else:
+                group.append((oid, pool.submit(write, oid, stored)))
+            taken += 1
+
+        def close_group() -> None:
+            if group:
+                groups.put(_LooseGroup(group.copy()))
+                group.clear()
+
+        def close_pack() -> None:
+            nonlocal writer, packed_bytes
+            if writer is not None:
+                groups.put(_PackGroup(writer, packed.copy(), packer.submit(finish, writer)))
+                writer, packed_bytes = None, 0
+                packed.clear()
 
         def cut() -> None:
             if failed:
                 raise failed[0]
-            if group:
-                groups.put(group.copy())
-                group.clear()
+            close_group()
+            if packed_bytes >= PACK_BYTES:
+                close_pack()
 
         self.tmp.mkdir(parents=True, exist_ok=True)
         thread = threading.Thread(target=flusher, name="extract-flush", daemon=True)
@@ -542,11 +803,12 @@ class DiskObjectStore(ObjectStore):
         try:
             yield Ingest(put, cut)
         finally:
-            if group:
-                groups.put(group.copy())
+            close_group()
+            close_pack()
             groups.put(None)
             thread.join()
             pool.shutdown()
+            packer.shutdown()
         if failed:
             raise failed[0]
 
@@ -624,6 +886,20 @@ class DiskObjectStore(ObjectStore):
             fsync_dir(d)
 
     def iter_ids(self) -> Iterator[ObjectId]:
+        """Every object once, loose or packed."""
+        packs = self.packs()
+        seen: set[ObjectId] = set()
+        for oid in self.iter_loose_ids():
+            if packs:
+                seen.add(oid)
+            yield oid
+        for pack in packs:
+            for oid, _, _ in pack.entries():
+                if oid not in seen:
+                    seen.add(oid)
+                    yield oid
+
+    def iter_loose_ids(self) -> Iterator[ObjectId]:
         for sub, name in self.iter_files():
             try:
                 yield from_hex(sub + name)
@@ -654,11 +930,20 @@ class DiskObjectStore(ObjectStore):
             if full.startswith(prefix):
                 with contextlib.suppress(InvalidId):
                     out.append(from_hex(full))
-        return out
+        for pack in self.packs():
+            out.extend(oid for oid, _, _ in pack.entries() if to_hex(oid).startswith(prefix))
+        return sorted(set(out))
 
     def delete(self, oid: ObjectId) -> None:
+        """Remove a loose object (packed ones go when gc rewrites their pack)."""
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path_of(oid))
 
     def mtime(self, oid: ObjectId) -> float:
-        return self.path_of(oid).stat().st_mtime
+        try:
+            return self.path_of(oid).stat().st_mtime
+        except FileNotFoundError:
+            hit = self._find_packed(oid)
+            if hit is None:
+                raise ObjectNotFound(f"no object {to_hex(oid)}") from None
+            return hit[0].mtime

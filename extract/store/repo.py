@@ -21,7 +21,13 @@ from extract.store.fsutil import atomic_write
 from extract.store.odb import DiskObjectStore
 from extract.store.refs import RefStore
 
-STORE_FORMAT = 1
+#: The format ``init`` writes. Format 2 added packs (objects_spec/changes.md).
+STORE_FORMAT = 2
+#: Formats this build reads and writes. A format-1 store stays format 1: its FORMAT is
+#: never rewritten, so transfers into it store every object loose.
+KNOWN_FORMATS = (1, 2)
+#: The first format with packs.
+PACKS_FORMAT = 2
 FORMAT_FILE = "FORMAT"
 DEFAULT_DIR = ".extract"
 MAIN = "refs/heads/main"
@@ -51,9 +57,10 @@ def read_format(root: Path) -> int:
             raise ValueError(magic)
     except (IndexError, ValueError):
         raise UnknownFormatVersion(f"{path} is damaged: expected 'extract-store N'") from None
-    if number != STORE_FORMAT:
+    if number not in KNOWN_FORMATS:
+        known = " and ".join(map(str, KNOWN_FORMATS))
         raise UnknownFormatVersion(
-            f"store {root} has format {number}; this extract reads format {STORE_FORMAT}. "
+            f"store {root} has format {number}; this extract reads formats {known}. "
             "Upgrade extract to open it; it was not changed"
         )
     if fields.get("hash") != HASH_NAME:
@@ -70,8 +77,8 @@ class Repository:
         self.root = Path(root)
         if not self.root.is_dir():
             raise StoreNotFound(f"no extract store at {self.root}; create one with `extract init`")
-        read_format(self.root)
-        self.objects = DiskObjectStore(self.root / "objects")
+        self.format = read_format(self.root)
+        self.objects = DiskObjectStore(self.root / "objects", packs=self.format >= PACKS_FORMAT)
         self.refs = RefStore(self.root)
         self._config: configmod.Config | None = None
 

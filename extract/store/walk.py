@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from extract.errors import ObjectFormatError, ObjectNotFound
+from extract.errors import ObjectFormatError
 from extract.objects import ObjectId, Value, decode, iter_links
 from extract.objects.codec import scan_links
 from extract.store.odb import (
@@ -26,10 +26,13 @@ BLOB_SUFFIX = b"\xa4kind\xa4blob\xa1v\x01"
 _BIN_LEN = {0xC4: 1, 0xC5: 2, 0xC6: 4}
 
 
-def blob_layout(path: Path) -> tuple[int, int] | None:
-    """(header size, data length) if the file is a raw-stored blob, else None. Reads 16 bytes."""
-    with open(path, "rb") as f:
-        head = f.read(HEADER_SIZE + len(BLOB_START) + 5)
+#: Stored bytes that ``blob_layout`` needs to see.
+BLOB_HEAD = HEADER_SIZE + len(BLOB_START) + 5
+
+
+def blob_layout(head: bytes) -> tuple[int, int] | None:
+    """(header size, data length) if the first ``BLOB_HEAD`` stored bytes of an object are
+    a raw-stored blob's, else None."""
     if head[:2] != MAGIC or len(head) < HEADER_SIZE + len(BLOB_START) + 1:
         return None
     if head[2] != LOOSE_FORMAT or head[3] != CODEC_RAW:
@@ -48,11 +51,8 @@ def blob_layout(path: Path) -> tuple[int, int] | None:
 
 def object_links(odb: DiskObjectStore, oid: ObjectId) -> list[ObjectId]:
     """Links of a stored object, verified; blobs are recognised from their first bytes."""
-    try:
-        if blob_layout(odb.path_of(oid)) is not None:
-            return []
-    except FileNotFoundError:
-        raise ObjectNotFound(f"no object {oid.hex()}") from None
+    if blob_layout(odb.read_head(oid, BLOB_HEAD)) is not None:
+        return []
     return list(iter_links(decode(odb.get_raw(oid))))
 
 
@@ -60,13 +60,9 @@ def sent_links(odb: DiskObjectStore, oid: ObjectId) -> list[ObjectId]:
     """Links of a stored object as a sender's walk reads them: not verified (no hash, no
     canonical check), because the receiver verifies every object it is sent. About half
     the cost of ``object_links``."""
-    path = odb.path_of(oid)
-    try:
-        if blob_layout(path) is not None:
-            return []
-    except FileNotFoundError:
-        raise ObjectNotFound(f"no object {oid.hex()}") from None
-    return scan_links(decode_loose(odb.read_file(oid), oid.hex(), path))
+    if blob_layout(odb.read_head(oid, BLOB_HEAD)) is not None:
+        return []  # a blob's data is never read here: it may be large and links to nothing
+    return scan_links(decode_loose(odb.read_file(oid), oid.hex(), None))
 
 
 Root = tuple[str, ObjectId]

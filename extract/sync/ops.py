@@ -33,7 +33,7 @@ from extract.store.history import (
     split_model_key,
     write_state,
 )
-from extract.store.odb import Buffer
+from extract.store.odb import Buffer, DiskObjectStore
 from extract.store.refs import ANY
 from extract.store.repo import MAIN, Repository
 from extract.sync.transport import LocalTransport, Transport, receive
@@ -95,9 +95,7 @@ def fetch(
         # Each object is checked (hash, kind, and that everything it links to is already
         # here: objects come children first) before it is written, so when the last one is
         # in, the new head's whole history is.
-        if isinstance(transport, LocalTransport) and _same_device(
-            transport.repo.objects.root, odb.root
-        ):
+        if isinstance(transport, LocalTransport) and _can_link(transport.repo.objects, odb):
             for oid in missing:  # same filesystem: share the immutable files, as git clone --local
                 tick(odb.link_from(transport.repo.objects, oid))
             odb.sync()
@@ -158,9 +156,7 @@ def push(
                 progress(result.objects, len(missing), result.bytes)
             yield oid, stored
 
-    if isinstance(transport, LocalTransport) and _same_device(
-        transport.repo.objects.root, repo.objects.root
-    ):
+    if isinstance(transport, LocalTransport) and _can_link(repo.objects, transport.repo.objects):
         remote_odb = transport.repo.objects
         for oid in missing:
             result.bytes += remote_odb.link_from(repo.objects, oid)
@@ -189,6 +185,12 @@ def _complete(repo: Repository, head: ObjectId, haves: list[ObjectId]) -> bool:
     except ExtractError:
         return False
     return True
+
+
+def _can_link(src: DiskObjectStore, dst: DiskObjectStore) -> bool:
+    """Whether objects can move by hard link: both stores on one filesystem, and every object
+    of the source loose (a packed object is one range of a pack: it is streamed instead)."""
+    return _same_device(src.root, dst.root) and not src.has_packs()
 
 
 def _same_device(a: Path, b: Path) -> bool:

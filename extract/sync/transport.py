@@ -182,13 +182,12 @@ def send_objects(odb: DiskObjectStore, ids: Sequence[ObjectId], out: IO[bytes]) 
         out_fd: int | None = out.fileno()
     except (AttributeError, OSError, ValueError):
         out_fd = None
-    group: list[tuple[ObjectId, int, int]] = []  # id, open fd, size
+    group: list[tuple[ObjectId, int, int, int]] = []  # id, open fd, offset, size
     size = n = 0
     try:
         for oid in ids:
-            fd = odb.open_file(oid)
-            group.append((oid, fd, os.fstat(fd).st_size))
-            size += group[-1][2]
+            group.append((oid, *odb.open_range(oid)))
+            size += group[-1][3]
             if size >= GROUP_BYTES or len(group) >= BATCH_OBJECTS:
                 _send_group(group, out, out_fd)
                 n += len(group)
@@ -202,23 +201,25 @@ def send_objects(odb: DiskObjectStore, ids: Sequence[ObjectId], out: IO[bytes]) 
     return n
 
 
-def _send_group(group: list[tuple[ObjectId, int, int]], out: IO[bytes], out_fd: int | None) -> None:
-    write_frame(out, ["objs", [[bytes(oid), size] for oid, _, size in group]])
+def _send_group(
+    group: list[tuple[ObjectId, int, int, int]], out: IO[bytes], out_fd: int | None
+) -> None:
+    write_frame(out, ["objs", [[bytes(oid), size] for oid, _, _, size in group]])
     if out_fd is not None:
         out.flush()
-    for oid, fd, size in group:
+    for oid, fd, offset, size in group:
         sent = 0
         while sent < size:
             if out_fd is not None:
                 try:
-                    k = os.sendfile(out_fd, fd, sent, size - sent)
+                    k = os.sendfile(out_fd, fd, offset + sent, size - sent)
                 except OSError as e:
                     if e.errno not in _NO_SENDFILE or sent:
                         raise
                     out_fd = None  # no sendfile to this kind of file here (a pipe on macOS)
                     continue
             else:
-                k = len(chunk := os.pread(fd, min(size - sent, 1 << 24), sent))
+                k = len(chunk := os.pread(fd, min(size - sent, 1 << 24), offset + sent))
                 out.write(chunk)
             if not k:  # the announced size is no longer true: the stream cannot go on
                 raise StreamLost(f"object {to_hex(oid)} shrank while it was being sent")
@@ -228,8 +229,8 @@ def _send_group(group: list[tuple[ObjectId, int, int]], out: IO[bytes], out_fd: 
 _NO_SENDFILE = {errno.EINVAL, errno.ENOSYS, errno.ENOTSOCK, errno.EOPNOTSUPP}
 
 
-def _close_all(group: list[tuple[ObjectId, int, int]]) -> None:
-    for _, fd, _ in group:
+def _close_all(group: list[tuple[ObjectId, int, int, int]]) -> None:
+    for _, fd, _, _ in group:
         os.close(fd)
     group.clear()
 

@@ -1,4 +1,4 @@
-"""Write objects_spec/vectors/vectors.json: the test vectors of store format 1.
+"""Write objects_spec/vectors/vectors.json: the test vectors of store format 2.
 
 Run from the repository root::
 
@@ -61,7 +61,7 @@ from extract.store.history import HIERARCHY_ENTRY, State, model_key, write_state
 from extract.store.odb import MemoryObjectStore
 
 OUT = Path(__file__).with_name("vectors.json")
-FORMAT = 1
+FORMAT = 2
 HASH = "blake3-256"
 TIME = "2025-01-02T03:04:05.678Z"
 TIME2 = "2025-01-02T04:05:06.789Z"
@@ -982,7 +982,7 @@ def build() -> dict[str, Json]:
     objs = objects(chunk_list, arrays)
     return {
         "about": (
-            "Test vectors of the extract object format, store format 1. Made by "
+            "Test vectors of the extract object format, store format 2. Made by "
             "objects_spec/vectors/make_vectors.py from the extract package; every valid "
             "value was also encoded by an independent encoder in that script, every reject "
             "input was written byte by byte. Notation: objects_spec/vectors/README.md."
@@ -995,6 +995,44 @@ def build() -> dict[str, Json]:
         "chunking": chunk_doc,
         "arrays": array_doc,
         "well_known": well_known(objs),
+        "pack": pack_vector(objs),
+    }
+
+
+def pack_vector(objs: list[dict[str, Json]]) -> dict[str, Json]:
+    """A pack of hello-blob and empty-tree, both stored raw, laid out by hand from store.md
+    (not by extract's PackWriter), then read back with extract's reader."""
+    import tempfile
+
+    from extract.objects import from_hex
+    from extract.store.pack import read_pack
+
+    by_name = {o["name"]: o for o in objs}
+    header = b"XP\x01\x00"
+    body = b""
+    where: dict[bytes, tuple[int, int]] = {}
+    for name in ("blob.hello", "tree.empty"):
+        oid = bytes.fromhex(str(by_name[name]["id"]))
+        stored = b"XO\x01\x00" + bytes.fromhex(str(by_name[name]["bytes"]))
+        where[oid] = (len(header) + len(body), len(stored))
+        body += stored
+    index = b"".join(oid + struct.pack(">QQ", *where[oid]) for oid in sorted(where))
+    digest = blake3.blake3(header + index).digest()
+    data = header + body + index + struct.pack(">QQ", len(where), len(header) + len(body)) + digest
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / f"{digest.hex()}.pack"
+        path.write_bytes(data)
+        pack = read_pack(path)
+        for oid, (offset, length) in where.items():
+            if pack.find(from_hex(oid.hex())) != (offset, length):
+                raise SystemExit("pack vector: extract's reader disagrees with the layout")
+    return {
+        "name": digest.hex(),
+        "hex": data.hex(),
+        "objects": [
+            {"id": oid.hex(), "offset": off, "length": n} for oid, (off, n) in sorted(where.items())
+        ],
+        "what": "hello-blob and empty-tree in one pack; file name: <name>.pack",
     }
 
 
