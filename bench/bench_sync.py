@@ -515,6 +515,7 @@ def bench_full(base: Path, sz: Sizes, repeat: int, sshd: Sshd) -> tuple[list[Row
         )
 
     fetched: dict[str, int] = {}
+    packs: dict[str, int] = {}  # packs the fetch wrote (the rest of its objects are loose)
 
     def fetcher(url: str, key: str) -> Callable[[Path], None]:
         def go(dest: Path) -> None:
@@ -525,6 +526,7 @@ def bench_full(base: Path, sz: Sizes, repeat: int, sshd: Sshd) -> tuple[list[Row
             if res.remote_head != head:
                 raise RuntimeError(f"{key}: fetched {res.remote_head!r}, wanted {head!r}")
             fetched[key] = res.objects
+            packs[key] = len(repo.objects.packs())
 
         return go
 
@@ -640,6 +642,7 @@ def bench_full(base: Path, sz: Sizes, repeat: int, sshd: Sshd) -> tuple[list[Row
         "full_objects": n_objects,
         "full_curve_points": points,
         "full_model_bytes": sz.model_bytes,
+        "full_fetch_packs": packs,
         "full_times": times,
         "full_syncs": syncs,
         "full_mib_s": {
