@@ -175,6 +175,16 @@ def test_a_large_transfer_closes_a_pack_at_each_cut_past_the_size(
     assert fsck(repo).ok
 
 
+def test_a_pack_open_too_long_is_closed_at_the_next_cut(
+    repo: Repository, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow transfer still makes what arrived durable every PACK_SECONDS."""
+    monkeypatch.setattr(odbmod, "PACK_AFTER", 0)
+    monkeypatch.setattr(odbmod, "PACK_SECONDS", 0.0)
+    ingest(repo.objects, blobs(300), cut_every=100)
+    assert [len(p) for p in repo.objects.packs()] == [100, 100, 100]
+
+
 def test_a_pack_lands_only_after_everything_it_links_to(
     repo: Repository, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -869,6 +869,79 @@ def test_ssh_connection_cut_during_fetch(tmp_path: Path, big: BigStore, sshd: Ss
     assert fsck(repo).ok
 
 
+def temp_pack(store: Path) -> bool:
+    """Whether a pack is being written (a temp file starting with the pack magic)."""
+    tmp = store / "objects" / "tmp"
+    with contextlib.suppress(FileNotFoundError):
+        for name in os.listdir(tmp):
+            with contextlib.suppress(FileNotFoundError), open(tmp / name, "rb") as f:
+                if f.read(2) == b"XP":
+                    return True
+    return False
+
+
+def packs_in_place(store: Path) -> int:
+    with contextlib.suppress(FileNotFoundError):
+        return sum(1 for n in os.listdir(store / "objects" / "pack") if n.endswith(".pack"))
+    return 0
+
+
+@pytest.mark.slow
+def test_fetch_killed_while_writing_a_pack_resumes(
+    tmp_path: Path, big: BigStore, sshd: SshServer
+) -> None:
+    """SIGKILL of a process fetching over ssh with packs in place and one half written:
+    the store opens, fsck passes (the temp file is a warning), the packs in place are kept,
+    and the next fetch sends exactly what is missing. The fetching process closes packs
+    small (256 KiB) so several land before the kill; the transfer itself is the real one."""
+    local = tmp_path / "b"
+    assert extract("init", "--bare", str(local), cwd=tmp_path).returncode == 0
+    url = sshd.url(big.root)
+    script = (
+        "import sys\n"
+        "from extract.store import odb\n"
+        "odb.PACK_AFTER, odb.PACK_BYTES = 16, 256 << 10\n"
+        "from extract.store.repo import Repository\n"
+        "from extract.sync import ops\n"
+        "from extract.sync.transport import open_transport\n"
+        "with open_transport(sys.argv[2]) as t:\n"
+        "    ops.fetch(Repository(sys.argv[1]), t, 'origin')\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, str(local), url],
+        cwd=tmp_path,
+        env=cli_env(sshd.env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not (packs_in_place(local) >= 2 and temp_pack(local)):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no pack was being written"
+        time.sleep(0.001)
+    kill_and_reap(proc)
+    assert proc.returncode == -signal.SIGKILL
+
+    repo = Repository(local)
+    rep = fsck(repo)
+    assert rep.ok, [str(p) for p in rep.problems]
+    assert rep.packs >= 2
+    assert any("temporary file" in p.message for p in rep.problems)
+    assert repo.refs.read("refs/remotes/origin/main") is None
+    arrived = present(local, reachable(Repository(big.root), big.head))
+    assert 0 < arrived < big.total
+
+    again = json_out(
+        extract("fetch", "--store", str(local), url, "--json", cwd=tmp_path, env=sshd.env)
+    )
+    assert again["objects"] == big.total - arrived, "what was in place is not resent"
+    name = _name_for_url(url)
+    assert repo.refs.read(f"refs/remotes/{name}/main") == big.head
+    assert fsck(repo).ok
+    assert present(local, reachable(Repository(big.root), big.head)) == big.total
+
+
 @pytest.mark.slow
 def test_ssh_connection_cut_during_push(tmp_path: Path, big: BigStore, sshd: SshServer) -> None:
     """Our ssh client dies halfway (as when the network goes)."""

@@ -66,6 +66,9 @@ INGEST_QUEUE = 64
 #: it holds this much, so an interrupted transfer keeps what arrived.
 PACK_AFTER = 128
 PACK_BYTES = 64 << 20
+#: ... or once it has been open this long, so a slow transfer killed outright loses at
+#: most these last seconds.
+PACK_SECONDS = 5.0
 #: A pack directory changed this recently is listed again on a miss: its mtime may not
 #: have ticked for a pack another process added just after we looked.
 PACK_RESCAN_NS = 2_000_000_000
@@ -692,7 +695,8 @@ class DiskObjectStore(ObjectStore):
         writer threads, the rest appended to a pack by one packer thread; a flusher thread
         makes each group durable and puts it in place, in order: a loose group (closed by
         ``cut``) is fsynced and linked, a pack is closed at the first cut after it holds
-        ``PACK_BYTES`` (or at the end), fsynced and renamed into ``pack/``. Creating files
+        ``PACK_BYTES`` or has been open ``PACK_SECONDS`` (and at the end), fsynced and
+        renamed into ``pack/``. Creating files
         and waiting for the disk thus overlap with receiving and checking, and a large
         transfer creates a few files rather than one per object.
 
@@ -711,6 +715,7 @@ class DiskObjectStore(ObjectStore):
         writer: PackWriter | None = None
         packed: list[ObjectId] = []  # in the open pack
         packed_bytes = 0
+        opened = 0.0  # when the open pack was started (monotonic)
 
         def write(oid: ObjectId, stored: Buffer) -> Path | None:
             try:
@@ -759,7 +764,7 @@ class DiskObjectStore(ObjectStore):
                             self._inflight.discard(oid)
 
         def put(oid: ObjectId, stored: Buffer) -> None:
-            nonlocal taken, writer, packed_bytes
+            nonlocal taken, writer, packed_bytes, opened
             if failed:
                 raise failed[0]
             if self.has(oid):
@@ -771,6 +776,7 @@ class DiskObjectStore(ObjectStore):
             if self.can_pack and taken >= PACK_AFTER:
                 if writer is None:
                     writer = PackWriter(self._temp_path())
+                    opened = time.monotonic()
                 packer.submit(append, writer, oid, stored)
                 packed.append(oid)
                 packed_bytes += len(stored)
@@ -794,7 +800,9 @@ class DiskObjectStore(ObjectStore):
             if failed:
                 raise failed[0]
             close_group()
-            if packed_bytes >= PACK_BYTES:
+            if packed_bytes >= PACK_BYTES or (
+                writer is not None and time.monotonic() - opened >= PACK_SECONDS
+            ):
                 close_pack()
 
         self.tmp.mkdir(parents=True, exist_ok=True)
