@@ -134,6 +134,12 @@ def test_an_entry_outside_the_body_is_refused(tmp_path: Path) -> None:
 # through the object store --------------------------------------------------------------
 
 
+@pytest.fixture
+def pack_all(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Transfers pack from their first object (not after PACK_AFTER loose ones)."""
+    monkeypatch.setattr(odbmod, "PACK_AFTER", 0)
+
+
 def ingest(odb: DiskObjectStore, items: list[tuple[ObjectId, bytes]], cut_every: int = 50) -> None:
     with odb.ingest() as sink:
         for i, (oid, stored) in enumerate(items, 1):
@@ -164,10 +170,10 @@ def test_a_transfer_stores_its_first_objects_loose_and_the_rest_packed(repo: Rep
     assert rep.objects == len(items)
 
 
+@pytest.mark.usefixtures("pack_all")
 def test_a_large_transfer_closes_a_pack_at_each_cut_past_the_size(
     repo: Repository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(odbmod, "PACK_AFTER", 0)
     monkeypatch.setattr(odbmod, "PACK_BYTES", 10_000)
     ingest(repo.objects, blobs(1000), cut_every=100)  # 100 objects of ~110 bytes per cut
     packs = repo.objects.packs()
@@ -175,21 +181,19 @@ def test_a_large_transfer_closes_a_pack_at_each_cut_past_the_size(
     assert fsck(repo).ok
 
 
+@pytest.mark.usefixtures("pack_all")
 def test_a_pack_open_too_long_is_closed_at_the_next_cut(
     repo: Repository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A slow transfer still makes what arrived durable every PACK_SECONDS."""
-    monkeypatch.setattr(odbmod, "PACK_AFTER", 0)
     monkeypatch.setattr(odbmod, "PACK_SECONDS", 0.0)
     ingest(repo.objects, blobs(300), cut_every=100)
     assert [len(p) for p in repo.objects.packs()] == [100, 100, 100]
 
 
-def test_a_pack_lands_only_after_everything_it_links_to(
-    repo: Repository, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("pack_all")
+def test_a_pack_lands_only_after_everything_it_links_to(repo: Repository) -> None:
     """A tree arriving after its blobs passes the link check while they are in flight."""
-    monkeypatch.setattr(odbmod, "PACK_AFTER", 0)
     items = blobs(5)
     tree = encode_object(Tree({f"f{i}": oid for i, (oid, _) in enumerate(items)}))
     ingest(repo.objects, [*items, (hash_bytes(tree), b"XO\x01\x00" + tree)], cut_every=2)
@@ -265,10 +269,8 @@ def commit_tree(repo: Repository, tree: ObjectId) -> ObjectId:
     return oid
 
 
-def test_gc_rewrites_a_pack_without_its_garbage(
-    repo: Repository, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(odbmod, "PACK_AFTER", 0)
+@pytest.mark.usefixtures("pack_all")
+def test_gc_rewrites_a_pack_without_its_garbage(repo: Repository) -> None:
     items = blobs(40)
     ingest(repo.objects, items)
     [old] = repo.objects.packs()
@@ -294,20 +296,16 @@ def test_gc_rewrites_a_pack_without_its_garbage(
     assert gc(repo, grace_seconds=0).removed == []  # nothing left to do
 
 
-def test_gc_removes_a_pack_that_holds_only_garbage(
-    repo: Repository, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(odbmod, "PACK_AFTER", 0)
+@pytest.mark.usefixtures("pack_all")
+def test_gc_removes_a_pack_that_holds_only_garbage(repo: Repository) -> None:
     ingest(repo.objects, blobs(20))
     gc(repo, grace_seconds=0)
     assert repo.objects.packs() == []
     assert fsck(repo).ok
 
 
-def test_a_reader_survives_gc_replacing_the_pack_it_loaded(
-    repo: Repository, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(odbmod, "PACK_AFTER", 0)
+@pytest.mark.usefixtures("pack_all")
+def test_a_reader_survives_gc_replacing_the_pack_it_loaded(repo: Repository) -> None:
     items = blobs(20)
     ingest(repo.objects, items)
     reader = DiskObjectStore(repo.objects.root)
