@@ -176,18 +176,33 @@ def test_runs_and_events_never_conflict(sts: tuple[State, State, State]) -> None
     assert same(merged, merge_states(base, theirs, ours, None)[0])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (minor, unreachable through the SDK): merge_states treats a side whose "
-    "hierarchy is None as 'no opinion' when it is theirs (`ht is None` -> ours) but as a "
-    "change when it is ours (`hb == ht` -> ours=None), so the result depends on who merges",
+@pytest.mark.parametrize(
+    ("base", "a", "b", "merged"),
+    [
+        ("sweep > trial", "sweep > trial", None, "sweep > trial"),
+        (None, "sweep > trial", None, "sweep > trial"),
+        (None, None, None, None),
+        ("x", "x", "y", "y"),  # only one side changed it
+        ("x", None, "y", "y"),
+    ],
 )
-def test_a_missing_hierarchy_merges_the_same_from_either_side() -> None:
-    base, with_h, without = State(), State(), State()
-    base.hierarchy = with_h.hierarchy = "sweep > trial"
-    one, _ = merge_states(base, with_h, without, None)
-    other, _ = merge_states(base, without, with_h, None)
-    assert one.hierarchy == other.hierarchy
+def test_a_missing_hierarchy_merges_the_same_from_either_side(
+    base: str | None, a: str | None, b: str | None, merged: str | None
+) -> None:
+    """A side without a hierarchy has no opinion, whichever side it is."""
+    sb, sa, sc = State(), State(), State()
+    sb.hierarchy, sa.hierarchy, sc.hierarchy = base, a, b
+    one, c1 = merge_states(sb, sa, sc, None)
+    other, c2 = merge_states(sb, sc, sa, None)
+    assert one.hierarchy == other.hierarchy == merged
+    assert c1 == c2 == []
+
+
+def test_two_new_hierarchies_conflict_from_either_side() -> None:
+    sb, sa, sc = State(), State(), State()
+    sb.hierarchy, sa.hierarchy, sc.hierarchy = "x", "y", "z"
+    assert merge_states(sb, sa, sc, None)[1] == ["hierarchy differs: ours 'y', theirs 'z'"]
+    assert merge_states(sb, sc, sa, None)[1] == ["hierarchy differs: ours 'z', theirs 'y'"]
 
 
 def test_merge_states_names_a_model_conflict() -> None:

@@ -237,9 +237,16 @@ def merge_states(
                 merged[key] = max(mine, oid)  # same run or event sealed twice: any fixed choice
         out.sections[section] = merged
     hb, ho, ht = base.hierarchy, ours.hierarchy, theirs.hierarchy
-    if ho == ht or ht is None or hb == ht:
+    # A side without a hierarchy has no opinion (nothing ever removes one): checked before
+    # "only one side changed it", on both sides alike, so the result does not depend on
+    # who merges.
+    if ho == ht or ht is None:
         out.hierarchy = ho
-    elif ho is None or hb == ho:
+    elif ho is None:
+        out.hierarchy = ht
+    elif hb == ht:
+        out.hierarchy = ho
+    elif hb == ho:
         out.hierarchy = ht
     elif strategy is None:
         conflicts.append(f"hierarchy differs: ours {ho!r}, theirs {ht!r}")
