@@ -394,6 +394,11 @@ class DiskObjectStore(ObjectStore):
         return f"{self._root_str}/{h[:2]}/{h[2:]}"
 
     def has(self, oid: ObjectId) -> bool:
+        return self._has(oid, look_again=True)
+
+    def _has(self, oid: ObjectId, look_again: bool) -> bool:
+        """``look_again`` False: only the packs already loaded, not those another process
+        may just have added (a miss then costs no directory listing)."""
         if oid in self._inflight:  # first: a parent's link check mostly asks about these
             return True
         if os.path.exists(self._path(oid)):
@@ -403,7 +408,7 @@ class DiskObjectStore(ObjectStore):
             with self._lock:
                 if path in self._pending:
                     return True
-        return self._find_packed(oid) is not None
+        return self._find_packed(oid, look_again) is not None
 
     # packs ------------------------------------------------------------------
     def packs(self) -> list[Pack]:
@@ -418,13 +423,13 @@ class DiskObjectStore(ObjectStore):
     def is_loose(self, oid: ObjectId) -> bool:
         return os.path.exists(self._path(oid))
 
-    def _find_packed(self, oid: ObjectId) -> tuple[Pack, int, int] | None:
+    def _find_packed(self, oid: ObjectId, look_again: bool = True) -> tuple[Pack, int, int] | None:
         for _ in range(2):
             for pack in self._packs.values():
                 hit = pack.find(oid)
                 if hit is not None:
                     return pack, hit[0], hit[1]
-            if not self._rescan_packs():
+            if not look_again or not self._rescan_packs():
                 return None
         return None
 
@@ -767,7 +772,10 @@ class DiskObjectStore(ObjectStore):
             nonlocal taken, writer, packed_bytes, opened
             if failed:
                 raise failed[0]
-            if self.has(oid):
+            # Every object sent was missing when the transfer began: one that another
+            # process stored since is at worst kept twice, so no pack directory listing
+            # (which our own new packs would force on every object) is worth it here.
+            if self._has(oid, look_again=False):
                 return
             check_stored(oid, stored, self.has)
             with self._lock:
