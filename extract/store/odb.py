@@ -372,6 +372,9 @@ class DiskObjectStore(ObjectStore):
         self.can_pack = packs
         self._packs: dict[str, Pack] = {}  # by name; replaced whole, never changed in place
         self._pack_stamp = -1  # pack_dir's mtime_ns when last listed
+        # Held while the set of packs is replaced, so a listing racing an ingest's flusher
+        # cannot drop the pack it just added.
+        self._pack_lock = threading.Lock()
         #: Packs that could not be loaded, by file name: why (fsck reports them).
         self.pack_problems: dict[str, str] = {}
         self._dirty_dirs: set[Path] = set()
@@ -436,6 +439,10 @@ class DiskObjectStore(ObjectStore):
     def _rescan_packs(self) -> bool:
         """Load packs added (by another process too) since we last looked and forget removed
         ones. Cheap when nothing changed: one stat. True if the set of packs changed."""
+        with self._pack_lock:
+            return self._rescan_packs_locked()
+
+    def _rescan_packs_locked(self) -> bool:
         try:
             stamp = os.stat(self.pack_dir).st_mtime_ns
         except FileNotFoundError:
@@ -467,7 +474,7 @@ class DiskObjectStore(ObjectStore):
         return changed
 
     def _add_pack(self, pack: Pack) -> None:
-        with self._lock:
+        with self._pack_lock:
             self._packs = {**self._packs, pack.name: pack}
 
     def _read_packed(self, oid: ObjectId, start: int = 0, n: int | None = None) -> bytes:
@@ -555,7 +562,7 @@ class DiskObjectStore(ObjectStore):
         with contextlib.suppress(FileNotFoundError):
             os.unlink(pack.path)
         fsync_dir(self.pack_dir)
-        with self._lock:
+        with self._pack_lock:
             self._packs = {k: v for k, v in self._packs.items() if k != pack.name}
 
     def get_stored(self, oid: ObjectId) -> bytes:
