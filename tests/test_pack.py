@@ -319,3 +319,23 @@ def test_a_reader_survives_gc_replacing_the_pack_it_loaded(repo: Repository) -> 
         assert os.pread(fd, size, offset) == items[0][1]
     finally:
         os.close(fd)
+
+
+@pytest.mark.usefixtures("pack_all")
+def test_a_bundle_imports_into_packs(tmp_path: Path, repo: Repository) -> None:
+    """Bundles go through the same checked receive as a fetch, packs included."""
+    from extract.sync.bundle import export_bundle, import_bundle
+
+    items = blobs(30)
+    tree = repo.objects.put(Tree({f"f{i}": oid for i, (oid, _) in enumerate(items)}))
+    for oid, stored in items:
+        repo.objects.put_stored(oid, stored)
+    repo.objects.sync()
+    head = commit_tree(repo, tree)
+    export_bundle(repo, tmp_path / "b.bundle")
+    other = Repository.init(tmp_path / "other" / ".extract", ("a",))
+    info = import_bundle(other, tmp_path / "b.bundle")
+    assert info.objects == 32
+    assert other.refs.read("refs/remotes/bundle/main") == head
+    assert sum(len(p) for p in other.objects.packs()) == 32
+    assert fsck(other).ok

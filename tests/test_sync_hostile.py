@@ -32,7 +32,6 @@ from extract.errors import (
     InvalidInput,
     InvalidRefName,
     ObjectFormatError,
-    ObjectNotFound,
     StoreError,
 )
 from extract.objects import Blob, Link, ObjectId, encode, encode_object, hash_bytes, to_hex
@@ -684,10 +683,10 @@ def _incomplete(src: Repository, head: ObjectId, d: Path) -> tuple[Path, str, ty
     objs = ordered(src, head)
     missing = a_run_object(src)
     del objs[missing]
-    return (
+    return (  # caught on arrival: the run's parent links to it and it never came first
         write_bundle(d / "b", {MAIN: bytes(head)}, obj_frames(objs)),
-        to_hex(missing),
-        ObjectNotFound,
+        f"it links to {to_hex(missing)}, which did not arrive before it",
+        CorruptObject,
     )
 
 
