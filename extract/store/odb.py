@@ -160,20 +160,6 @@ class ObjectStore(abc.ABC):
     def put_raw(self, raw: bytes) -> ObjectId:
         return self.put_parts([raw])
 
-    def put_received(self, oid: ObjectId, raw: bytes) -> None:
-        """Store bytes that arrived from elsewhere as ``oid``, after checking that they are a
-        well-formed object hashing to that id. Nothing is written for bytes that are not."""
-        actual = hash_bytes(raw)
-        if actual != oid:
-            raise CorruptObject(
-                to_hex(oid),
-                to_hex(actual),
-                None,
-                "received bytes do not match the id they were sent as",
-            )
-        obj = decode_object(raw)  # canonical form and field table (tree names, ref-like strings)
-        self.put_parts([raw], compressible=not isinstance(obj, Blob))
-
     def get_stored(self, oid: ObjectId) -> bytes:
         """The object as stored (a loose file: header, then raw or compressed bytes), so a
         transfer moves compressed objects without recompressing them. Not verified here:
