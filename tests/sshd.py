@@ -287,18 +287,9 @@ def reachable(repo: Repository, head: ObjectId) -> set[ObjectId]:
 
 def object_ids_on_disk(root: Path) -> set[str]:
     """Hex ids of the objects under a store's ``objects/``: loose files and pack entries."""
-    from extract.store.pack import PACK_SUFFIX, read_pack
+    from extract.store.odb import DiskObjectStore
 
-    out: set[str] = set()
-    objects = root / "objects"
-    for sub in os.listdir(objects):
-        if len(sub) == 2:
-            out.update(sub + name for name in os.listdir(objects / sub))
-    with contextlib.suppress(FileNotFoundError):
-        for name in os.listdir(objects / "pack"):
-            if name.endswith(PACK_SUFFIX):
-                out.update(oid.hex() for oid, _, _ in read_pack(objects / "pack" / name).entries())
-    return out
+    return {oid.hex() for oid in DiskObjectStore(root / "objects").iter_ids()}
 
 
 def snapshot(top: Path, exclude: Path | None = None) -> dict[str, tuple[str, int, bytes | None]]:

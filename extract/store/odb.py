@@ -361,8 +361,7 @@ class DiskObjectStore(ObjectStore):
         # Held while the set of packs is replaced, so a listing racing an ingest's flusher
         # cannot drop the pack it just added.
         self._pack_lock = threading.Lock()
-        #: Packs that could not be loaded, by file name: why (fsck reports them).
-        self.pack_problems: dict[str, str] = {}
+        self._bad_packs: set[str] = set()  # file names read_pack refused: not retried
         self._dirty_dirs: set[Path] = set()
         self._lock = threading.Lock()
         self._batch_depth = 0
@@ -409,9 +408,6 @@ class DiskObjectStore(ObjectStore):
     def has_packs(self) -> bool:
         return bool(self.packs())
 
-    def is_loose(self, oid: ObjectId) -> bool:
-        return os.path.exists(self._path(oid))
-
     def _find_packed(self, oid: ObjectId, look_again: bool = True) -> tuple[Pack, int, int] | None:
         for _ in range(2):
             for pack in self._packs.values():
@@ -447,30 +443,26 @@ class DiskObjectStore(ObjectStore):
                 changed = True
         for file in names:
             name = file[: -len(PACK_SUFFIX)]
-            if name in current or file in self.pack_problems:
+            if name in current or file in self._bad_packs:
                 continue
             try:
                 current[name] = read_pack(self.pack_dir / file)
                 changed = True
             except FileNotFoundError:
                 continue
-            except CorruptPack as e:
-                self.pack_problems[file] = e.why
+            except CorruptPack:  # fsck names it, reading the file itself
+                self._bad_packs.add(file)
         self._packs = current
         return changed
 
-    def _add_pack(self, pack: Pack) -> None:
-        with self._pack_lock:
-            self._packs = {**self._packs, pack.name: pack}
-
-    def _read_packed(self, oid: ObjectId, start: int = 0, n: int | None = None) -> bytes:
-        """Bytes of a packed object (all, or ``n`` from ``start``); ObjectNotFound if absent."""
+    def _read_packed(self, oid: ObjectId, n: int | None = None) -> tuple[bytes, Path]:
+        """A packed object's stored bytes (all, or the first ``n``) and its pack's path;
+        ObjectNotFound if absent."""
         for _ in range(2):
             hit = self._find_packed(oid)
             if hit is None:
                 break
             pack, offset, length = hit
-            want = length - start if n is None else min(n, max(length - start, 0))
             try:
                 fd = os.open(pack.path, os.O_RDONLY)
             except FileNotFoundError:  # gc rewrote the pack since we loaded it
@@ -478,26 +470,10 @@ class DiskObjectStore(ObjectStore):
                 self._rescan_packs()
                 continue
             try:
-                return pread_all(fd, want, offset + start)
+                return pread_all(fd, length if n is None else min(n, length), offset), pack.path
             finally:
                 os.close(fd)
         raise ObjectNotFound(f"no object {to_hex(oid)}")
-
-    def where(self, oid: ObjectId) -> Path:
-        """The file holding ``oid`` (its loose file, else its pack), for messages."""
-        path = self.path_of(oid)
-        if not path.exists() and (hit := self._find_packed(oid)) is not None:
-            return hit[0].path
-        return path
-
-    def stored_size(self, oid: ObjectId) -> int:
-        try:
-            return os.stat(self._path(oid)).st_size
-        except FileNotFoundError:
-            hit = self._find_packed(oid)
-            if hit is None:
-                raise ObjectNotFound(f"no object {to_hex(oid)}") from None
-            return hit[2]
 
     def read_head(self, oid: ObjectId, n: int) -> bytes:
         """The first ``n`` stored bytes of an object (fewer if it is shorter)."""
@@ -505,7 +481,7 @@ class DiskObjectStore(ObjectStore):
             with open(self._path(oid), "rb") as f:
                 return f.read(n)
         except FileNotFoundError:
-            return self._read_packed(oid, 0, n)
+            return self._read_packed(oid, n)[0]
 
     def write_pack(self, objects: Iterator[tuple[ObjectId, Buffer]]) -> Pack | None:
         """Write the given stored objects into one new pack, durably (gc's repacking); None
@@ -518,13 +494,19 @@ class DiskObjectStore(ObjectStore):
             if not writer.entries:
                 writer.abort()
                 return None
-            final = writer.install(writer.finish(), self.pack_dir)
+            pack = self._install_pack(writer, writer.finish())
         except BaseException:
             writer.abort()
             raise
         fsync_dir(self.pack_dir)
-        pack = read_pack(final)
-        self._add_pack(pack)
+        return pack
+
+    def _install_pack(self, writer: PackWriter, name: str) -> Pack:
+        """Put a finished pack in place and start using it (its directory entry is made
+        durable by the caller: ``sync()`` or an fsync of ``pack_dir``)."""
+        pack = read_pack(writer.install(name, self.pack_dir))
+        with self._pack_lock:
+            self._packs = {**self._packs, pack.name: pack}
         return pack
 
     def repack(self, pack: Pack, keep: Callable[[ObjectId], bool]) -> Pack | None:
@@ -581,9 +563,6 @@ class DiskObjectStore(ObjectStore):
         src = other.path_of(oid)
         stored = other.read_file(oid)
         check_stored(oid, stored, self.has if check_links else None)
-        if not other.is_loose(oid):  # packed there: nothing to link, write a copy
-            self._write_stored(oid, stored)
-            return len(stored)
         final = self.path_of(oid)
         if not final.parent.is_dir():
             final.parent.mkdir(parents=True, exist_ok=True)
@@ -593,7 +572,7 @@ class DiskObjectStore(ObjectStore):
             os.link(src, final)
         except FileExistsError:
             pass
-        except OSError:  # another filesystem after all: write a copy
+        except OSError:  # another filesystem after all, or packed there: write a copy
             self._write_stored(oid, stored)
         with self._lock:
             self._dirty_dirs.add(final.parent)
@@ -620,16 +599,19 @@ class DiskObjectStore(ObjectStore):
 
     def read_file(self, oid: ObjectId) -> bytes:
         """The object's stored bytes (not verified)."""
+        return self._read_stored(oid)[0]
+
+    def _read_stored(self, oid: ObjectId) -> tuple[bytes, Path]:
+        """Stored bytes and the file they came from (the loose file or the pack)."""
         path = self._path(oid)
         try:
             with open(path, "rb") as f:
-                return f.read()
+                return f.read(), Path(path)
         except FileNotFoundError:
             return self._read_packed(oid)
 
     def get_raw(self, oid: ObjectId) -> bytes:
-        stored = self.read_file(oid)
-        path = self.where(oid)
+        stored, path = self._read_stored(oid)
         hexid = to_hex(oid)
         raw = decode_loose(stored, hexid, path)
         actual = hash_bytes(raw)
@@ -744,7 +726,7 @@ class DiskObjectStore(ObjectStore):
                         if broken or failed:
                             item.writer.abort()
                         else:
-                            self._add_pack(read_pack(item.writer.install(name, self.pack_dir)))
+                            self._install_pack(item.writer, name)
                             with self._lock:
                                 self._dirty_dirs.add(self.pack_dir)
                     else:
