@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 from extract.store.repo import Repository
+from extract.store.writelock import STRICT_ENV
 
 # Fixed profiles: CI runs the same number of examples every time, without deadlines
 # that a loaded 2-core machine would trip.
@@ -14,6 +16,17 @@ settings.register_profile(
 )
 settings.register_profile("thorough", max_examples=2000, deadline=None)
 settings.load_profile("default")
+
+# Every object written outside a write transaction is an error in the suite (and in the
+# subprocesses it starts, which inherit the environment): such a write could race gc.
+os.environ[STRICT_ENV] = "1"
+
+
+@pytest.fixture
+def lax_writes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """For unit tests of the object store itself, which write objects as a test's raw
+    material rather than as a writer racing gc."""
+    monkeypatch.delenv(STRICT_ENV)
 
 
 @pytest.fixture

@@ -44,6 +44,7 @@ from extract.objects import (
 from extract.objects.ids import HEX_SIZE
 from extract.store.fsutil import fsync_dir, fsync_path, temp_file, write_all
 from extract.store.pack import PACK_SUFFIX, Pack, PackWriter, pread_all, read_pack
+from extract.store.writelock import strict as strict_writes
 
 #: Object bytes as they arrive: a transfer hands out views into one buffer per batch.
 Buffer: TypeAlias = bytes | memoryview
@@ -373,6 +374,17 @@ class DiskObjectStore(ObjectStore):
         # of writing a small object. O_EXCL keeps the names unique regardless.
         self._temp_salt = os.urandom(4).hex()
         self._temp_count = itertools.count()
+        #: Set by the Repository: whether this process is inside a write transaction.
+        self.guard: Callable[[], bool] | None = None
+
+    def _check_guard(self) -> None:
+        """An object written outside a write transaction could be collected by a concurrent
+        gc before anything names it. Strict mode (the test suite) makes that an error."""
+        if self.guard is not None and strict_writes() and not self.guard():
+            raise RuntimeError(
+                f"object written to {self.root} outside a write transaction "
+                "(wrap it in Repository.writing())"
+            )
 
     def path_of(self, oid: ObjectId) -> Path:
         return Path(self._path(oid))
@@ -486,6 +498,7 @@ class DiskObjectStore(ObjectStore):
     def write_pack(self, objects: Iterator[tuple[ObjectId, Buffer]]) -> Pack | None:
         """Write the given stored objects into one new pack, durably (gc's repacking); None
         if there were none. The caller has checked them."""
+        self._check_guard()
         self.tmp.mkdir(parents=True, exist_ok=True)
         writer = PackWriter(self._temp_path())
         try:
@@ -537,6 +550,7 @@ class DiskObjectStore(ObjectStore):
         return self.read_file(oid)
 
     def _write_stored(self, oid: ObjectId, stored: Buffer) -> None:
+        self._check_guard()
         final = self.path_of(oid)
         if not final.parent.is_dir():
             final.parent.mkdir(parents=True, exist_ok=True)
@@ -558,6 +572,7 @@ class DiskObjectStore(ObjectStore):
         """Take an object from another store on the same filesystem by hard link, after
         verifying it as if it had been sent (objects are immutable, so sharing the file is
         safe, as git clone --local does). Returns the bytes it holds."""
+        self._check_guard()
         if self.has(oid):
             return 0
         src = other.path_of(oid)
@@ -620,6 +635,7 @@ class DiskObjectStore(ObjectStore):
         return raw
 
     def put_parts(self, parts: list[bytes | memoryview], compressible: bool = True) -> ObjectId:
+        self._check_guard()
         oid = hash_parts(parts)
         final = self.path_of(oid)
         try:
@@ -685,6 +701,7 @@ class DiskObjectStore(ObjectStore):
         in place, even when the body raised (a transfer cut halfway keeps what arrived).
         An error in a writer, the packer or the flusher is raised, and from then on nothing
         more is put in place: a failed group may hold a child of every later object."""
+        self._check_guard()
         pool = ThreadPoolExecutor(max_workers=INGEST_WRITERS, thread_name_prefix="extract-write")
         packer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract-pack")
         room = threading.BoundedSemaphore(INGEST_QUEUE)  # bounds the bytes held for writing

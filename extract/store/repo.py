@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from extract.store import journal
 from extract.store.fsutil import atomic_write
 from extract.store.odb import DiskObjectStore
 from extract.store.refs import RefStore
+from extract.store.writelock import WriteLock
 
 #: The format ``init`` writes. Format 2 added packs (objects_spec/changes.md).
 STORE_FORMAT = 2
@@ -80,6 +82,8 @@ class Repository:
         self.format = read_format(self.root)
         self.objects = DiskObjectStore(self.root / "objects", packs=self.format >= PACKS_FORMAT)
         self.refs = RefStore(self.root)
+        self.write_lock = WriteLock(self.root)
+        self.objects.guard = self.write_lock.held
         self._config: configmod.Config | None = None
 
     # layout ---------------------------------------------------------------
@@ -104,6 +108,12 @@ class Repository:
         if self._config is None:
             self._config = configmod.load(self.config_path)
         return self._config
+
+    def writing(self) -> contextlib.AbstractContextManager[None]:
+        """One write transaction: hold it from the first object written until a root (a ref,
+        a staged entry, a journal record) names what was written, so gc cannot collect it
+        meanwhile (see store/writelock.py). Re-entrant."""
+        return self.write_lock.shared()
 
     @classmethod
     def create(cls, root: Path) -> Repository:
