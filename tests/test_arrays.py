@@ -14,6 +14,9 @@ from extract.errors import InvalidInput
 from extract.store.arrays import ArrayReader, choose_chunk_shape, write_array
 from extract.store.odb import MemoryObjectStore
 
+# Unit tests of the store: objects are raw material here, not writes racing gc.
+pytestmark = pytest.mark.usefixtures("lax_writes")
+
 dtypes = st.sampled_from(["<f4", "<f8", "<i8", "|u1", "|b1", ">f4", ">i2", "<f2", "<u4"])
 
 

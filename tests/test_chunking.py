@@ -14,6 +14,9 @@ from extract.objects import Blob, ChunkList
 from extract.store import chunking
 from extract.store.odb import DiskObjectStore, MemoryObjectStore
 
+# Unit tests of the store: objects are raw material here, not writes racing gc.
+pytestmark = pytest.mark.usefixtures("lax_writes")
+
 
 def rand(n: int, seed: int) -> bytes:
     return random.Random(seed).randbytes(n)

@@ -62,11 +62,12 @@ def test_init_bad_hierarchy_changes_nothing(tmp_path: Path, bad: str) -> None:
 
 def make_history(root: Path) -> Repository:
     repo = Repository(root)
-    blob = repo.objects.put(Blob(b"weights"))
-    tree = repo.objects.put(Tree({"model.pt": blob}))
-    c = repo.objects.put(Commit((), tree, "me", "host", "2026-01-01T00:00:00Z", "first"))
-    repo.objects.sync()
-    repo.refs.set(MAIN, c, expected=None, message="commit: first")
+    with repo.writing():
+        blob = repo.objects.put(Blob(b"weights"))
+        tree = repo.objects.put(Tree({"model.pt": blob}))
+        c = repo.objects.put(Commit((), tree, "me", "host", "2026-01-01T00:00:00Z", "first"))
+        repo.objects.sync()
+        repo.refs.set(MAIN, c, expected=None, message="commit: first")
     return repo
 
 

@@ -38,6 +38,9 @@ from extract.store.repo import MAIN, Repository
 from tests.cli import extract
 from tests.workers.writer import content
 
+# Unit tests of the store: objects are raw material here, not writes racing gc.
+pytestmark = pytest.mark.usefixtures("lax_writes")
+
 ROOT = Path(__file__).resolve().parent.parent
 KILLS = 60
 KILL_SEED = 20240611
@@ -305,20 +308,21 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Sample:
     store = tmp_path_factory.mktemp("sample") / "store"
     repo = Repository.create(store)
     odb = repo.objects
-    small = odb.put_blob(b"hello")
-    blob = odb.put_blob(random.Random(1).randbytes(10_000))
-    big = random.Random(2).randbytes(3_000_000)
-    chunks = chunking.write_bytes(odb, big)
-    chunk_list = odb.get(chunks)
-    assert isinstance(chunk_list, ChunkList) and len(chunk_list.parts) >= 2
-    tree = odb.put(Tree({"small": small, "blob": blob, "big": chunks}))
-    root = odb.put(Commit((), tree, "tester", "host", "2024-06-11T00:00:00+00:00", "first"))
-    commit = odb.put(
-        Commit((root,), tree, "tester", "host", "2024-06-11T00:00:01+00:00", "second " * 200)
-    )
-    odb.sync()
-    repo.refs.set(MAIN, root, expected=None, message="first")
-    repo.refs.set(MAIN, commit, expected=root, message="second")
+    with repo.writing():  # a module fixture: set up before lax_writes applies
+        small = odb.put_blob(b"hello")
+        blob = odb.put_blob(random.Random(1).randbytes(10_000))
+        big = random.Random(2).randbytes(3_000_000)
+        chunks = chunking.write_bytes(odb, big)
+        chunk_list = odb.get(chunks)
+        assert isinstance(chunk_list, ChunkList) and len(chunk_list.parts) >= 2
+        tree = odb.put(Tree({"small": small, "blob": blob, "big": chunks}))
+        root = odb.put(Commit((), tree, "tester", "host", "2024-06-11T00:00:00+00:00", "first"))
+        commit = odb.put(
+            Commit((root,), tree, "tester", "host", "2024-06-11T00:00:01+00:00", "second " * 200)
+        )
+        odb.sync()
+        repo.refs.set(MAIN, root, expected=None, message="first")
+        repo.refs.set(MAIN, commit, expected=root, message="second")
     sample = Sample(store, small, blob, chunks, chunk_list.parts[1][0], tree, root, commit)
     raw_commit = odb.read_file(commit)
     assert raw_commit[3] == 2, "the long commit should be stored zstd-compressed"

@@ -15,6 +15,9 @@ from extract.store.fsck import fsck
 from extract.store.gc import gc, parse_duration
 from extract.store.repo import MAIN, Repository
 
+# Unit tests of the store: objects are raw material here, not writes racing gc.
+pytestmark = pytest.mark.usefixtures("lax_writes")
+
 
 def commit(repo: Repository, *names: str, parents: tuple[ObjectId, ...] = ()) -> ObjectId:
     tree = repo.objects.put(Tree({n: repo.objects.put(Blob(n.encode())) for n in names}))

@@ -18,6 +18,9 @@ from extract.store.odb import (
     encode_loose_bytes,
 )
 
+# Unit tests of the store: objects are raw material here, not writes racing gc.
+pytestmark = pytest.mark.usefixtures("lax_writes")
+
 
 @pytest.fixture(params=["memory", "disk"])
 def odb(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ObjectStore]:

@@ -24,6 +24,9 @@ from extract.store.pack import (
 )
 from extract.store.repo import MAIN, Repository
 
+# Unit tests of the store: objects are raw material here, not writes racing gc.
+pytestmark = pytest.mark.usefixtures("lax_writes")
+
 
 def blobs(n: int, size: int = 100) -> list[tuple[ObjectId, bytes]]:
     """``n`` distinct blobs in stored form (loose object bytes), as a transfer carries them."""

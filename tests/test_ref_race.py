@@ -24,6 +24,9 @@ from extract.store.refs import RefStore
 from extract.store.repo import MAIN, Repository
 from tests.cli import extract
 
+# Ref races on raw commits: objects are raw material here, not writes racing gc.
+pytestmark = pytest.mark.usefixtures("lax_writes")
+
 ROOT = Path(__file__).resolve().parent.parent
 WORKERS = 8
 UPDATES = 50

@@ -9,6 +9,9 @@ from extract.objects import Blob, check_ref_name
 from extract.store.refs import ANY
 from extract.store.repo import MAIN, Repository
 
+# Unit tests of the store: objects are raw material here, not writes racing gc.
+pytestmark = pytest.mark.usefixtures("lax_writes")
+
 
 def test_create_move_delete_with_reflog(repo: Repository) -> None:
     a = repo.objects.put(Blob(b"a"))

@@ -17,6 +17,9 @@ from extract.objects import Blob
 from extract.store import config
 from extract.store.repo import MAIN, Repository
 
+# Unit tests of the store: objects are raw material here, not writes racing gc.
+pytestmark = pytest.mark.usefixtures("lax_writes")
+
 
 def test_init_layout(tmp_path: Path) -> None:
     repo = Repository.init(tmp_path / ".extract", ("benchmark", "model", "variant"))

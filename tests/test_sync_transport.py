@@ -362,7 +362,7 @@ def test_packs_travel_both_ways(
     monkeypatch.setattr(odbmod, "PACK_AFTER", 0)  # this process packs from the first object
     src, head = source(tmp_path, runs=3)
     packed = remote_store(tmp_path, "packed")
-    with packed.objects.ingest() as sink:
+    with packed.writing(), packed.objects.ingest() as sink:
         for oid, data in stored(src, objects_for(src, head)):
             sink.put_stored(oid, data)
     packed.objects.sync()

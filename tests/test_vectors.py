@@ -48,6 +48,9 @@ from extract.store.history import HIERARCHY_ENTRY, SECTIONS, State, read_state, 
 from extract.store.odb import MemoryObjectStore
 from extract.store.refs import ZERO_HEX
 
+# Unit tests of the store: objects are raw material here, not writes racing gc.
+pytestmark = pytest.mark.usefixtures("lax_writes")
+
 SPEC = Path(__file__).resolve().parent.parent / "objects_spec"
 VECTORS = SPEC / "vectors" / "vectors.json"
 DOC: dict[str, Any] = json.loads(VECTORS.read_text("ascii"))

@@ -79,8 +79,11 @@ def hash_object(
     """
     if write:
         repo = open_store(store)
-        oid = chunking.write_file(repo.objects, path, cache_dir=repo.cache_dir / "content")
-        repo.objects.sync()
+        # Nothing names the object afterwards (as with git hash-object -w): gc collects it
+        # once it is older than the grace period unless a run or model comes to use it.
+        with repo.writing():
+            oid = chunking.write_file(repo.objects, path, cache_dir=repo.cache_dir / "content")
+            repo.objects.sync()
     else:
         oid = chunking.write_file(MemoryObjectStore(), path)
     typer.echo(to_hex(oid))

@@ -18,9 +18,10 @@ def record_event(indexer: Indexer, op: str, target: str, data: dict[str, Any]) -
     """Write, stage and index one event; returns its id."""
     ev = Event(new_ulid(), now_iso(), op, target, data)
     repo = indexer.repo
-    oid = repo.objects.put(ev)
-    repo.objects.sync()
-    stage(repo, "events", ev.id, oid)
+    with repo.writing():  # the event object is unnamed until its staged entry exists
+        oid = repo.objects.put(ev)
+        repo.objects.sync()
+        stage(repo, "events", ev.id, oid)
     with indexer.transaction():
         indexer.apply_event(oid, ev, None)
     return ev.id

@@ -14,11 +14,14 @@ from extract.store.seal import Sealed, load_journal, seal
 
 def seal_journal(indexer: Indexer, path: Path) -> Sealed:
     """Turn a journal into sealed objects, index them, and remove the journal."""
-    state, _ = load_journal(path)
-    sealed = seal(indexer.repo, state, path)
-    indexer.sealed(sealed.run_oid, sealed.record, sealed.curves, sealed.events)
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)
+    # One write transaction: the journal names the run's objects until the staged entries
+    # that replace it are durable, and gc must not slip in between.
+    with indexer.repo.writing():
+        state, _ = load_journal(path)
+        sealed = seal(indexer.repo, state, path)
+        indexer.sealed(sealed.run_oid, sealed.record, sealed.curves, sealed.events)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
     return sealed
 
 

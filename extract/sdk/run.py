@@ -155,7 +155,20 @@ class Run:
         self._last_sync = self._t0
         self._unsynced = False
         self._finished = False
-        start = {
+        with self._repo.writing():  # the code diff is unnamed until the start record is durable
+            self._start_journal(store, experiment, config, name, total_steps)
+        store._indexer.run_started(self._start)
+        _flusher.add(self)
+
+    def _start_journal(
+        self,
+        store: Store,
+        experiment: Experiment,
+        config: dict[str, Any] | None,
+        name: str | None,
+        total_steps: int | None,
+    ) -> None:
+        start = self._start = {
             "id": self.id,
             "experiment": experiment.path,
             "name": name,
@@ -174,8 +187,6 @@ class Run:
         os.rename(tmp, self.journal_path)
         fsync_dir(self._repo.journal_dir)  # the journal's name is durable before the index row
         self._journal.path = self.journal_path
-        store._indexer.run_started(start)
-        _flusher.add(self)
 
     # lifecycle ---------------------------------------------------------------
     def __enter__(self) -> Run:
@@ -350,24 +361,25 @@ class Run:
             raise TypeError(
                 f"log_table(): axes must be a dict such as {{'rows': 'task'}}, got {type(axes).__name__}"
             )
-        oid = write_array(self._repo.objects, data)
-        self._repo.objects.sync()
-        self._record(
-            "artifact",
-            {
-                "id": new_ulid(),
-                "name": name,
-                "kind": "matrix",
-                "step": step,
-                "object": Link(oid),
-                "shape": [int(s) for s in data.shape],
-                "dtype": data.dtype.newbyteorder("=").str
-                if data.dtype.byteorder == ">"
-                else data.dtype.str,
-                "metadata": {"axes": _plain(axes)} if axes else None,
-                "created_at": now_iso(),
-            },
-        )
+        with self._repo.writing():  # the array is unnamed until the journal record is durable
+            oid = write_array(self._repo.objects, data)
+            self._repo.objects.sync()
+            self._record(
+                "artifact",
+                {
+                    "id": new_ulid(),
+                    "name": name,
+                    "kind": "matrix",
+                    "step": step,
+                    "object": Link(oid),
+                    "shape": [int(s) for s in data.shape],
+                    "dtype": data.dtype.newbyteorder("=").str
+                    if data.dtype.byteorder == ">"
+                    else data.dtype.str,
+                    "metadata": {"axes": _plain(axes)} if axes else None,
+                    "created_at": now_iso(),
+                },
+            )
 
     def log_text(self, name: str, content: str) -> None:
         """A markdown text attached to the run."""
@@ -375,22 +387,23 @@ class Run:
         _check_name("log_text", name)
         if not isinstance(content, str):
             raise TypeError(f"log_text(): content must be a str, got {type(content).__name__}")
-        oid = chunking.write_bytes(self._repo.objects, content.encode("utf-8"))
-        self._repo.objects.sync()
-        self._record(
-            "artifact",
-            {
-                "id": new_ulid(),
-                "name": name,
-                "kind": "text",
-                "step": None,
-                "object": Link(oid),
-                "shape": None,
-                "dtype": None,
-                "metadata": None,
-                "created_at": now_iso(),
-            },
-        )
+        with self._repo.writing():
+            oid = chunking.write_bytes(self._repo.objects, content.encode("utf-8"))
+            self._repo.objects.sync()
+            self._record(
+                "artifact",
+                {
+                    "id": new_ulid(),
+                    "name": name,
+                    "kind": "text",
+                    "step": None,
+                    "object": Link(oid),
+                    "shape": None,
+                    "dtype": None,
+                    "metadata": None,
+                    "created_at": now_iso(),
+                },
+            )
 
     # annotations -----------------------------------------------------------------
     def tag(self, *tags: str) -> None:
@@ -437,21 +450,24 @@ class Run:
             )
         if not isinstance(framework, str):
             raise TypeError("register_model(): framework must be a string")
-        content, size = _store_path(self._store, src)
-        mv = ModelVersion(
-            name=name,
-            version=version,
-            framework=framework,
-            metadata={"source_path": str(src.resolve()), **(_plain(metadata) or {})},
-            content=content,
-            size=size,
-            run=self.id,
-            created_at=now_iso(),
-        )
-        oid = self._repo.objects.put(mv)
-        self._repo.objects.sync()
-        self._store._claim_model(name, version, oid)
-        self._record("model", {"key": key, "object": Link(oid)})
+        # One write transaction: chunks, tree and version are unnamed until the journal
+        # record is durable.
+        with self._repo.writing():
+            content, size = _store_path(self._store, src)
+            mv = ModelVersion(
+                name=name,
+                version=version,
+                framework=framework,
+                metadata={"source_path": str(src.resolve()), **(_plain(metadata) or {})},
+                content=content,
+                size=size,
+                run=self.id,
+                created_at=now_iso(),
+            )
+            oid = self._repo.objects.put(mv)
+            self._repo.objects.sync()
+            self._store._claim_model(name, version, oid)
+            self._record("model", {"key": key, "object": Link(oid)})
 
     def derived_from(
         self, run: str | None = None, model: str | None = None, version: str | None = None

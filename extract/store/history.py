@@ -214,7 +214,9 @@ def commit_staged(repo: Repository, message: str, attempts: int = 20) -> CommitR
         raise InvalidInput("a commit needs a message: extract commit -m 'what this is'")
     hierarchy = repo.config.hierarchy
     levels = " > ".join(hierarchy) if hierarchy else None
-    with _commit_lock(repo):
+    # The writer lock first, always (store/writelock.py): new trees and the commit are
+    # unnamed until main points at them.
+    with repo.writing(), _commit_lock(repo):
         return _commit_locked(repo, message, levels, attempts)
 
 

@@ -71,6 +71,13 @@ def export_bundle(repo: Repository, dest: Path, since: ObjectId | None = None) -
 
 
 def import_bundle(repo: Repository, src: Path) -> BundleInfo:
+    """See ``_import_bundle``. One write transaction: the objects are unnamed until the
+    bundle's remote-tracking ref moves."""
+    with repo.writing():
+        return _import_bundle(repo, src)
+
+
+def _import_bundle(repo: Repository, src: Path) -> BundleInfo:
     """Verify and store every object of a bundle, then point refs/remotes/bundle/main at its head.
 
     Objects go through the same checked, pipelined receive as a fetch (``transport.receive``):

@@ -71,6 +71,14 @@ class FetchResult:
 def fetch(
     repo: Repository, transport: Transport, remote: str, progress: Progress | None = None
 ) -> FetchResult:
+    # One write transaction: what arrives is unnamed until the remote-tracking ref moves.
+    with repo.writing():
+        return _fetch(repo, transport, remote, progress)
+
+
+def _fetch(
+    repo: Repository, transport: Transport, remote: str, progress: Progress | None
+) -> FetchResult:
     t0 = time.perf_counter()
     refs = transport.list_refs()
     head = refs.get(MAIN)
@@ -158,10 +166,12 @@ def push(
 
     if isinstance(transport, LocalTransport) and _can_link(repo.objects, transport.repo.objects):
         remote_odb = transport.repo.objects
-        for oid in missing:
-            result.bytes += remote_odb.link_from(repo.objects, oid)
-            result.objects += 1
-        remote_odb.sync()
+        with transport.repo.writing():  # the remote's own transaction, until update_ref
+            for oid in missing:
+                result.bytes += remote_odb.link_from(repo.objects, oid)
+                result.objects += 1
+            remote_odb.sync()
+            transport.hold()
     else:
         transport.put(stream())
     try:
@@ -268,6 +278,13 @@ def merge(
 ) -> MergeResult:
     if strategy not in (None, "ours", "theirs"):
         raise InvalidInput("strategy must be 'ours' or 'theirs'")
+    with repo.writing():  # the merged state and commit are unnamed until main moves
+        return _merge(repo, theirs, strategy, message)
+
+
+def _merge(
+    repo: Repository, theirs: ObjectId, strategy: str | None, message: str | None
+) -> MergeResult:
     cast(repo.objects.get(theirs), Commit)  # a commit, and present
     ours = repo.refs.read(MAIN)
     if ours is None or ours in ancestors(repo.objects, [theirs]):

@@ -140,6 +140,9 @@ class LocalTransport(Transport):
                 )
             Repository.create(path)
         self.repo = Repository(path)
+        # A push is objects first, the ref later (two requests over ssh): the objects are
+        # unnamed here in between, so the store's writer lock is held across both.
+        self._writing: contextlib.ExitStack | None = None
 
     def list_refs(self) -> dict[str, ObjectId]:
         out = {}
@@ -159,7 +162,22 @@ class LocalTransport(Transport):
         for oid in ids:
             yield oid, self.repo.objects.get_stored(oid)
 
+    def hold(self) -> None:
+        """Enter this store's writer lock until the next ref update or close."""
+        if self._writing is None:
+            self._writing = contextlib.ExitStack()
+            self._writing.enter_context(self.repo.writing())
+
+    def release(self) -> None:
+        held, self._writing = self._writing, None
+        if held is not None:
+            held.close()
+
+    def close(self) -> None:
+        self.release()
+
     def put(self, items: Iterable[tuple[ObjectId, Buffer]]) -> int:
+        self.hold()
         return receive(self.repo.objects, items)
 
     def update_ref(self, name: str, new: ObjectId, expected: ObjectId | None) -> None:
@@ -172,7 +190,10 @@ class LocalTransport(Transport):
                 f"cannot move {name} to {to_hex(new)[:12]}: that commit was never sent"
             )
         objects_to_send(self.repo.objects, [new], [expected] if expected else [])
-        self.repo.refs.set(name, new, expected=expected, message=f"push: {to_hex(new)[:12]}")
+        try:
+            self.repo.refs.set(name, new, expected=expected, message=f"push: {to_hex(new)[:12]}")
+        finally:
+            self.release()
 
 
 def send_objects(odb: DiskObjectStore, ids: Sequence[ObjectId], out: IO[bytes]) -> int:
@@ -238,24 +259,27 @@ def _close_all(group: list[tuple[ObjectId, int, int, int]]) -> None:
 def serve(repo: Repository, inp: IO[bytes], out: IO[bytes]) -> None:
     """The far side of an ssh remote: answer requests until the client hangs up."""
     local = LocalTransport.__new__(LocalTransport)
-    local.url, local.repo = str(repo.root), repo
+    local.url, local.repo, local._writing = str(repo.root), repo, None
     buffers = Buffers()
     with contextlib.suppress(AttributeError, OSError, ValueError):
         widen_pipe(inp.fileno(), out.fileno())
-    while True:
-        try:
-            req = read_frame(inp)
-        except ProtocolError:
-            return  # the client closed the connection
-        try:
-            _answer(local, req, inp, out, buffers)
-        except StreamLost:
-            raise  # halfway through a batch: an error frame would be read as object bytes
-        except ExtractError as e:
-            write_frame(out, ["err", type(e).__name__, str(e)])
-        except (IndexError, KeyError, TypeError, ValueError, AttributeError) as e:
-            write_frame(out, ["err", "ProtocolError", f"malformed request: {e}"])
-        out.flush()
+    try:
+        while True:
+            try:
+                req = read_frame(inp)
+            except ProtocolError:
+                return  # the client closed the connection
+            try:
+                _answer(local, req, inp, out, buffers)
+            except StreamLost:
+                raise  # halfway through a batch: an error frame would be read as object bytes
+            except ExtractError as e:
+                write_frame(out, ["err", type(e).__name__, str(e)])
+            except (IndexError, KeyError, TypeError, ValueError, AttributeError) as e:
+                write_frame(out, ["err", "ProtocolError", f"malformed request: {e}"])
+            out.flush()
+    finally:
+        local.release()  # a client that pushed objects and hung up before update-ref
 
 
 def _ids(values: Any) -> list[ObjectId]:

@@ -32,27 +32,28 @@ def main(argv: list[str]) -> int:
         time.sleep(0.001)
     conflicts = 0
     for k in range(n):
-        state = repo.objects.put_blob(f"worker {worker} update {k}".encode())
-        while True:
-            old = repo.refs.read(MAIN)
-            commit = repo.objects.put(
-                Commit(
-                    parents=() if old is None else (old,),
-                    state=state,
-                    author=f"worker-{worker}",
-                    host="race",
-                    time=str(time.time_ns()),
-                    message=f"w{worker} #{k}",
+        with repo.writing():  # the blob and commit are unnamed until the ref moves
+            state = repo.objects.put_blob(f"worker {worker} update {k}".encode())
+            while True:
+                old = repo.refs.read(MAIN)
+                commit = repo.objects.put(
+                    Commit(
+                        parents=() if old is None else (old,),
+                        state=state,
+                        author=f"worker-{worker}",
+                        host="race",
+                        time=str(time.time_ns()),
+                        message=f"w{worker} #{k}",
+                    )
                 )
-            )
-            repo.objects.sync()
-            try:
-                repo.refs.set(MAIN, commit, expected=old, message=f"w{worker} #{k}")
-            except RefConflict:
-                conflicts += 1
-                continue
-            print(f"set {to_hex(commit)}", flush=True)
-            break
+                repo.objects.sync()
+                try:
+                    repo.refs.set(MAIN, commit, expected=old, message=f"w{worker} #{k}")
+                except RefConflict:
+                    conflicts += 1
+                    continue
+                print(f"set {to_hex(commit)}", flush=True)
+                break
     print(f"done {n} {conflicts}", flush=True)
     return 0
 

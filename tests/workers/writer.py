@@ -57,28 +57,29 @@ def main(argv: list[str]) -> int:
     say(f"ready {to_hex(head) if head is not None else 'none'}")
     step = 0
     while True:
-        entries: dict[str, ObjectId] = {}
-        for i in range(rng.randint(1, 3)):
-            blob_seed = rng.getrandbits(63)
-            size = pick_size(rng)
-            oid = chunking.write_bytes(repo.objects, content(blob_seed, size))
-            say(f"blob {to_hex(oid)} {blob_seed} {size}")
-            entries[f"f{i}"] = oid
-        state = repo.objects.put(Tree(entries))
-        commit = repo.objects.put(
-            Commit(
-                parents=() if head is None else (head,),
-                state=state,
-                author="crash-test",
-                host="worker",
-                time=dt.datetime.now(dt.UTC).isoformat(),
-                message=f"writer {seed} step {step}",
+        with repo.writing():  # the blobs and commit are unnamed until the ref moves
+            entries: dict[str, ObjectId] = {}
+            for i in range(rng.randint(1, 3)):
+                blob_seed = rng.getrandbits(63)
+                size = pick_size(rng)
+                oid = chunking.write_bytes(repo.objects, content(blob_seed, size))
+                say(f"blob {to_hex(oid)} {blob_seed} {size}")
+                entries[f"f{i}"] = oid
+            state = repo.objects.put(Tree(entries))
+            commit = repo.objects.put(
+                Commit(
+                    parents=() if head is None else (head,),
+                    state=state,
+                    author="crash-test",
+                    host="worker",
+                    time=dt.datetime.now(dt.UTC).isoformat(),
+                    message=f"writer {seed} step {step}",
+                )
             )
-        )
-        repo.objects.sync()  # objects durable before anything points at them
-        say(f"about to set {to_hex(commit)}")
-        repo.refs.set(MAIN, commit, expected=head, message=f"writer {seed} step {step}")
-        say(f"set {to_hex(commit)}")
+            repo.objects.sync()  # objects durable before anything points at them
+            say(f"about to set {to_hex(commit)}")
+            repo.refs.set(MAIN, commit, expected=head, message=f"writer {seed} step {step}")
+            say(f"set {to_hex(commit)}")
         head = commit
         step += 1
 
