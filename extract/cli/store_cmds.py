@@ -14,7 +14,7 @@ from extract.index.lifecycle import recover_orphans
 from extract.objects import to_hex
 from extract.store import config as configmod
 from extract.store.fsck import fsck
-from extract.store.gc import DEFAULT_GRACE_SECONDS, gc, parse_duration
+from extract.store.gc import DEFAULT_GRACE_SECONDS, DEFAULT_WAIT_SECONDS, gc, parse_duration
 from extract.store.repo import DEFAULT_DIR, Repository
 
 from ._common import JsonOpt, StoreOpt, handle_errors, human_bytes, open_store, print_json
@@ -173,16 +173,31 @@ def gc_cmd(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", "-n", help="Only list what would be removed.")
     ] = False,
+    wait: Annotated[
+        str,
+        typer.Option(
+            "--wait",
+            help="How long to wait for running fetches, pushes and imports to finish (s, m, h).",
+        ),
+    ] = f"{int(DEFAULT_WAIT_SECONDS // 60)}m",
     json_out: JsonOpt = False,
 ) -> None:
     """Remove objects that no ref, reflog entry, staged item or live journal reaches.
 
-    Objects younger than the grace period are kept, so a writer running right now is safe.
+    Safe while training runs, commits and fetches write to the store, whatever the grace
+    period: gc sweeps only once no write is half done (it waits for running ones, and new
+    ones pause while it deletes). The grace period is an extra margin. Deleted runs stay
+    reachable from history; see docs/storage.md.
 
-    Example: extract gc --dry-run --grace 0
+    Example: extract gc --dry-run
     """
     repo = open_store(store)
-    rep = gc(repo, grace_seconds=parse_duration(grace), dry_run=dry_run)
+    rep = gc(
+        repo,
+        grace_seconds=parse_duration(grace),
+        dry_run=dry_run,
+        wait_seconds=parse_duration(wait),
+    )
     verb = "would remove" if dry_run else "removed"
     if json_out:
         print_json(

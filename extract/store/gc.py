@@ -1,27 +1,42 @@
-"""``extract gc``: delete objects nothing can reach, after a grace period.
+"""``extract gc``: delete objects nothing can reach.
 
-Roots are refs, reflog entries, staged data and live journals. An object younger
-than the grace period is kept even when unreachable: a writer may have stored it
-a moment ago and not yet written the ref, stage file or journal record that
-points at it (writers refresh the mtime of objects they find already present).
-gc refuses to delete anything if a reachable object is missing or unreadable,
-since it could not know what that object links to.
+Roots are refs, reflog entries, staged data and live journals. gc is safe while other
+processes write, whatever the grace period, because writers hold the store's writer
+lock (store/writelock.py) from the first object they write until a root names it:
+
+1. mark what the roots reach, without the lock (the long part, on a large store);
+2. take the writer lock exclusively (every write transaction running has finished and
+   none starts), read the roots again and mark from any new one;
+3. delete what is unreachable and older than the grace period, rewrite packs that hold
+   garbage, remove temp files left by dead writers; release the lock.
+
+The grace period is a margin on top (an object a writer of an older extract wrote
+outside a transaction, or one an outside tool hard-linked in), not the protection.
+gc refuses to delete anything if a reachable object is missing or unreadable, since
+it could not know what that object links to, and if a reflog is damaged, since it
+could not know what the reflog protected.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from extract.errors import ExtractError, InvalidInput, StoreError
+from extract.errors import ExtractError, InvalidInput, LockHeld, StoreError
 from extract.objects import ObjectId, to_hex
 from extract.store.repo import Repository
-from extract.store.walk import list_tmp, object_links, roots
+from extract.store.walk import Root, list_tmp, object_links, roots
 
 DEFAULT_GRACE_SECONDS = 24 * 3600
+#: How long gc waits for running write transactions (a long fetch, say) to finish.
+DEFAULT_WAIT_SECONDS = 600.0
+#: One gc at a time per store.
+RUN_LOCK = "gc.running"
 
 
 @dataclass
@@ -31,19 +46,34 @@ class GcReport:
     kept_young: int = 0
     tmp_removed: list[Path] = field(default_factory=list)
     dry_run: bool = False
+    #: Roots that appeared while gc marked (writes that finished meanwhile).
+    late_roots: int = 0
 
     @property
     def bytes_removed(self) -> int:
         return sum(n for _, n in self.removed)
 
 
-def mark(repo: Repository) -> set[ObjectId]:
+def _roots(repo: Repository) -> list[Root]:
     problems: list[str] = []
     found = roots(repo, lambda subject, msg: problems.append(f"{subject}: {msg}"))
+    for name in repo.refs.reflog_names():
+        bad = repo.refs.reflog_damage(name)
+        if bad:
+            problems.append(
+                f"reflog {name} is damaged (line {', '.join(map(str, bad[:5]))}), so what it "
+                "protects is unknown. Look at it with `extract fsck`; if you accept that "
+                f"objects only it protected may go, move {repo.refs.logs / name} aside"
+            )
     if problems:
         raise StoreError("gc stopped, nothing deleted: " + "; ".join(problems))
-    reachable: set[ObjectId] = set()
-    stack = list(found)
+    return found
+
+
+def _mark_from(repo: Repository, start: Iterable[Root], reachable: set[ObjectId]) -> None:
+    """Add to ``reachable`` everything ``start`` reaches that it does not hold yet. An
+    object already in the set had its whole closure marked (objects never change)."""
+    stack = [r for r in start if r[1] not in reachable]
     while stack:
         via, oid = stack.pop()
         if oid in reachable:
@@ -53,19 +83,60 @@ def mark(repo: Repository) -> set[ObjectId]:
         except ExtractError as e:
             raise StoreError(
                 f"gc stopped, nothing deleted: object {to_hex(oid)} (reachable from {via}) "
-                f"cannot be read: {e}. Run `extract fsck` to see what is damaged"
+                f"cannot be read: {e}. Run `extract fsck` to see what is damaged and how to "
+                "recover it"
             ) from None
         reachable.add(oid)
         stack.extend((via, c) for c in children)
+
+
+def mark(repo: Repository) -> set[ObjectId]:
+    """Everything the roots reach now."""
+    reachable: set[ObjectId] = set()
+    _mark_from(repo, _roots(repo), reachable)
     return reachable
 
 
+@contextlib.contextmanager
+def _one_gc(repo: Repository) -> Iterator[None]:
+    fd = os.open(repo.root / RUN_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LockHeld(f"another gc is running on {repo.root}; nothing was deleted") from None
+        yield
+    finally:
+        os.close(fd)
+
+
 def gc(
-    repo: Repository, grace_seconds: float = DEFAULT_GRACE_SECONDS, dry_run: bool = False
+    repo: Repository,
+    grace_seconds: float = DEFAULT_GRACE_SECONDS,
+    dry_run: bool = False,
+    wait_seconds: float = DEFAULT_WAIT_SECONDS,
 ) -> GcReport:
     rep = GcReport(dry_run=dry_run)
-    reachable = mark(repo)
-    rep.reachable = len(reachable)
+    with _one_gc(repo):
+        reachable = mark(repo)
+        with repo.write_lock.exclusive(wait_seconds):
+            # No write transaction is half done now: every object a writer still needs is
+            # named by a root, and roots written since the first mark are read here.
+            late = [r for r in _roots(repo) if r[1] not in reachable]
+            rep.late_roots = len(late)
+            _mark_from(repo, late, reachable)
+            rep.reachable = len(reachable)
+            _sweep(repo, reachable, grace_seconds, dry_run, rep)
+    return rep
+
+
+def _sweep(
+    repo: Repository,
+    reachable: set[ObjectId],
+    grace_seconds: float,
+    dry_run: bool,
+    rep: GcReport,
+) -> None:
     now = time.time()
     odb = repo.objects
     for oid in odb.iter_loose_ids():
@@ -93,13 +164,13 @@ def gc(
         rep.removed.extend(garbage)
         if not dry_run:
             odb.repack(pack, reachable.__contains__)
+    # No writer is inside a transaction, so every temp file belongs to a dead process.
     for tmp in list_tmp(odb):
         with contextlib.suppress(FileNotFoundError):
             if now - tmp.stat().st_mtime >= grace_seconds:
                 rep.tmp_removed.append(tmp)
                 if not dry_run:
                     os.unlink(tmp)
-    return rep
 
 
 def parse_duration(text: str) -> float:

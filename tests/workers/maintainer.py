@@ -1,0 +1,60 @@
+"""Maintenance in a loop, racing writers (tests/test_gc_race.py).
+
+Usage: ``python -m tests.workers.maintainer OP STORE STOP_FILE [ARG]``
+
+``OP`` is ``gc`` (``gc`` with grace 0), ``commit`` (``commit_staged``), ``reindex``
+(``Indexer.rebuild``) or ``fetch`` (``ops.fetch`` from the store at ``ARG``, then merge).
+Repeats until ``STOP_FILE`` exists, then prints ``passes N`` and exits 0. Any error ends
+it with a traceback and exit 1: the test counts that as a failure.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from extract.index.build import Indexer
+from extract.store.gc import gc
+from extract.store.history import commit_staged
+from extract.store.repo import Repository
+from extract.sync import ops
+from extract.sync.transport import LocalTransport
+
+
+def once(op: str, repo: Repository, arg: str | None, n: int) -> None:
+    if op == "gc":
+        gc(repo, grace_seconds=0)
+    elif op == "commit":
+        commit_staged(repo, f"maintainer commit {n}")
+    elif op == "reindex":
+        indexer = Indexer(repo)
+        try:
+            indexer.rebuild()
+        finally:
+            indexer.close()
+    elif op == "fetch":
+        assert arg is not None
+        with LocalTransport(Path(arg)) as t:
+            result = ops.fetch(repo, t, "peer")
+        if result.remote_head is not None:
+            ops.merge(repo, result.remote_head)
+    else:
+        raise SystemExit(f"unknown op {op}")
+
+
+def main(argv: list[str]) -> int:
+    op, root, stop = argv[0], Path(argv[1]), Path(argv[2])
+    arg = argv[3] if len(argv) > 3 else None
+    repo = Repository(root)
+    n = 0
+    while not stop.exists():
+        once(op, repo, arg, n)
+        n += 1
+        time.sleep(0.01)
+    print(f"passes {n}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
