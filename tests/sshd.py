@@ -338,14 +338,15 @@ def run_cli(
 def add_tag_events(repo: Repository, n: int, run_id: str, message: str = "events") -> ObjectId:
     """Commit ``n`` small tag events on one run straight onto main (many objects, quickly)."""
     head, state = head_state(repo)
-    with repo.objects.batch():
-        for i in range(n):
-            ev = Event(new_ulid(), now_iso(), "tag", f"run:{run_id}", {"tags": [f"e{i}"]})
-            state.sections["events"][ev.id] = repo.objects.put(ev)
-        root = write_state(repo.objects, state)
-        oid = repo.objects.put(
-            Commit((head,) if head else (), root, author(), "tests", now_iso(), message)
-        )
-    repo.objects.sync()
-    repo.refs.set(MAIN, oid, expected=head)
+    with repo.writing():
+        with repo.objects.batch():
+            for i in range(n):
+                ev = Event(new_ulid(), now_iso(), "tag", f"run:{run_id}", {"tags": [f"e{i}"]})
+                state.sections["events"][ev.id] = repo.objects.put(ev)
+            root = write_state(repo.objects, state)
+            oid = repo.objects.put(
+                Commit((head,) if head else (), root, author(), "tests", now_iso(), message)
+            )
+        repo.objects.sync()
+        repo.refs.set(MAIN, oid, expected=head)
     return oid

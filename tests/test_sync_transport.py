@@ -429,7 +429,7 @@ def many_objects(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Object
     repo = Repository.create(tmp_path_factory.mktemp("many") / "store")
     state = State()
     target = f"run:{new_ulid()}"
-    with repo.objects.batch():
+    with repo.writing(), repo.objects.batch():
         for i in range(N_SMALL):
             ev = Event(new_ulid(), now_iso(), "tag", target, {"tags": [f"t{i}"]})
             state.sections["events"][ev.id] = repo.objects.put(ev)

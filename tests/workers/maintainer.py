@@ -3,7 +3,8 @@
 Usage: ``python -m tests.workers.maintainer OP STORE STOP_FILE [ARG]``
 
 ``OP`` is ``gc`` (``gc`` with grace 0), ``commit`` (``commit_staged``), ``reindex``
-(``Indexer.rebuild``) or ``fetch`` (``ops.fetch`` from the store at ``ARG``, then merge).
+(``Indexer.rebuild``) or ``fetch`` (``ops.fetch`` from the store at ``ARG``, then merge, again if a commit
+moved main meanwhile).
 Repeats until ``STOP_FILE`` exists, then prints ``passes N`` and exits 0. Any error ends
 it with a traceback and exit 1: the test counts that as a failure.
 """
@@ -14,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from extract.errors import RefConflict
 from extract.index.build import Indexer
 from extract.store.gc import gc
 from extract.store.history import commit_staged
@@ -37,8 +39,12 @@ def once(op: str, repo: Repository, arg: str | None, n: int) -> None:
         assert arg is not None
         with LocalTransport(Path(arg)) as t:
             result = ops.fetch(repo, t, "peer")
-        if result.remote_head is not None:
-            ops.merge(repo, result.remote_head)
+        while result.remote_head is not None:
+            try:
+                ops.merge(repo, result.remote_head)
+                break
+            except RefConflict:  # a local commit moved main meanwhile: merge onto it
+                continue
     else:
         raise SystemExit(f"unknown op {op}")
 
