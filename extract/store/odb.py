@@ -469,7 +469,7 @@ class DiskObjectStore(ObjectStore):
                 changed = True
             except FileNotFoundError:
                 continue
-            except CorruptPack:  # fsck names it, reading the file itself
+            except (CorruptPack, IsADirectoryError):  # fsck names it, reading the file itself
                 self._bad_packs.add(file)
         self._packs = current
         return changed
