@@ -474,7 +474,9 @@ def sql(
         str, typer.Argument(metavar="QUERY", help="A SELECT (or WITH ... SELECT) over index.db.")
     ],
     store: StoreOpt = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="table, csv (lines end in LF) or json.")
+    ] = "table",
     limit: Annotated[int | None, typer.Option("--limit", help="Print at most N rows.")] = None,
 ) -> None:
     """Run a read-only SQL query over the index (tables: runs, scalar_metrics, curve_points, ...).
@@ -490,7 +492,7 @@ def sql(
     if fmt == "json":
         print_json([_jsonable(dict(zip(cols, r, strict=True))) for r in rows])
     elif fmt == "csv":
-        w = csv.writer(sys.stdout)
+        w = csv.writer(sys.stdout, lineterminator="\n")  # not csv's \r\n: shell pipelines
         w.writerow(cols)
         w.writerows(rows)
     else:
