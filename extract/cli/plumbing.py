@@ -121,6 +121,8 @@ def reflog(
 ) -> None:
     """Show every move of a ref, newest first: nothing a bad merge does is lost.
 
+    `extract reset main@{1}` moves main back to where it was before its last move.
+
     Example: extract reflog refs/heads/main
     """
     repo = open_store(store)
