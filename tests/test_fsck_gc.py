@@ -15,6 +15,7 @@ from extract.store import journal
 from extract.store.fsck import fsck
 from extract.store.gc import gc, parse_duration
 from extract.store.repo import MAIN, Repository
+from tests.sshd import run_cli
 
 
 def commit(repo: Repository, *names: str, parents: tuple[ObjectId, ...] = ()) -> ObjectId:
@@ -152,6 +153,10 @@ def test_a_reflog_overwritten_with_garbage_fails_fsck_naming_the_file(repo: Repo
     assert err.subject == str(reflog_path(repo)) and "damaged" in err.message
     assert repo.refs.damaged_reflogs() == [MAIN]
     assert repo.refs.reflog_damage(MAIN)
+    r = run_cli("reflog", "--store", str(repo.root), cwd=repo.root.parent)
+    assert r.returncode == 0 and "reflog of refs/heads/main is damaged" in r.stderr
+    r = run_cli("fsck", "--store", str(repo.root), cwd=repo.root.parent)
+    assert r.returncode != 0 and str(reflog_path(repo)) in r.stdout + r.stderr
 
 
 def test_a_reflog_of_garbage_without_a_newline_is_damage_too(repo: Repository) -> None:
@@ -230,6 +235,9 @@ def test_a_directory_named_like_a_pack_is_a_stray_entry(repo: Repository) -> Non
     gc(other, grace_seconds=0)
     Indexer(other).rebuild()
     assert planted.is_dir() and other.objects.has(c)
+    for args, code in ((["fsck"], 1), (["gc", "--grace", "0"], 0), (["reindex"], 0)):
+        r = run_cli(*args, "--store", str(repo.root), cwd=repo.root.parent)
+        assert r.returncode == code and "Traceback" not in r.stderr, (args, r.stderr)
 
 
 def test_a_missing_object_is_labelled_with_the_ref_that_reaches_it(repo: Repository) -> None:

@@ -193,8 +193,12 @@ class RefStore:
     def reflog(self, name: str) -> list[ReflogEntry]:
         """Entries oldest first. Lines a crash tore are skipped (an entry written after a
         torn line on the same line is recovered); so are damaged ones, which
-        ``check_reflog`` reports."""
-        return self.check_reflog(name).entries
+        ``check_reflog`` reports. A reflog that cannot be read at all is a StoreError:
+        what it protects is unknown."""
+        check = self.check_reflog(name)
+        if check.unreadable:
+            raise StoreError(f"reflog of {name} {check.unreadable}")
+        return check.entries
 
     def check_reflog(self, name: str) -> ReflogCheck:
         """Read a reflog and sort its lines: entries, lines a crash tore (harmless: the move
