@@ -939,10 +939,11 @@ class DiskObjectStore(ObjectStore):
         into place (final, temp), in order."""
         if not temps:
             return
+        for final, _ in temps:  # all of them first: a failure here links none of the group
+            self._make_fanout(str(final))
         with ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(fsync_path, [tmp for _, tmp in temps]))
         for final, tmp in temps:
-            self._make_fanout(str(final))
             try:
                 os.link(tmp, final)  # link, not rename: never replace an existing object
             except FileExistsError:
