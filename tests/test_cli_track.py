@@ -16,7 +16,7 @@ import pytest
 from extract import Store
 from extract.store.repo import Repository
 
-from .cli import REPO, extract
+from .cli import REPO, extract, extract_bytes
 
 
 @pytest.fixture
@@ -128,6 +128,8 @@ def test_sql_formats(project: Path) -> None:
     q = "SELECT name, value FROM scalar_metrics WHERE name = 'accuracy' ORDER BY value"
     csv_out = extract("sql", "--format", "csv", q, cwd=project).stdout.splitlines()
     assert csv_out[0] == "name,value" and len(csv_out) == 4
+    raw = extract_bytes("sql", "-f", "csv", q, cwd=project)  # untranslated line endings
+    assert raw.startswith(b"name,value\n") and b"\r" not in raw and raw.count(b"\n") == 4
     table = extract("sql", q, cwd=project).stdout
     assert "(3 rows)" in table
     assert len(json.loads(extract("sql", "-f", "json", "--limit", "2", q, cwd=project).stdout)) == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,7 @@ from extract.store import journal
 from extract.store.fsck import fsck
 from extract.store.gc import gc, parse_duration
 from extract.store.repo import MAIN, Repository
+from tests.sshd import run_cli
 
 # Unit tests of the store: objects are raw material here, not writes racing gc.
 pytestmark = pytest.mark.usefixtures("lax_writes")
@@ -123,3 +125,138 @@ def test_durations(text: str, seconds: float) -> None:
 def test_bad_durations(bad: str) -> None:
     with pytest.raises(ValueError, match="invalid duration"):
         parse_duration(bad)
+
+
+# reflog damage --------------------------------------------------------------------------
+
+
+def moved_twice(repo: Repository) -> tuple[ObjectId, ObjectId]:
+    """main moved to c1, then to c2: c1 is kept only by the reflog."""
+    c1 = commit(repo, "old")
+    repo.refs.set(MAIN, c1)
+    c2 = commit(repo, "new", parents=())
+    repo.refs.set(MAIN, c2)
+    return c1, c2
+
+
+def reflog_path(repo: Repository) -> Path:
+    return repo.root / "logs" / MAIN
+
+
+def test_a_reflog_overwritten_with_garbage_fails_fsck_naming_the_file(repo: Repository) -> None:
+    """Random bytes are not a crash's torn line: fsck fails naming the file, and gc can ask
+    RefStore whether to trust the reflog (review F8: fsck said ok, gc would have deleted
+    what only the reflog protected)."""
+    moved_twice(repo)
+    assert repo.refs.damaged_reflogs() == []
+    reflog_path(repo).write_bytes(os.urandom(4096))
+    rep = fsck(repo)
+    assert not rep.ok
+    [err] = [p for p in rep.errors if "reflog" in p.message]
+    assert err.subject == str(reflog_path(repo)) and "damaged" in err.message
+    assert repo.refs.damaged_reflogs() == [MAIN]
+    assert repo.refs.reflog_damage(MAIN)
+    r = run_cli("reflog", "--store", str(repo.root), cwd=repo.root.parent)
+    assert r.returncode == 0 and "reflog of refs/heads/main is damaged" in r.stderr
+    r = run_cli("fsck", "--store", str(repo.root), cwd=repo.root.parent)
+    assert r.returncode != 0 and str(reflog_path(repo)) in r.stdout + r.stderr
+
+
+def test_a_reflog_of_garbage_without_a_newline_is_damage_too(repo: Repository) -> None:
+    """No newline at all used to read as one torn last line: an empty, sound reflog."""
+    moved_twice(repo)
+    reflog_path(repo).write_bytes(b"\x89PNG not a reflog at all" * 10)
+    assert repo.refs.reflog_damage(MAIN) == [1]
+    assert not fsck(repo).ok
+
+
+@pytest.mark.parametrize("cut", [1, 40, 64, 100, 131, 140, -3])
+def test_a_torn_last_line_is_only_a_warning(repo: Repository, cut: int) -> None:
+    """A power cut stops the last append partway (and may leave zero bytes where the file
+    grew): fsck warns, nothing is damaged, the earlier entries stay roots."""
+    c1, _c2 = moved_twice(repo)
+    path = reflog_path(repo)
+    whole = path.read_bytes()
+    last = whole[:-1].rsplit(b"\n", 1)[1] + b"\n"
+    torn = last[:cut]
+    for tail in (torn, torn + b"\0" * 37):
+        path.write_bytes(whole[: -len(last)] + tail)
+        assert repo.refs.damaged_reflogs() == []
+        rep = fsck(repo)
+        assert rep.ok, rep.problems
+        assert any("cut short by a crash" in p.message for p in rep.problems)
+        assert [e.new for e in repo.refs.reflog(MAIN)] == [c1]
+
+
+def test_an_entry_appended_after_a_torn_line_is_read(repo: Repository) -> None:
+    c1, c2 = moved_twice(repo)
+    path = reflog_path(repo)
+    with open(path, "ab") as f:
+        f.write(b"0" * 64 + b" " + b"ab" * 10)  # a crash mid-append
+    c3 = commit(repo, "after the crash")
+    repo.refs.set(MAIN, c3, expected=c2)  # starts its own line
+    assert [e.new for e in repo.refs.reflog(MAIN)] == [c1, c2, c3]
+    assert repo.refs.damaged_reflogs() == []
+    assert fsck(repo).ok
+    # an older extract appended right after the torn bytes: the entry is still found
+    lines = path.read_bytes().split(b"\n")
+    path.write_bytes(b"\n".join([*lines[:-3], lines[-3] + lines[-2], b""]))
+    check = repo.refs.check_reflog(MAIN)
+    assert [e.new for e in check.entries] == [c1, c2, c3]
+    assert check.damaged == [] and check.torn == [3]
+    assert fsck(repo).ok
+
+
+def test_a_garbage_line_among_good_ones_is_damage(repo: Repository) -> None:
+    c1, c2 = moved_twice(repo)
+    path = reflog_path(repo)
+    lines = path.read_bytes().split(b"\n")
+    path.write_bytes(b"\n".join([lines[0], b"who wrote this?", lines[1], b""]))
+    check = repo.refs.check_reflog(MAIN)
+    assert check.damaged == [2] and [e.new for e in check.entries] == [c1, c2]
+    assert not fsck(repo).ok and repo.refs.damaged_reflogs() == [MAIN]
+
+
+# stray entries, root labels ----------------------------------------------------------------
+
+
+def test_a_directory_named_like_a_pack_is_a_stray_entry(repo: Repository) -> None:
+    """fsck names it; everything else (reads, gc, reindex) ignores it (review F8: all three
+    crashed with IsADirectoryError)."""
+    from extract.index.build import Indexer
+
+    c = commit(repo, "a")
+    repo.refs.set(MAIN, c)
+    planted = repo.objects.pack_dir / ("ab" * 32 + ".pack")
+    planted.mkdir(parents=True)
+    other = Repository(repo.root)
+    assert other.objects.has(c) and not other.objects.has(ObjectId(b"\x01" * 32))
+    assert other.objects.packs() == []
+    rep = fsck(other)
+    [err] = rep.errors
+    assert err.subject == str(planted) and "stray directory" in err.message
+    gc(other, grace_seconds=0)
+    Indexer(other).rebuild()
+    assert planted.is_dir() and other.objects.has(c)
+    for args, code in ((["fsck"], 1), (["gc", "--grace", "0"], 0), (["reindex"], 0)):
+        r = run_cli(*args, "--store", str(repo.root), cwd=repo.root.parent)
+        assert r.returncode == code and "Traceback" not in r.stderr, (args, r.stderr)
+
+
+def test_a_missing_object_is_labelled_with_the_ref_that_reaches_it(repo: Repository) -> None:
+    """Reachable from main and from the reflog: named as main's, not as old history."""
+    c1 = commit(repo, "a")
+    repo.refs.set(MAIN, c1)
+    c2 = commit(repo, "b", parents=(c1,))
+    repo.refs.set(MAIN, c2)
+    (repo.staged_dir / new_ulid()).write_bytes(encode({"run": Link(c2)}))
+    for victim in (c1, c2):  # c1 first: main reaches it through c2
+        repo.objects.delete(victim)
+        labels = {p.subject: p.message for p in fsck(repo).errors}
+        assert labels[victim.hex()] == f"missing object (reachable from {MAIN})"
+    only_old = commit(repo, "only in the reflog")
+    repo.refs.set(MAIN, only_old)
+    repo.refs.set(MAIN, c2)
+    repo.objects.delete(only_old)
+    labels = {p.subject: p.message for p in fsck(repo).errors}
+    assert labels[only_old.hex()] == f"missing object (reachable from reflog {MAIN})"

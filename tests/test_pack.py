@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import struct
+import time
 from pathlib import Path
 
 import pytest
@@ -174,24 +175,80 @@ def test_a_transfer_stores_its_first_objects_loose_and_the_rest_packed(repo: Rep
 
 
 @pytest.mark.usefixtures("pack_all")
-def test_a_large_transfer_closes_a_pack_at_each_cut_past_the_size(
+def test_a_large_transfer_closes_a_pack_at_its_size_without_any_cut(
     repo: Repository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A pack closes as soon as it holds PACK_BYTES, whatever the sender does (a transfer of
+    large chunks reaches 64 MiB long before any count of objects would close it)."""
     monkeypatch.setattr(odbmod, "PACK_BYTES", 10_000)
-    ingest(repo.objects, blobs(1000), cut_every=100)  # 100 objects of ~110 bytes per cut
+    items = blobs(1000)
+    size = len(items[0][1])
+    ingest(repo.objects, items, cut_every=10**9)
     packs = repo.objects.packs()
-    assert len(packs) == 10 and sum(len(p) for p in packs) == 1000
+    assert sum(len(p) for p in packs) == 1000
+    per_pack = sorted(sum(p.lengths) for p in packs)
+    assert len(packs) == -(-1000 * size // 10_000)  # every pack but the last closed full
+    assert all(10_000 <= n < 10_000 + size for n in per_pack[1:])
     assert fsck(repo).ok
 
 
+def test_a_format_1_store_closes_loose_groups_at_their_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without packs, received objects are put in place group by group as the bytes add
+    up, not only at the end of a transfer."""
+    monkeypatch.setattr(odbmod, "PACK_BYTES", 2_000)
+    repo = Repository.init(tmp_path / ".extract", ("a",))
+    (repo.root / "FORMAT").write_text("extract-store 1\nhash blake3-256\n")
+    odb = Repository(repo.root).objects
+    items = blobs(100)
+    other = DiskObjectStore(odb.root)
+    with odb.ingest() as sink:
+        for oid, stored in items:
+            sink.put_stored(oid, stored)
+        deadline = time.monotonic() + 10
+        while not other.has(items[80][0]):  # in place while the transfer is still open
+            assert time.monotonic() < deadline, "no group was put in place before the end"
+            time.sleep(0.01)
+    assert all(other.has(oid) for oid, _ in items)
+    assert odb.packs() == []
+
+
 @pytest.mark.usefixtures("pack_all")
-def test_a_pack_open_too_long_is_closed_at_the_next_cut(
+def test_a_pack_open_too_long_is_closed_as_objects_arrive(
     repo: Repository, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A slow transfer still makes what arrived durable every PACK_SECONDS."""
     monkeypatch.setattr(odbmod, "PACK_SECONDS", 0.0)
-    ingest(repo.objects, blobs(300), cut_every=100)
-    assert [len(p) for p in repo.objects.packs()] == [100, 100, 100]
+    ingest(repo.objects, blobs(30), cut_every=10**9)
+    assert [len(p) for p in repo.objects.packs()] == [1] * 30
+
+
+@pytest.mark.parametrize("packs", [True, False], ids=["pack", "loose"])
+def test_a_stalled_transfer_puts_what_arrived_in_place_after_pack_seconds(
+    repo: Repository, monkeypatch: pytest.MonkeyPatch, packs: bool
+) -> None:
+    """No object arrives for a while (a slow link, a large object on its way): the open
+    pack (or loose group) is closed by age anyway, so a kill then loses nothing that
+    arrived more than PACK_SECONDS (plus a tick) ago."""
+    monkeypatch.setattr(odbmod, "PACK_AFTER", 0 if packs else 10**9)
+    monkeypatch.setattr(odbmod, "PACK_SECONDS", 0.3)
+    monkeypatch.setattr(odbmod, "INGEST_TICK", 0.05)
+    items = blobs(20)
+    other = DiskObjectStore(repo.objects.root)  # another process's view
+    with repo.objects.ingest() as sink:
+        t0 = time.monotonic()
+        for oid, stored in items[:5]:
+            sink.put_stored(oid, stored)
+        while not all(other.has(oid) for oid, _ in items[:5]):
+            assert time.monotonic() - t0 < 5, "nothing was put in place while the transfer stalled"
+            time.sleep(0.01)
+        assert time.monotonic() - t0 >= 0.25  # by age, not at once
+        assert len(other.packs()) == (1 if packs else 0)
+        for oid, stored in items[5:]:
+            sink.put_stored(oid, stored)
+    assert all(other.has(oid) for oid, _ in items)
+    assert fsck(repo).ok
 
 
 @pytest.mark.usefixtures("pack_all")

@@ -54,6 +54,7 @@ from tests.cli import extract
 from tests.sshd import (
     SshServer,
     add_runs,
+    add_tag_events,
     commit,
     make_store,
     object_ids_on_disk,
@@ -750,6 +751,33 @@ def _empty(src: Repository, head: ObjectId, d: Path) -> tuple[Path, str, type[Ex
     return d / "b", "not an extract bundle", BundleError
 
 
+def _trailing(extra: bytes | None) -> BadBundle:
+    """An honest bundle with bytes after its end record: garbage, or one more frame."""
+
+    def make(src: Repository, head: ObjectId, d: Path) -> tuple[Path, str, type[ExtractError]]:
+        export_bundle(src, d / "b")
+        tail = io.BytesIO()
+        if extra is None:
+            write_frame(tail, ["obj", bytes(head), src.objects.get_raw(head)])
+        with open(d / "b", "ab") as f:
+            f.write(tail.getvalue() if extra is None else extra)
+        return d / "b", "bytes after its end record", BundleError
+
+    return make
+
+
+def _head_not_sent(
+    src: Repository, head: ObjectId, d: Path
+) -> tuple[Path, str, type[ExtractError]]:
+    objs = ordered(src, head)
+    del objs[head]
+    return (
+        write_bundle(d / "b", {MAIN: bytes(head)}, obj_frames(objs)),
+        "is not in the bundle",
+        BundleError,
+    )
+
+
 BAD_BUNDLES: dict[str, BadBundle] = {
     "ref-dotdot": _refs_trick("../../etc/x"),
     "ref-absolute": _refs_trick("/abs"),
@@ -774,6 +802,10 @@ BAD_BUNDLES: dict[str, BadBundle] = {
     "directory": _directory,
     "tar-gz": _tar_gz,
     "empty": _empty,
+    "trailing-garbage": _trailing(b"garbage after the end"),
+    "trailing-zero-byte": _trailing(b"\0"),
+    "trailing-frame": _trailing(None),
+    "head-not-sent": _head_not_sent,
 }
 
 
@@ -788,14 +820,23 @@ def test_bad_bundle_is_refused(
         import_bundle(local, path)
     assert message in str(e.value)
     assert "\n" not in str(e.value)
-    guard.check()
+    guard.check(objects_may_grow=False)  # nothing changed, files included
     assert local.refs.read("refs/remotes/bundle/main") is None
     for escape in (tmp_path / "etc", tmp_path / "escape", tmp_path / "escape.txt", Path("/abs")):
         assert not escape.exists()
 
 
 @pytest.mark.parametrize(
-    "case", ["ref-dotdot", "object-lies", "tree-dotdot", "truncated-middle", "symlink", "tar-gz"]
+    "case",
+    [
+        "ref-dotdot",
+        "object-lies",
+        "tree-dotdot",
+        "truncated-middle",
+        "symlink",
+        "tar-gz",
+        "trailing-garbage",
+    ],
 )
 def test_bad_bundle_is_refused_by_the_cli(
     tmp_path: Path, setup: tuple[Repository, ObjectId, Repository, Path], case: str
@@ -808,7 +849,7 @@ def test_bad_bundle_is_refused_by_the_cli(
         r = runner(*cmd, str(path), "--store", str(local.root), cwd=tmp_path)
         assert r.returncode == error.exit_code, r.stderr
         assert message in one_line(r.stderr)
-        guard.check()
+        guard.check(objects_may_grow=False)
 
 
 def test_a_good_bundle_still_imports(
@@ -821,6 +862,66 @@ def test_a_good_bundle_still_imports(
     assert info.refs == {MAIN: head}
     assert local.refs.read("refs/remotes/bundle/main") == head
     assert os.path.getsize(path) > 0
+
+
+@pytest.fixture(scope="module")
+def many(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ObjectId]:
+    """A store whose main reaches about 330 objects: more than a transfer keeps loose, so
+    a bundle of it lands in a pack."""
+    top = tmp_path_factory.mktemp("many")
+    old = Path.cwd()
+    os.chdir(top)
+    try:
+        src = make_store(top / "src" / ".extract")
+        [run] = add_runs(src, 1)
+        commit(src, "one run")
+        head = add_tag_events(src, 300, run, "many events")
+    finally:
+        os.chdir(old)
+    return src.root, head
+
+
+@pytest.mark.parametrize("store_format", [2, 1])
+@pytest.mark.parametrize("flaw", ["late-bad-object", "trailing-garbage", "truncated"])
+def test_a_refused_bundle_stores_nothing(
+    tmp_path: Path,
+    many: tuple[Path, ObjectId],
+    local: Repository,
+    store_format: int,
+    flaw: str,
+) -> None:
+    """The objects before the flaw were checked and written, but in quarantine: temp files
+    (a temp pack) put in place only once the whole bundle checked out. Refused, the store
+    holds exactly the files it held, in a format-2 store (packs) and a format-1 one."""
+    src = Repository(many[0])
+    head = many[1]
+    if store_format == 1:
+        (local.root / "FORMAT").write_text("extract-store 1\nhash blake3-256\n")
+        local = Repository(local.root)
+    objs = ordered(src, head)
+    assert len(objs) > 300
+    if flaw == "late-bad-object":
+        victim = list(objs)[-5]  # after more than PACK_AFTER objects: a pack was open
+        objs[victim] = encode_object(Blob(b"not what its id says"))
+    path = write_bundle(tmp_path / "b", {MAIN: bytes(head)}, obj_frames(objs))
+    if flaw == "trailing-garbage":
+        with open(path, "ab") as f:
+            f.write(b"\n")
+    elif flaw == "truncated":
+        os.truncate(path, os.path.getsize(path) - 2)
+    guard = Guard(tmp_path, local)
+    before = snapshot(local.root / "objects")
+    with pytest.raises(ExtractError):
+        import_bundle(local, path)
+    guard.check(objects_may_grow=False)
+    assert snapshot(local.root / "objects") == before, "a refused bundle left files behind"
+    # the same Repository object then takes the honest bundle (the quarantine left no state)
+    good = write_bundle(tmp_path / "good", {MAIN: bytes(head)}, obj_frames(ordered(src, head)))
+    info = import_bundle(local, good)
+    assert info.objects == len(objs)
+    assert local.refs.read("refs/remotes/bundle/main") == head
+    assert bool(local.objects.packs()) == (store_format == 2)
+    assert fsck(local).ok
 
 
 # a hostile client of `extract serve` ---------------------------------------------------------

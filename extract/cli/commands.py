@@ -20,6 +20,7 @@ app = typer.Typer(
 app.command("init")(store_cmds.init)
 app.command("status")(track_cmds.status)
 app.command("commit")(track_cmds.commit)
+app.command("reset")(track_cmds.reset)
 app.command("log")(track_cmds.log)
 app.command("show")(track_cmds.show)
 app.command("diff")(track_cmds.diff)

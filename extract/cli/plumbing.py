@@ -124,11 +124,20 @@ def reflog(
 ) -> None:
     """Show every move of a ref, newest first: nothing a bad merge does is lost.
 
+    `extract reset main@{1}` moves main back to where it was before its last move.
+
     Example: extract reflog refs/heads/main
     """
     repo = open_store(store)
     name = ref if ref.startswith("refs/") or ref == "HEAD" else f"refs/heads/{ref}"
     entries = list(reversed(repo.refs.reflog(name)))
+    damaged = repo.refs.reflog_damage(name)
+    if damaged:  # what is shown is not all there was
+        typer.echo(
+            f"warning: the reflog of {name} is damaged ({len(damaged)} line(s) are not "
+            "entries); only its readable entries are shown. `extract fsck` names the file",
+            err=True,
+        )
     if json_out:
         print_json(
             [

@@ -25,7 +25,7 @@ from extract.store import chunking
 from extract.store.checkout import checkout as checkout_content
 from extract.store.config import metric_direction
 from extract.store.fieldglob import flatten_config
-from extract.store.history import commit_staged, list_staged, walk_commits
+from extract.store.history import commit_staged, list_staged, reset_main, walk_commits
 from extract.store.repo import MAIN, Repository
 
 from ._common import JsonOpt, StoreOpt, handle_errors, open_store, print_json, refresh_index
@@ -121,6 +121,73 @@ def commit(
     a = result.added
     typer.echo(f"[main {short(result.commit)}] {message.splitlines()[0]}")
     typer.echo(f" {a['runs']} runs, {a['models']} models, {a['events']} events")
+
+
+@handle_errors
+def reset(
+    rev: Annotated[
+        str,
+        typer.Argument(
+            metavar="REV",
+            help="A commit: an id or unique prefix (8+ hex digits), a ref (main, "
+            "refs/remotes/NAME/main), or a reflog position (main@{1}: where main was before "
+            "its last move).",
+        ),
+    ],
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Move main to an earlier commit (undo a bad merge, pull or commit).
+
+    Only refs/heads/main moves, by compare-and-swap, with its own reflog line: the
+    commits it leaves stay in the reflog (gc keeps them) and `extract reset main@{1}`
+    undoes the reset. Uncommitted work is never dropped: sealed runs, models and
+    events waiting in staged/ (`extract status` lists them) and live runs are not
+    touched, and the next commit puts them on top of REV. The index is brought up to
+    date for the new main (moving back means reindexing in place: as long as
+    `extract reindex`). Refuses anything but a commit.
+
+    Example: extract reset main@{1}
+    """
+    repo = open_store(store)
+    target = repo.resolve(rev)
+    result = reset_main(repo, target, rev)
+    indexer = Indexer(repo)
+    try:
+        indexer.refresh(replay=result.old != result.new)
+    finally:
+        indexer.close()
+    live = sum(1 for _ in repo.journal_dir.glob("*.journal"))
+    if json_out:
+        print_json(
+            {
+                "old": to_hex(result.old) if result.old else None,
+                "new": to_hex(result.new),
+                "moved": result.old != result.new,
+                "removed": result.removed,
+                "added": result.added,
+                "staged_entries": result.staged,
+                "live_runs": live,
+            }
+        )
+        return
+    if result.old == result.new:
+        typer.echo(f"main is already at {short(result.new)}: nothing moved")
+        return
+    typer.echo(f"main: {short(result.old) if result.old else '(none)'} -> {short(result.new)}")
+    for label, counts in (("no longer holds", result.removed), ("now holds", result.added)):
+        if any(counts.values()):
+            shown = ", ".join(
+                f"{n} {section if n != 1 else section[:-1]}" for section, n in counts.items() if n
+            )
+            typer.echo(f"  main {label} {shown}")
+    if result.old is not None:
+        typer.echo(f"  undo with: extract reset {short(result.old)}  (or main@{{1}})")
+    if result.staged or live:
+        typer.echo(
+            f"  untouched: {result.staged} staged entries, {live} live runs "
+            "(the next commit puts them on top)"
+        )
 
 
 def _graph_lines(order: Sequence[tuple[str, list[str]]]) -> Iterator[tuple[str, str]]:
@@ -474,7 +541,9 @@ def sql(
         str, typer.Argument(metavar="QUERY", help="A SELECT (or WITH ... SELECT) over index.db.")
     ],
     store: StoreOpt = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, csv or json.")] = "table",
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="table, csv (lines end in LF) or json.")
+    ] = "table",
     limit: Annotated[int | None, typer.Option("--limit", help="Print at most N rows.")] = None,
 ) -> None:
     """Run a read-only SQL query over the index (tables: runs, scalar_metrics, curve_points, ...).
@@ -490,7 +559,7 @@ def sql(
     if fmt == "json":
         print_json([_jsonable(dict(zip(cols, r, strict=True))) for r in rows])
     elif fmt == "csv":
-        w = csv.writer(sys.stdout)
+        w = csv.writer(sys.stdout, lineterminator="\n")  # not csv's \r\n: shell pipelines
         w.writerow(cols)
         w.writerows(rows)
     else:

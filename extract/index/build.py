@@ -678,18 +678,33 @@ class Indexer:
         merge it visits exactly the commits the other side brought. Each commit applies
         only the state entries that differ from its first parent's state.
         """
-        if head is None or self._meta("head") == to_hex(head):
+        indexed = self._meta("head")
+        if head is None or indexed == to_hex(head):
             return
         odb = self.repo.objects
         new: dict[ObjectId, Commit] = {}
         stack = [head]
+        descends = indexed is None  # from the indexed head: only then can rows be added
         while stack:
             oid = stack.pop()
-            if oid in new or self._commit_known(oid):
+            if oid in new:
+                continue
+            if self._commit_known(oid):
+                descends = descends or to_hex(oid) == indexed
                 continue
             c = cast(odb.get(oid), Commit)
             new[oid] = c
             stack.extend(c.parents)
+        if not descends:
+            # main moved back or sideways (extract reset): the indexed commits are those
+            # the old head reaches, and rows of the ones main no longer holds must go. An
+            # incremental pass cannot tell which rows those are (a run's tags fold events
+            # of many commits), so empty the index in place and index the new head whole:
+            # the file stays, so other processes' connections stay valid.
+            self._forget_everything()
+            self._sync_hierarchy()
+            self._apply_commit_range(head)
+            return
         order: list[ObjectId] = []
         placed: set[ObjectId] = set()
         for start in sorted(new, key=lambda o: (new[o].time, o)):
@@ -717,6 +732,21 @@ class Indexer:
             self._insert_commit(oid, c)
         self._set_meta("head", to_hex(head))
 
+    def _forget_everything(self) -> None:
+        """Delete every row but the schema version, inside the caller's transaction."""
+        tables = [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        for table in tables:
+            if table == "meta":
+                self.conn.execute("DELETE FROM meta WHERE key != 'schema'")
+            else:
+                self.conn.execute(f'DELETE FROM "{table}"')
+        self._metric_ids.clear()
+
     def _commit_known(self, oid: ObjectId) -> bool:
         return (
             self.conn.execute("SELECT 1 FROM commits WHERE id=?", (to_hex(oid),)).fetchone()
@@ -737,11 +767,19 @@ class Indexer:
             ),
         )
 
-    def refresh(self) -> None:
-        """Catch up with the store: new commits, staged entries and live journal records."""
+    def refresh(self, replay: bool = False) -> None:
+        """Catch up with the store: new commits, staged entries and live journal records.
+
+        ``replay``: first forget every row, in the same transaction (readers never see an
+        empty index), and index the store whole, in place: for ``extract reset``, after
+        which rows of what main left (committed, or indexed while still staged) cannot be
+        told apart incrementally. Unlike rebuild() the file stays, so the connections of
+        other processes (live runs, a TUI) stay valid."""
         head = self.repo.refs.read(MAIN)
         staged_mark = _dir_mark(self.repo.staged_dir)
         with self.transaction():
+            if replay:
+                self._forget_everything()
             self._sync_hierarchy()
             self._apply_commit_range(head)
             if self._meta("staged") != staged_mark:

@@ -28,6 +28,7 @@ from extract.index.build import Indexer
 from extract.index.ids import model_id
 from extract.index.lifecycle import seal_journal
 from extract.objects import Link, ModelVersion, ObjectId, Tree, new_ulid
+from extract.sdk.values import INT64_MAX, INT64_MIN, int64, number, plain, text, to_float
 from extract.store import chunking
 from extract.store.arrays import write_array
 from extract.store.fsutil import fsync_dir
@@ -37,42 +38,11 @@ from extract.store.journal import JournalWriter, frame
 if TYPE_CHECKING:
     from extract.sdk.store import Experiment, Store
 
-INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 CURVE_FLUSH_STEPS = 10
 LOG_FLUSH_ENTRIES = 100
 FLUSH_SECONDS = 2.0
 STATUSES = ("completed", "failed")
 PRIORITIES = (0, 1, 2)
-
-
-def _number(owner: str, name: str, value: Any, allow_bool: bool) -> float | int:
-    """A loggable number from Python, numpy or torch scalars; TypeError for anything else."""
-    if isinstance(value, bool | np.bool_):
-        if allow_bool:
-            return int(value)
-        raise TypeError(
-            f"{owner}: {name}={value!r} is a bool; curves take numbers only (log it with "
-            "run.log() as a string, or pass int(value) if you mean 0/1)"
-        )
-    if isinstance(value, numbers.Integral):
-        n = int(value)
-        return n if INT64_MIN <= n <= INT64_MAX else float(n)
-    if isinstance(value, numbers.Real):
-        return float(value)
-    item = getattr(value, "item", None)  # 0-d numpy arrays and torch tensors
-    if callable(item) and getattr(value, "ndim", getattr(value, "dim", lambda: 1)) in (0, ()):
-        return _number(owner, name, item(), allow_bool)
-    shape = getattr(value, "shape", None)
-    if shape is not None and int(np.prod(shape)) == 1 and callable(item):
-        return _number(owner, name, item(), allow_bool)
-    raise TypeError(
-        f"{owner}: {name}={value!r} is a {type(value).__name__}; "
-        + (
-            "curves take int or float values"
-            if not allow_bool
-            else "log() takes int, float or str values"
-        )
-    )
 
 
 def curve_record(buf: list[tuple[int, float, dict[str, Any]]]) -> list[Any]:
@@ -131,16 +101,23 @@ class Run:
         name: str | None,
         total_steps: int | None,
     ) -> None:
+        # Everything the start record holds is checked before any file is made: a refused
+        # run leaves nothing behind (no journal, no temp file, no index row).
         if config is not None and not isinstance(config, dict):
             raise TypeError(f"config must be a dict or None, got {type(config).__name__}")
-        if name is not None and not isinstance(name, str):
-            raise TypeError(f"name must be a string or None, got {type(name).__name__}")
+        if name is not None:
+            if not isinstance(name, str):
+                raise TypeError(f"name must be a string or None, got {type(name).__name__}")
+            name = text(name, "run(): name")
         if total_steps is not None and (
             isinstance(total_steps, bool)
             or not isinstance(total_steps, numbers.Integral)
             or total_steps < 1
         ):
             raise ValueError(f"total_steps must be a positive integer or None, got {total_steps!r}")
+        if total_steps is not None:
+            total_steps = int64(int(total_steps), "run(): total_steps")
+        plain_config = plain(config, "run(): config") if config is not None else None
         store._check_open()
         self._store = store
         self._repo = store._repo
@@ -156,23 +133,24 @@ class Run:
         self._unsynced = False
         self._finished = False
         with self._repo.writing():  # the code diff is unnamed until the start record is durable
-            self._start_journal(store, experiment, config, name, total_steps)
-        store._indexer.run_started(self._start)
+            start = self._start_journal(store, experiment, plain_config, name, total_steps)
+        store._indexer.run_started(start)
         _flusher.add(self)
 
     def _start_journal(
         self,
         store: Store,
         experiment: Experiment,
-        config: dict[str, Any] | None,
+        plain_config: Any,
         name: str | None,
         total_steps: int | None,
-    ) -> None:
-        start = self._start = {
+    ) -> dict[str, Any]:
+        """Create the journal with its start record (already checked values only)."""
+        start = {
             "id": self.id,
             "experiment": experiment.path,
             "name": name,
-            "config": _plain(config) if config is not None else None,
+            "config": plain_config,
             "total_steps": int(total_steps) if total_steps is not None else None,
             "started_at": now_iso(),
             "host": socket.gethostname(),
@@ -180,13 +158,20 @@ class Run:
         }
         # Written under a temporary name, locked, then renamed: a recoverer never sees
         # a journal without its start record or without its owner's lock.
+        first = frame(["start", start])  # encoded before the file exists
         tmp = self._repo.journal_dir / f".{self.id}.tmp"
         self._journal = JournalWriter(tmp)
-        self._journal.write(frame(["start", start]), durable=True)
         self.journal_path = self._repo.journal_dir / f"{self.id}.journal"
-        os.rename(tmp, self.journal_path)
+        try:
+            self._journal.write(first, durable=True)
+            os.rename(tmp, self.journal_path)
+        except BaseException:  # a full disk, say: no half journal is left behind
+            self._journal.close()
+            tmp.unlink(missing_ok=True)
+            raise
         fsync_dir(self._repo.journal_dir)  # the journal's name is durable before the index row
         self._journal.path = self.journal_path
+        return start
 
     # lifecycle ---------------------------------------------------------------
     def __enter__(self) -> Run:
@@ -251,9 +236,10 @@ class Run:
         wall = now - self._t0
         entries = []
         for k, v in kwargs.items():
-            entries.append(
-                (k, v if isinstance(v, str) else _number("log()", k, v, allow_bool=True), wall)
-            )
+            if not k.isascii():
+                text(k, "log(): a name")
+            value = text(v, f"log(): {k}") if isinstance(v, str) else number("log()", k, v, True)
+            entries.append((k, value, wall))
         with self._lock:
             if not self._oldest:
                 self._oldest = now
@@ -268,12 +254,14 @@ class Run:
         if type(step) is not int or not INT64_MIN <= step <= INT64_MAX:
             step = self._step(step)
         for k, v in metrics.items():
+            if not k.isascii():
+                text(k, "curve(): a metric name")
             t = type(v)
             if t is not float:
                 # ints become floats here: curves are float64, and a huge int must not
                 # reach the journal encoder, where it would poison the whole buffer
-                metrics[k] = (
-                    float(v) if t is int else float(_number("curve()", k, v, allow_bool=False))
+                metrics[k] = to_float(
+                    v if t is int else number("curve()", k, v, allow_bool=False), f"curve(): {k}"
                 )
         if not metrics:
             raise TypeError("curve() needs at least one metric, e.g. run.curve(step, loss=0.3)")
@@ -361,6 +349,7 @@ class Run:
             raise TypeError(
                 f"log_table(): axes must be a dict such as {{'rows': 'task'}}, got {type(axes).__name__}"
             )
+        plain_axes = plain(axes, "log_table(): axes") if axes else None
         with self._repo.writing():  # the array is unnamed until the journal record is durable
             oid = write_array(self._repo.objects, data)
             self._repo.objects.sync()
@@ -376,7 +365,7 @@ class Run:
                     "dtype": data.dtype.newbyteorder("=").str
                     if data.dtype.byteorder == ">"
                     else data.dtype.str,
-                    "metadata": {"axes": _plain(axes)} if axes else None,
+                    "metadata": {"axes": plain_axes} if plain_axes else None,
                     "created_at": now_iso(),
                 },
             )
@@ -387,6 +376,7 @@ class Run:
         _check_name("log_text", name)
         if not isinstance(content, str):
             raise TypeError(f"log_text(): content must be a str, got {type(content).__name__}")
+        text(content, "log_text(): content")
         with self._repo.writing():
             oid = chunking.write_bytes(self._repo.objects, content.encode("utf-8"))
             self._repo.objects.sync()
@@ -411,6 +401,7 @@ class Run:
         for t in tags:
             if not isinstance(t, str) or not t.strip():
                 raise TypeError(f"tag(): tags must be non-empty strings, got {t!r}")
+            text(t, "tag(): a tag")
         if tags:
             self._record("tag", list(tags))
 
@@ -418,7 +409,7 @@ class Run:
         self._check_open("note")
         if not isinstance(content, str):
             raise TypeError(f"note(): content must be a str, got {type(content).__name__}")
-        self._record("note", content)
+        self._record("note", text(content, "note(): content"))
 
     def todo(self, content: str, priority: int = 0) -> None:
         self._check_open("todo")
@@ -439,6 +430,9 @@ class Run:
     ) -> None:
         """Store a model file or directory as name@version. The same bytes are stored once."""
         self._check_open("register_model")
+        for label, part in (("name", name), ("version", version)):
+            if isinstance(part, str):
+                text(part, f"register_model(): {label}")
         key = model_key(name, version)
         self._store._check_model_free(name, version)
         src = Path(path)
@@ -450,6 +444,12 @@ class Run:
             )
         if not isinstance(framework, str):
             raise TypeError("register_model(): framework must be a string")
+        text(framework, "register_model(): framework")
+        # All checked before a byte of the model is stored.
+        meta = {
+            "source_path": text(str(src.resolve()), "register_model(): path"),
+            **(plain(metadata, "register_model(): metadata") if metadata else {}),
+        }
         # One write transaction: chunks, tree and version are unnamed until the journal
         # record is durable.
         with self._repo.writing():
@@ -458,7 +458,7 @@ class Run:
                 name=name,
                 version=version,
                 framework=framework,
-                metadata={"source_path": str(src.resolve()), **(_plain(metadata) or {})},
+                metadata=meta,
                 content=content,
                 size=size,
                 run=self.id,
@@ -511,41 +511,21 @@ class Run:
 def _check_name(what: str, name: Any) -> None:
     if not isinstance(name, str) or not name.strip():
         raise TypeError(f"{what}(): name must be a non-empty string, got {name!r}")
+    text(name, f"{what}(): name")
 
 
 def _check_id(what: str, kind: str, value: Any) -> None:
     if not isinstance(value, str) or not value.strip():
         raise TypeError(f"{what}(): {kind} must be a non-empty string id, got {value!r}")
+    text(value, f"{what}(): {kind}")
 
 
 def _check_todo(content: Any, priority: Any) -> None:
     if not isinstance(content, str) or not content.strip():
         raise TypeError(f"todo(): content must be a non-empty string, got {content!r}")
+    text(content, "todo(): content")
     if isinstance(priority, bool) or priority not in PRIORITIES:
         raise ValueError(f"todo(): priority must be 0 (low), 1 (mid) or 2 (high), got {priority!r}")
-
-
-def _plain(value: Any) -> Any:
-    """Config and metadata as plain msgpack-able values (numpy scalars unwrapped)."""
-    if isinstance(value, dict):
-        out = {}
-        for k, v in value.items():
-            if not isinstance(k, str):
-                raise TypeError(f"config and metadata keys must be strings, got {k!r}")
-            out[k] = _plain(v)
-        return out
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    raise TypeError(
-        f"cannot store {type(value).__name__} {value!r} in a config: use JSON-like values "
-        "(dict, list, str, int, float, bool, None)"
-    )
 
 
 def _store_path(

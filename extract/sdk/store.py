@@ -15,8 +15,10 @@ from extract.index.events import record_event
 from extract.index.ids import experiment_id
 from extract.index.lifecycle import recover_orphans
 from extract.objects import Link, ObjectId, to_hex
+from extract.objects.codec import check_value
 from extract.sdk.read import RunData, checkout_model
 from extract.sdk.run import Run, _check_todo
+from extract.sdk.values import text
 from extract.store import chunking
 from extract.store.history import model_key
 from extract.store.repo import FORMAT_FILE, Repository
@@ -94,7 +96,7 @@ class Store:
                 or value in (".", "..")
             ):
                 raise ValueError(f"{key} must be a non-empty name without '/', got {value!r}")
-            values.append(value)
+            values.append(text(value, f"experiment(): {key}"))
         path = "/".join(values)
         known = self._conn.execute("SELECT 1 FROM experiments WHERE path=?", (path,)).fetchone()
         if known is None:
@@ -170,6 +172,9 @@ class Store:
             # binary patches too, so the exact code of the run can be rebuilt
             prov = capture(Path.cwd(), binary=True)
             record: dict[str, Any] = dict(prov.to_record())
+            # What git said goes into the run record: a branch name that is not UTF-8 must
+            # fail here, where it is only a provenance gap, not when the run is sealed.
+            check_value(record, "code provenance")
             if prov.diff:
                 record["diff"] = Link(chunking.write_bytes(self._repo.objects, prov.diff))
                 self._repo.objects.sync()

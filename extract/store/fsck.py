@@ -120,6 +120,9 @@ def fsck(
         except InvalidId:
             err(str(path), "stray file in the object directory (its name is not an object id)")
             continue
+        if path.is_dir():
+            err(str(path), "stray directory in the object directory (an object is a file)")
+            continue
         with open(path, "rb") as f:
             fd = f.fileno()
             check(oid, path, os.fstat(fd).st_size, _reader(fd, 0))
@@ -130,6 +133,9 @@ def fsck(
         path = odb.pack_dir / file
         if not file.endswith(PACK_SUFFIX):
             err(str(path), "stray file in the pack directory (not a pack)")
+            continue
+        if path.is_dir():  # nothing else reads it: odb skips a pack it cannot open as a file
+            err(str(path), "stray directory in the pack directory (a pack is a file)")
             continue
         try:
             pack = read_pack(path)  # from disk, not a cached index
@@ -157,7 +163,11 @@ def fsck(
             err(name, f"points at a {kinds[oid]} object {to_hex(oid)[:12]}, not a commit")
 
     reachable: set[ObjectId] = set()
-    stack: list[tuple[str, ObjectId]] = list(all_roots)
+    # Depth first, the most direct roots last on the stack so they are walked first: an
+    # object is labelled with the first root that reaches it, and "reachable from
+    # refs/heads/main" says more than "from reflog refs/heads/main" (old history) or
+    # "from staged ..." (not yet committed).
+    stack: list[tuple[str, ObjectId]] = sorted(all_roots, key=_root_rank, reverse=True)
     while stack:
         via, oid = stack.pop()
         if oid in reachable:
@@ -191,16 +201,7 @@ def fsck(
             )
         )
     for name in repo.refs.reflog_names():
-        bad = repo.refs.reflog_damage(name)
-        if bad:
-            rep.problems.append(
-                Problem(
-                    "warning",
-                    f"reflog {name}",
-                    f"unreadable line(s) {', '.join(map(str, bad[:10]))}: "
-                    "objects only they mention are no longer protected from gc",
-                )
-            )
+        _check_reflog(repo, name, rep)
     for path in sorted(repo.journal_dir.glob("*")):
         if path.is_file() and journal.read(path).torn:
             rep.problems.append(
@@ -212,3 +213,50 @@ def fsck(
                 )
             )
     return rep
+
+
+def _root_rank(root: tuple[str, ObjectId]) -> int:
+    name = root[0]
+    if name.startswith("refs/heads/"):
+        return 0
+    if name.startswith("refs/"):
+        return 1
+    return 2 if name.startswith("reflog ") else 3
+
+
+def _check_reflog(repo: Repository, name: str, rep: FsckReport) -> None:
+    """A reflog's damage is an error naming its file (gc would drop what the lost lines
+    protected); lines a crash tore are a warning."""
+    path = repo.refs.logs / name
+    try:
+        check = repo.refs.check_reflog(name)
+    except ExtractError:
+        rep.problems.append(
+            Problem("error", str(path), "stray file in logs/ (its name is not a ref name)")
+        )
+        return
+    if check.unreadable:
+        rep.problems.append(Problem("error", str(path), f"reflog {check.unreadable}"))
+    elif check.damaged:
+        shown = ", ".join(map(str, check.damaged[:10])) + (
+            " ..." if len(check.damaged) > 10 else ""
+        )
+        rep.problems.append(
+            Problem(
+                "error",
+                str(path),
+                f"reflog of {name} is damaged: line(s) {shown} are not reflog entries "
+                f"({len(check.entries)} readable). Ids only the lost lines named are no longer "
+                "protected from gc: restore the file from a backup, or move it aside to "
+                "accept the loss",
+            )
+        )
+    if check.torn:
+        rep.problems.append(
+            Problem(
+                "warning",
+                str(path),
+                f"reflog line(s) {', '.join(map(str, check.torn[:10]))} cut short by a crash "
+                "(harmless)",
+            )
+        )

@@ -263,6 +263,48 @@ def _commit_locked(
     raise StoreError(f"could not commit: main kept moving ({attempts} attempts)")
 
 
+@dataclass
+class ResetResult:
+    old: ObjectId | None
+    new: ObjectId
+    removed: dict[str, int]  # per section: entries main held before and not now
+    added: dict[str, int]  # and the other way round
+    staged: int  # staged entries left for the next commit (uncommitted work: untouched)
+
+
+def reset_main(repo: Repository, target: ObjectId, rev: str) -> ResetResult:
+    """Move main to ``target``, an earlier (or any) commit, as ``git reset --soft`` does.
+
+    Only ``refs/heads/main`` moves, by compare-and-swap under its lock and with its own
+    reflog line, so the commits it leaves stay reachable from the reflog (gc keeps them,
+    and ``reset main@{1}`` undoes the reset). Uncommitted work is not touched: staged
+    entries (sealed runs, models and events waiting for a commit) and live runs'
+    journals stay, and the next commit puts them on top of ``target``. Staged files
+    that a crash left after their commit (their entry already in main) are removed, as
+    the next commit would have: they are committed work, which the reset takes out of
+    main with the rest. Refuses anything but a commit whose state can be read."""
+    obj = repo.objects.get(target)  # ObjectNotFound (exit 3) if it is not here
+    if not isinstance(obj, Commit):
+        raise InvalidInput(
+            f"{target.hex()[:12]} ({rev}) is a {obj.KIND} object, not a commit: main can only "
+            "point at a commit (`extract log` lists them, `extract reflog` lists where main was)"
+        )
+    new_state = read_state(repo.objects, obj.state)  # a commit with a broken state: refused
+    with _commit_lock(repo):  # no commit folds staged entries onto the old head meanwhile
+        old, old_state = head_state(repo)
+        staged = list_staged(repo)
+        if old != target:
+            repo.refs.set(MAIN, target, expected=old, message=f"reset: moving to {rev}")
+            _unstage([s for s in staged if old_state.sections[s.section].get(s.key) == s.oid])
+    removed = {s: _count_missing(old_state.sections[s], new_state.sections[s]) for s in SECTIONS}
+    added = {s: _count_missing(new_state.sections[s], old_state.sections[s]) for s in SECTIONS}
+    return ResetResult(old, target, removed, added, len(list_staged(repo)))
+
+
+def _count_missing(have: dict[str, ObjectId], other: dict[str, ObjectId]) -> int:
+    return sum(1 for k, v in have.items() if other.get(k) != v)
+
+
 def _unstage(staged: list[Staged]) -> None:
     for s in staged:
         with contextlib.suppress(FileNotFoundError):

@@ -63,13 +63,17 @@ ZSTD_LEVEL = 3
 INGEST_WRITERS = 2
 INGEST_QUEUE = 64
 #: A transfer stores its first objects loose (a small fetch stays as cheap to read and
-#: collect as a local commit) and the rest in packs, each closed at a durable group once
-#: it holds this much, so an interrupted transfer keeps what arrived.
+#: collect as a local commit) and the rest in packs. A pack (or a loose group: every
+#: object of a format-1 store) is closed and put in place once it holds PACK_BYTES or has
+#: been open PACK_SECONDS, so a transfer killed outright loses at most that much of what
+#: arrived (objects_spec/store.md#packs).
 PACK_AFTER = 128
 PACK_BYTES = 64 << 20
-#: ... or once it has been open this long, so a slow transfer killed outright loses at
-#: most these last seconds.
 PACK_SECONDS = 5.0
+#: A loose group also closes at this many objects: one parallel fsync per group.
+GROUP_OBJECTS = 256
+#: How often a transfer checks the age of its open group while no object arrives.
+INGEST_TICK = 0.5
 #: A pack directory changed this recently is listed again on a miss: its mtime may not
 #: have ticked for a pack another process added just after we looked.
 PACK_RESCAN_NS = 2_000_000_000
@@ -150,10 +154,25 @@ class ObjectStore(abc.ABC):
         return contextlib.nullcontext()
 
     @contextlib.contextmanager
-    def ingest(self) -> Iterator[Ingest]:
-        """Take in a stream of received objects (see DiskObjectStore.ingest)."""
+    def ingest(self, quarantine: bool = False) -> Iterator[Ingest]:
+        """Take in a stream of received objects (see DiskObjectStore.ingest); with
+        ``quarantine``, store nothing unless the body returns without an error."""
+        if not quarantine:
+            with self.batch():
+                yield Ingest(self.put_stored, lambda: None)
+            return
+        held: dict[ObjectId, Buffer] = {}
+
+        def put(oid: ObjectId, stored: Buffer) -> None:
+            if oid in held or self.has(oid):
+                return
+            check_stored(oid, stored, lambda child: child in held or self.has(child))
+            held[oid] = bytes(stored)
+
+        yield Ingest(put, lambda: None)
         with self.batch():
-            yield Ingest(self.put_stored, lambda: None)
+            for oid, stored in held.items():
+                self._write_stored(oid, stored)
 
     def sync(self) -> None:  # noqa: B027 - a no-op where nothing is buffered (memory)
         """Make every object written so far durable, before anything points at them."""
@@ -462,7 +481,7 @@ class DiskObjectStore(ObjectStore):
                 changed = True
             except FileNotFoundError:
                 continue
-            except CorruptPack:  # fsck names it, reading the file itself
+            except (CorruptPack, IsADirectoryError):  # fsck names it, reading the file itself
                 self._bad_packs.add(file)
         self._packs = current
         return changed
@@ -685,34 +704,52 @@ class DiskObjectStore(ObjectStore):
                 self._flush_pending()
 
     @contextlib.contextmanager
-    def ingest(self) -> Iterator[Ingest]:
+    def ingest(self, quarantine: bool = False) -> Iterator[Ingest]:
         """Received objects, stored by several threads at once: the caller checks each one
         (``check_stored``); the first ``PACK_AFTER`` are written to loose temp files by
         writer threads, the rest appended to a pack by one packer thread; a flusher thread
-        makes each group durable and puts it in place, in order: a loose group (closed by
-        ``cut``) is fsynced and linked, a pack is closed at the first cut after it holds
-        ``PACK_BYTES`` or has been open ``PACK_SECONDS`` (and at the end), fsynced and
-        renamed into ``pack/``. Creating files
-        and waiting for the disk thus overlap with receiving and checking, and a large
-        transfer creates a few files rather than one per object.
+        makes each group durable and puts it in place, in order (a loose group fsynced and
+        linked, a pack finished, fsynced and renamed into ``pack/``). Creating files and
+        waiting for the disk thus overlap with receiving and checking, and a large transfer
+        creates a few files rather than one per object.
+
+        Groups close on their own bounds, whatever the caller sends: a loose group at
+        ``GROUP_OBJECTS`` objects, a group or a pack once it holds ``PACK_BYTES`` or has been
+        open ``PACK_SECONDS``. Sizes are checked as each object arrives; the age also by a
+        ticker thread every ``INGEST_TICK`` seconds, so a transfer that stalls (a slow link,
+        one large object on its way) still puts in place what already arrived. Any object
+        boundary is a safe place to close: objects arrive children first, and a group is
+        put in place only after every group before it. ``cut()`` closes the loose group now.
 
         Objects checked but not yet in place count as present (``has``), so a parent's
         link check finds children that arrived before it. On exit every object checked is
         in place, even when the body raised (a transfer cut halfway keeps what arrived).
         An error in a writer, the packer or the flusher is raised, and from then on nothing
-        more is put in place: a failed group may hold a child of every later object."""
+        more is put in place: a failed group may hold a child of every later object.
+
+        ``quarantine`` (bundle import, as git's receive quarantine): groups are written to
+        temp files as usual but nothing is put in place until the body returns without an
+        error; if it raises, every temp file is removed and nothing in place has changed.
+        The body does its last checks (an end record, nothing after it) before returning."""
         self._check_guard()
         pool = ThreadPoolExecutor(max_workers=INGEST_WRITERS, thread_name_prefix="extract-write")
         packer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="extract-pack")
         room = threading.BoundedSemaphore(INGEST_QUEUE)  # bounds the bytes held for writing
         groups: queue.Queue[_Group | None] = queue.Queue()
-        group: list[tuple[ObjectId, Future[Path | None]]] = []
+        held: list[_Group] = []  # quarantine: closed groups waiting for the body to succeed
         failed: list[BaseException] = []
+        # The open group and pack: the caller adds to them and closes them, and so does the
+        # ticker when they grow old while nothing arrives.
+        state = threading.Lock()
+        group: list[tuple[ObjectId, Future[Path | None]]] = []
+        group_bytes = 0
+        group_opened = 0.0  # when the open loose group got its first object (monotonic)
         taken = 0  # objects checked so far
         writer: PackWriter | None = None
         packed: list[ObjectId] = []  # in the open pack
         packed_bytes = 0
         opened = 0.0  # when the open pack was started (monotonic)
+        stop = threading.Event()
 
         def write(oid: ObjectId, stored: Buffer) -> Path | None:
             try:
@@ -760,8 +797,39 @@ class DiskObjectStore(ObjectStore):
                         for oid in item.ids():
                             self._inflight.discard(oid)
 
+        def submit(item: _Group) -> None:
+            if quarantine:
+                held.append(item)
+            else:
+                groups.put(item)
+
+        def close_group() -> None:  # with ``state`` held
+            nonlocal group_bytes
+            if group:
+                submit(_LooseGroup(group.copy()))
+                group.clear()
+                group_bytes = 0
+
+        def close_pack() -> None:  # with ``state`` held
+            nonlocal writer, packed_bytes
+            if writer is not None:
+                submit(_PackGroup(writer, packed.copy(), packer.submit(finish, writer)))
+                writer, packed_bytes = None, 0
+                packed.clear()
+
+        def close_due(now: float) -> None:  # with ``state`` held
+            if group and (
+                len(group) >= GROUP_OBJECTS
+                or group_bytes >= PACK_BYTES
+                or now - group_opened >= PACK_SECONDS
+            ):
+                close_group()
+            if writer is not None and (packed_bytes >= PACK_BYTES or now - opened >= PACK_SECONDS):
+                close_group()  # (empty once packing began: its objects came first anyway)
+                close_pack()
+
         def put(oid: ObjectId, stored: Buffer) -> None:
-            nonlocal taken, writer, packed_bytes, opened
+            nonlocal taken, writer, packed_bytes, opened, group_bytes, group_opened
             if failed:
                 raise failed[0]
             # Every object sent was missing when the transfer began: one that another
@@ -773,57 +841,94 @@ class DiskObjectStore(ObjectStore):
             with self._lock:
                 self._inflight.add(oid)
             room.acquire()
-            if self.can_pack and taken >= PACK_AFTER:
-                if writer is None:
-                    writer = PackWriter(self._temp_path())
-                    opened = time.monotonic()
-                packer.submit(append, writer, oid, stored)
-                packed.append(oid)
-                packed_bytes += len(stored)
-            else:
-                group.append((oid, pool.submit(write, oid, stored)))
-            taken += 1
-
-        def close_group() -> None:
-            if group:
-                groups.put(_LooseGroup(group.copy()))
-                group.clear()
-
-        def close_pack() -> None:
-            nonlocal writer, packed_bytes
-            if writer is not None:
-                groups.put(_PackGroup(writer, packed.copy(), packer.submit(finish, writer)))
-                writer, packed_bytes = None, 0
-                packed.clear()
+            now = time.monotonic()
+            with state:
+                if self.can_pack and taken >= PACK_AFTER:
+                    if writer is None:
+                        writer = PackWriter(self._temp_path())
+                        opened = now
+                    packer.submit(append, writer, oid, stored)
+                    packed.append(oid)
+                    packed_bytes += len(stored)
+                else:
+                    if not group:
+                        group_opened = now
+                    group.append((oid, pool.submit(write, oid, stored)))
+                    group_bytes += len(stored)
+                taken += 1
+                close_due(now)
 
         def cut() -> None:
             if failed:
                 raise failed[0]
-            close_group()
-            if packed_bytes >= PACK_BYTES or (
-                writer is not None and time.monotonic() - opened >= PACK_SECONDS
-            ):
-                close_pack()
+            with state:
+                close_group()
+                close_due(time.monotonic())
+
+        def ticker() -> None:
+            while not stop.wait(min(INGEST_TICK, max(PACK_SECONDS, 0.01))):
+                with state:
+                    if not failed:
+                        close_due(time.monotonic())
 
         self.tmp.mkdir(parents=True, exist_ok=True)
         thread = threading.Thread(target=flusher, name="extract-flush", daemon=True)
         thread.start()
+        # In quarantine nothing is put in place before the end: no reason to close early.
+        tick = None
+        if not quarantine:
+            tick = threading.Thread(target=ticker, name="extract-tick", daemon=True)
+            tick.start()
+        succeeded = False
         try:
             yield Ingest(put, cut)
+            succeeded = True
         finally:
-            close_group()
-            close_pack()
+            stop.set()
+            if tick is not None:
+                tick.join()
+            with state:
+                close_group()
+                close_pack()
+            if succeeded and not failed:
+                for item in held:
+                    groups.put(item)
+                held.clear()
             groups.put(None)
             thread.join()
             pool.shutdown()
             packer.shutdown()
+            if held:
+                self._discard(held)
         if failed:
             raise failed[0]
 
+    def _discard(self, held: list[_Group]) -> None:
+        """Remove the temp files of groups a quarantined ingest never put in place (every
+        writer has finished: the pools are shut down)."""
+        for item in held:
+            if isinstance(item, _PackGroup):
+                with contextlib.suppress(Exception):
+                    item.name.result()
+                item.writer.abort()
+            else:
+                for _, future in item.objects:
+                    try:
+                        tmp = future.result()
+                    except Exception:  # never written: nothing to remove
+                        continue
+                    if tmp is not None:
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(tmp)
+            with self._lock:
+                for oid in item.ids():
+                    self._inflight.discard(oid)
+
     def _write_temp(self, oid: ObjectId, stored: Buffer) -> Path:
         """A received object's stored bytes in a new temp file (not yet durable). The caller
-        checked the object was not here; one arriving meanwhile is kept (link never replaces)."""
-        self._make_fanout(self._path(oid))
+        checked the object was not here; one arriving meanwhile is kept (link never replaces).
+        Its fan-out directory is made when it is linked: a quarantined transfer that is
+        refused leaves not even an empty directory."""
         tmp = self._temp_path()
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
         try:
@@ -851,6 +956,8 @@ class DiskObjectStore(ObjectStore):
         into place (final, temp), in order."""
         if not temps:
             return
+        for final, _ in temps:  # all of them first: a failure here links none of the group
+            self._make_fanout(str(final))
         with ThreadPoolExecutor(max_workers=8) as pool:
             list(pool.map(fsync_path, [tmp for _, tmp in temps]))
         for final, tmp in temps:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import getpass
 import os
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -22,7 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from extract.errors import InvalidId, LockHeld, RefConflict, RefNotFound, StoreError
+from extract.errors import (
+    ExtractError,
+    InvalidId,
+    LockHeld,
+    RefConflict,
+    RefNotFound,
+    StoreError,
+)
 from extract.objects import ObjectId, check_ref_name, from_hex, to_hex
 from extract.store.fsutil import fsync_dir, makedirs_durable, write_all
 
@@ -167,10 +175,15 @@ class RefStore:
         msg = " ".join(message.split())  # one line, whatever the caller passed
         line = (
             f"{_hex_or_zero(old)} {_hex_or_zero(new)} {int(time.time() * 1000)} {_who()}\t{msg}\n"
-        )
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        ).encode()
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         try:
-            write_all(fd, [line.encode("utf-8")])
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                # A power cut tore the last line: end it, so ours stays a line of its own
+                # (the torn one is then a complete line that fsck reports as torn).
+                line = b"\n" + line
+            write_all(fd, [line])
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -178,29 +191,46 @@ class RefStore:
             fsync_dir(path.parent)
 
     def reflog(self, name: str) -> list[ReflogEntry]:
-        """Entries oldest first; a torn last line (power loss) is skipped."""
+        """Entries oldest first. Lines a crash tore are skipped (an entry written after a
+        torn line on the same line is recovered); so are damaged ones, which
+        ``check_reflog`` reports. A reflog that cannot be read at all is a StoreError:
+        what it protects is unknown."""
+        check = self.check_reflog(name)
+        if check.unreadable:
+            raise StoreError(f"reflog of {name} {check.unreadable}")
+        return check.entries
+
+    def check_reflog(self, name: str) -> ReflogCheck:
+        """Read a reflog and sort its lines: entries, lines a crash tore (harmless: the move
+        they recorded either happened, and the ref or a later line holds its id, or did
+        not), and damage: anything else, such as a file overwritten with other bytes. A
+        reflog with damage may have lost ids it protected, so gc must not trust it."""
         path = self.logs / self.path_of(name).relative_to(self.root)
         try:
             data = path.read_bytes()
         except FileNotFoundError:
-            return []
-        # Only newline-terminated lines count: what follows the last newline is a
-        # line a power cut stopped halfway.
-        out = []
-        for raw in data.split(b"\n")[:-1]:
-            entry = parse_reflog_line(raw)
-            if entry is not None:
-                out.append(entry)
-        return out
+            return ReflogCheck([], [], [])
+        except OSError as e:  # a directory in its place, unreadable: nothing can be trusted
+            return ReflogCheck([], [], [0], f"cannot be read ({e.strerror or e})")
+        return check_reflog_bytes(data)
 
     def reflog_damage(self, name: str) -> list[int]:
-        """1-based numbers of complete reflog lines that do not parse."""
-        path = self.logs / self.path_of(name).relative_to(self.root)
-        try:
-            lines = path.read_bytes().split(b"\n")[:-1]
-        except FileNotFoundError:
-            return []
-        return [i for i, raw in enumerate(lines, 1) if parse_reflog_line(raw) is None]
+        """1-based numbers of the reflog's damaged lines (0: the file cannot be read at
+        all); empty if the reflog is sound or only torn by a crash (see ``check_reflog``)."""
+        return self.check_reflog(name).damaged
+
+    def damaged_reflogs(self) -> list[str]:
+        """Names of the reflogs with damage (``check_reflog``). gc calls this and refuses to
+        run while any is listed: the ids a damaged reflog lost are no longer roots."""
+        out = []
+        for name in self.reflog_names():
+            try:
+                damaged = self.reflog_damage(name)
+            except ExtractError:  # a file under logs/ whose name is no ref name
+                damaged = [0]
+            if damaged:
+                out.append(name)
+        return out
 
     def reflog_names(self) -> list[str]:
         out = []
@@ -212,6 +242,85 @@ class RefStore:
 
     def locks(self) -> list[Path]:
         return sorted(p for p in (self.root / "refs").rglob("*.lock"))
+
+
+@dataclass(frozen=True)
+class ReflogCheck:
+    entries: list[ReflogEntry]
+    torn: list[int]  # 1-based numbers of lines a crash cut short (the last may lack its LF)
+    damaged: list[int]  # 1-based numbers of lines that are neither entries nor torn
+    unreadable: str | None = None  # why the file could not be read (``damaged`` is [0])
+
+
+#: A reflog line's fixed start: old id, new id, milliseconds, then who and a tab.
+_ENTRY_START = re.compile(rb"[0-9a-f]{64} [0-9a-f]{64} [0-9]+ [^\t\n]*\t")
+_HEX = frozenset(b"0123456789abcdef")
+
+
+def check_reflog_bytes(data: bytes) -> ReflogCheck:
+    """Sort a reflog's bytes into entries, torn lines and damage (``RefStore.check_reflog``).
+
+    A crash (power loss; SIGKILL cannot tear a write) can leave the last line cut short,
+    possibly followed by zero bytes where the file grew but its data did not reach the
+    disk. A later append then starts on a line of its own (``RefStore._log`` ends a torn
+    line first), or, written by an extract that did not, right after the torn bytes on
+    the same line: that entry is recovered. Anything else is damage."""
+    entries: list[ReflogEntry] = []
+    torn: list[int] = []
+    damaged: list[int] = []
+    lines = data.split(b"\n")
+    for number, raw in enumerate(lines, 1):
+        last = number == len(lines)  # bytes after the last LF: only a torn write, or nothing
+        if last and not raw:
+            break
+        entry = None if last else parse_reflog_line(raw)
+        if entry is not None:
+            entries.append(entry)
+            continue
+        if _could_be_torn(raw):
+            torn.append(number)
+            continue
+        recovered = None if last else _after_torn_prefix(raw)
+        if recovered is not None:
+            entries.append(recovered)
+            torn.append(number)
+            continue
+        damaged.append(number)
+    return ReflogCheck(entries, torn, damaged)
+
+
+def _after_torn_prefix(raw: bytes) -> ReflogEntry | None:
+    """The entry at the end of a line that starts with a torn write, if there is one."""
+    at = 1
+    while (m := _ENTRY_START.search(raw, at)) is not None:
+        entry = parse_reflog_line(raw[m.start() :])
+        if entry is not None and _could_be_torn(raw[: m.start()]):
+            return entry
+        at = m.start() + 1
+    return None
+
+
+def _could_be_torn(raw: bytes) -> bool:
+    """Whether bytes are the start of a reflog line (possibly followed by zero bytes), as
+    a write cut short by a power cut leaves it. Random bytes almost never are: the first
+    130 must be hex digits with two spaces in their places."""
+    data = raw.rstrip(b"\0")
+    head = data[:130]
+    for i, byte in enumerate(head):
+        if (byte != 0x20) if i in (64, 129) else (byte not in _HEX):
+            return False
+    rest = data[130:]
+    digits = len(rest) - len(rest.lstrip(b"0123456789"))
+    if digits == len(rest):
+        return True
+    if digits == 0 or rest[digits] != 0x20:
+        return False
+    tail = rest[digits + 1 :]  # who, a tab, the message: any text
+    try:
+        tail.decode("utf-8")
+    except UnicodeDecodeError as e:  # only a character cut at the very end is a torn write
+        return e.reason == "unexpected end of data" and e.end == len(tail)
+    return True
 
 
 def parse_reflog_line(raw: bytes) -> ReflogEntry | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,6 +34,8 @@ PACKS_FORMAT = 2
 FORMAT_FILE = "FORMAT"
 DEFAULT_DIR = ".extract"
 MAIN = "refs/heads/main"
+#: ``main@{2}``: a ref (or its short name) and a position in its reflog.
+_REFLOG_POSITION = re.compile(r"^(.+)@\{(\d{1,9})\}$")
 #: Directories every store has; created by init and on first open of an older layout.
 LAYOUT = ("objects", "objects/tmp", "refs/heads", "refs/remotes", "logs", "journal", "staged")
 
@@ -150,10 +153,14 @@ class Repository:
 
     # lookups --------------------------------------------------------------
     def resolve(self, rev: str) -> ObjectId:
-        """An object id from a ref name ('main', 'refs/remotes/x/main') or an id prefix."""
+        """An object id from a ref name ('main', 'refs/remotes/x/main'), an id prefix, or a
+        reflog position: 'main@{1}' is what main held before its last move."""
         rev = rev.strip()
         if not rev:
             raise InvalidInput("empty revision: give a ref name like 'main' or an object id")
+        at = _REFLOG_POSITION.match(rev)
+        if at is not None:
+            return self._resolve_reflog(at.group(1), int(at.group(2)))
         for name in (rev, f"refs/heads/{rev}", f"refs/remotes/{rev}", f"refs/remotes/{rev}/main"):
             if name == "HEAD" or name.startswith("refs/"):
                 try:
@@ -172,6 +179,21 @@ class Repository:
                 f"8 to {HEX_SIZE} hex digits of an id"
             ) from None
         return self.objects.resolve_prefix(rev)
+
+    def _resolve_reflog(self, ref: str, n: int) -> ObjectId:
+        name = ref if ref.startswith("refs/") or ref == "HEAD" else f"refs/heads/{ref}"
+        if n == 0:
+            return self.refs.get(name)
+        moves = self.refs.reflog(name)  # oldest first
+        if n > len(moves):
+            raise RefNotFound(
+                f"{ref}@{{{n}}}: the reflog of {name} records {len(moves)} move(s); "
+                "`extract reflog` lists them"
+            )
+        oid = moves[-n].old  # what the ref held before its n-th most recent move
+        if oid is None:
+            raise RefNotFound(f"{ref}@{{{n}}}: {name} did not exist before that move")
+        return oid
 
     # roots for fsck and gc --------------------------------------------------
     def staged_roots(self) -> Iterator[tuple[str, Value]]:

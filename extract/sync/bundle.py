@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import IO
 
 from extract.errors import InvalidInput, StoreError
-from extract.objects import ObjectId, check_ref_name
+from extract.objects import ObjectId, check_ref_name, to_hex
 from extract.objects.ids import DIGEST_SIZE
 from extract.store.fsutil import fsync_dir
 from extract.store.odb import encode_loose_bytes
 from extract.store.refs import ANY
 from extract.store.repo import MAIN, Repository
 from extract.sync.protocol import ProtocolError, read_frame, write_frame
-from extract.sync.transport import receive
 from extract.sync.walk import objects_to_send
 
 MAGIC = b"EXTRACT-BUNDLE 1\n"
@@ -80,10 +79,13 @@ def import_bundle(repo: Repository, src: Path) -> BundleInfo:
 def _import_bundle(repo: Repository, src: Path) -> BundleInfo:
     """Verify and store every object of a bundle, then point refs/remotes/bundle/main at its head.
 
-    Objects go through the same checked, pipelined receive as a fetch (``transport.receive``):
-    each is verified, links included, before it is stored, and a large bundle lands in
-    packs. The caller merges that ref. Nothing is written outside the object database, and
-    no ref moves unless every object arrived intact and the head's history is complete.
+    Objects are checked as a fetch checks them (hash, kind, links present), but the bundle
+    is taken in quarantine (``ObjectStore.ingest(quarantine=True)``): every object is
+    written to temp files (a large bundle to temp packs) that are put in place only once
+    the whole file checked out, up to its ``end`` record and nothing after it. A refused
+    bundle therefore leaves the store as it was, files included; nothing received is ever
+    deleted after the fact (another process may meanwhile have stored or begun to use the
+    same object). The caller merges the ref. Nothing is written outside the object database.
     """
     src = Path(src)
     if src.is_symlink() or not src.is_file():
@@ -94,13 +96,22 @@ def _import_bundle(repo: Repository, src: Path) -> BundleInfo:
             raise BundleError(f"{src} is not an extract bundle (made by `extract export`)")
         try:
             refs = _read_refs(src, read_frame(f))
-            receive(repo.objects, _objects(src, f, tally))
+            head = refs.get(MAIN)
+            if head is None:
+                raise BundleError(f"{src} carries no {MAIN}")
+            with repo.objects.ingest(quarantine=True) as sink:
+                for oid, stored in _objects(src, f, tally):
+                    sink.put_stored(oid, stored)
+                if f.read(1):
+                    raise BundleError(
+                        f"{src} holds bytes after its end record: a bundle is its frames and nothing else"
+                    )
+                if not repo.objects.has(head):  # counts the objects still in quarantine
+                    raise BundleError(f"{src}: its head {to_hex(head)[:12]} is not in the bundle")
+            repo.objects.sync()
         except ProtocolError as e:
             raise BundleError(f"{src} is truncated or damaged: {e}") from None
     count, total = tally
-    head = refs.get(MAIN)
-    if head is None:
-        raise BundleError(f"{src} carries no {MAIN}")
     objects_to_send(repo.objects, [head], [])  # complete history, or ObjectNotFound
     repo.refs.set(
         f"refs/remotes/{BUNDLE_REMOTE}/main", head, expected=ANY, message=f"import {src.name}"

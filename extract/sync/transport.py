@@ -58,11 +58,6 @@ BATCH_OBJECTS = 256
 READ_AHEAD = 4
 #: ... when it asks for more objects than this (an incremental fetch asks for a handful).
 SMALL_GET = 64
-#: Received objects become durable together in groups this large (see DiskObjectStore.batch):
-#: one parallel fsync per group instead of one per object; an interrupted transfer keeps
-#: every completed group.
-DURABLE_OBJECTS = 256
-DURABLE_BYTES = 256 << 20
 
 
 def receive(
@@ -73,19 +68,16 @@ def receive(
     """Verify and store objects arriving in stored form, children first, durably in groups.
 
     Writing and making groups durable run in background threads while the next objects
-    arrive and are checked (``ObjectStore.ingest``)."""
-    n = count = size = 0
+    arrive and are checked (``ObjectStore.ingest``), which also decides when a group is
+    closed and put in place (by size and by age), so a transfer killed at any moment keeps
+    what arrived up to the last few seconds or 64 MiB."""
+    n = 0
     with odb.ingest() as sink:
         for oid, stored in items:
             sink.put_stored(oid, stored)
             n += 1
-            count += 1
-            size += len(stored)
             if progress:
                 progress(len(stored))
-            if count >= DURABLE_OBJECTS or size >= DURABLE_BYTES:
-                sink.cut()
-                count = size = 0
     odb.sync()
     return n
 
