@@ -19,6 +19,7 @@ from pathlib import Path
 from extract.errors import ExtractError, InvalidInput, StoreError
 from extract.objects import ObjectId, to_hex
 from extract.store.repo import Repository
+from extract.store.restore import sound_for_repack
 from extract.store.walk import list_tmp, object_links, roots
 
 DEFAULT_GRACE_SECONDS = 24 * 3600
@@ -31,6 +32,8 @@ class GcReport:
     kept_young: int = 0
     tmp_removed: list[Path] = field(default_factory=list)
     dry_run: bool = False
+    #: Packs left as they were because they hold a damaged object nothing else has.
+    problems: list[str] = field(default_factory=list)
 
     @property
     def bytes_removed(self) -> int:
@@ -90,9 +93,20 @@ def gc(
         if now - pack.mtime < grace_seconds:
             rep.kept_young += len(garbage)
             continue
+        if dry_run:
+            rep.removed.extend(garbage)
+            continue
+        # Never copy a damaged entry into the new pack: verify what is kept first.
+        check = sound_for_repack(repo, pack, reachable)
+        if check.unrecoverable:
+            rep.problems.append(
+                f"pack {pack.path.name} not rewritten: it holds damaged object(s) "
+                f"{', '.join(to_hex(o)[:12] for o in check.unrecoverable[:3])} with no sound "
+                "copy here; `extract fsck` says how to get them back"
+            )
+            continue
         rep.removed.extend(garbage)
-        if not dry_run:
-            odb.repack(pack, reachable.__contains__)
+        odb.repack(pack, check.keep.__contains__)
     for tmp in list_tmp(odb):
         with contextlib.suppress(FileNotFoundError):
             if now - tmp.stat().st_mtime >= grace_seconds:
