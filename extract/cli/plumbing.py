@@ -78,7 +78,7 @@ def hash_object(
     Example: extract hash-object -w model.pt
     """
     if write:
-        repo = open_store(store)
+        repo = open_store(store, writes="`extract hash-object -w`")
         oid = chunking.write_file(repo.objects, path, cache_dir=repo.cache_dir / "content")
         repo.objects.sync()
     else:
