@@ -117,12 +117,12 @@ class Index:
                     self._move_aside(seen, e)
                     continue
                 if is_write_refused(e):
-                    self._cannot_write(e)
+                    self.unwritable = e  # said by refresh(): a writer just gets the error
                     return
                 raise
             except OSError as e:
                 if e.errno in WRITE_REFUSED:
-                    self._cannot_write(e)
+                    self.unwritable = e
                     return
                 raise
             self._inode = files.inode(self.path)
@@ -183,6 +183,8 @@ class Index:
         """Catch up with the store. False (after one warning) when the index cannot be
         written now; a damaged file is moved aside and rebuilt."""
         if self.indexer is None:
+            if self.unwritable is not None:
+                self._cannot_write(self.unwritable)
             return False
         try:
             self.indexer.refresh()
@@ -275,24 +277,25 @@ def open_index(repo: Repository, warn: Warn = warn_stderr, refresh: bool = True)
     return index
 
 
-def open_checked(repo: Repository, warn: Warn = warn_stderr) -> Index:
+def open_checked(repo: Repository, warn: Warn = warn_stderr, refresh: bool = True) -> Index:
     """``open_index`` after ``PRAGMA quick_check`` of the whole file (which a plain open
     does not read): a file damaged anywhere is moved aside and rebuilt. For reindex and
-    ``fsck --repair``, which may take the time."""
+    ``fsck --repair``, which may take the time. Raises if the index cannot be written."""
     index = Index(repo, warn)
     index.writer()
     if not index.moved_aside:
         problem = check_file(index.path)
         if problem is not None:
             index.heal(sqlite3.DatabaseError(problem))
-    index.refresh()
+    if refresh:
+        index.writer().refresh()
     return index
 
 
 def rebuild_index(repo: Repository, warn: Warn = warn_stderr) -> Index:
     """``extract reindex``: build the index anew from the store. A damaged file is moved
     aside rather than replaced, so it can be examined."""
-    index = open_checked(repo, warn)
+    index = open_checked(repo, warn, refresh=False)
     if not index.moved_aside:  # else it was just built from the store
         index.writer().rebuild()
     return index
