@@ -148,8 +148,8 @@ def fsck_cmd(
     """Check the store: every object well formed and matching its id, every reachable object present.
 
     Each bad object is named with what needs it (runs, models, events, commits). Exit code
-    0 when sound, 1 when any error was found. The index is checked too (a damaged or stale
-    index is a warning: it is a cache, rebuilt from the store).
+    0 when sound, 1 when any error was found. The index is checked too (damage there is a
+    warning: the index is a cache, rebuilt from the store).
 
     Example: extract fsck --read-data ; extract fsck --repair --from origin
     """
