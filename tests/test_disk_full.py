@@ -90,7 +90,13 @@ def test_a_full_disk_costs_nothing_and_says_so(
     fill(filler)
 
     # reads answer from the index as it is
-    for args in (("status",), ("log",), ("show", "r1"), ("sql", "SELECT COUNT(*) FROM runs")):
+    reads: list[tuple[str, ...]] = [
+        ("status",),
+        ("log",),
+        ("show", "r1"),
+        ("sql", "SELECT COUNT(*) FROM runs"),
+    ]
+    for args in reads:
         r = extract(*args, cwd=project)
         assert r.returncode == 0, r.stderr
         assert "Traceback" not in r.stderr
@@ -99,7 +105,12 @@ def test_a_full_disk_costs_nothing_and_says_so(
     assert "2 sealed but uncommitted" in extract("status", cwd=project).stdout
 
     # writes stop with one line and exit 6
-    for args in (("commit", "-m", "late"), ("reindex",), ("import", str(bundle))):
+    writes: list[tuple[str, ...]] = [
+        ("commit", "-m", "late"),
+        ("reindex",),
+        ("import", str(bundle)),
+    ]
+    for args in writes:
         r = extract(*args, cwd=project)
         assert r.returncode == EXIT_DISK_FULL, (args, r.stdout, r.stderr)
         line = one_line(r)
