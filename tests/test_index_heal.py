@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 
 from extract.index.files import kept_aside
+from extract.mcp.view import StoreView
+from extract.tui.core import Browser
 
 from .cli import REPO, extract
 from .stores import copy_store, make_store
@@ -203,3 +205,29 @@ def test_reindex_moves_aside_an_index_damaged_deep_inside(template: Path, tmp_pa
     assert r.returncode == 0, r.stderr
     assert len(kept_aside(path)) == 1
     assert "reindexed 4 runs" in r.stdout
+
+
+def test_the_tui_core_and_the_mcp_view_heal_it_too(
+    template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = corrupt_copy(template, tmp_path / "tui", "random")
+    b = Browser(root)
+    try:
+        assert b.counts() == (4, 0)
+        [warning] = b.take_warnings()
+        assert "moved it aside" in warning
+    finally:
+        b.close()
+    assert len(kept_aside(root / "index.db")) == 1
+
+    root = corrupt_copy(template, tmp_path / "mcp", "truncated")
+    said: list[str] = []
+    monkeypatch.setattr("extract.mcp.view.log.warning", said.append)
+    view = StoreView(root)
+    try:
+        with view.reading() as conn:
+            assert conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 4
+    finally:
+        view.close()
+    assert len(said) == 1 and "moved it aside" in said[0]
+    assert len(kept_aside(root / "index.db")) == 1
