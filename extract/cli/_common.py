@@ -69,7 +69,12 @@ def system_error(e: BaseException) -> tuple[str, int] | None:
                 EXIT_READ_ONLY,
             )
         if e.errno == errno.EIO:
-            return (f"disk I/O error{where}: {e.strerror}; {_NOTHING_LOST}", EXIT_DISK)
+            return (
+                f"disk I/O error{where}: the command stopped; writes are crash-safe, so run "
+                "`extract fsck --read-data` once the disk is healthy to see whether anything "
+                "already stored was hurt",
+                EXIT_DISK,
+            )
         return None
     if not isinstance(e, sqlite3.Error):
         return None
