@@ -26,6 +26,7 @@ from extract.store.history import bucket_of, head_state
 from extract.store.repo import MAIN, Repository
 
 from .cli import extract
+from .sshd import SshServer, sshd
 from .stores import (
     copy_store,
     flip_packed_byte,
@@ -36,6 +37,8 @@ from .stores import (
     the_pack,
     truncate_loose,
 )
+
+SSH_FIXTURES = (sshd,)  # imported for pytest (a real sshd: tests/sshd.py)
 
 
 @pytest.fixture(scope="module")
@@ -292,3 +295,19 @@ def test_a_damaged_loose_object_with_a_sound_packed_copy_needs_no_remote(
     assert "its packed copy is sound" in r.stdout
     assert not odb.path_of(victim).exists()
     assert names(project) == ["r0", "r1", "r2", "r3"]
+
+
+def test_repair_fetches_by_id_over_ssh(template: Path, tmp_path: Path, sshd: SshServer) -> None:
+    """The same repair through ``extract serve`` on the far side of a real ssh connection
+    (the protocol's ``has`` and ``get`` verbs), for a damaged object and one lost with it."""
+    project = tmp_path / "p"
+    root, victim = damaged_copy("truncated-loose", template, project)
+    record = cast(Repository(template).objects.get(run_objects(template)["r2"]), RunRecord)
+    assert record.curves is not None
+    remove_loose(root, record.curves)
+    r = extract("fsck", "--repair", "--from", sshd.url(template), cwd=project, env=sshd.env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "restored 2 object(s)" in r.stdout
+    assert r.stdout.strip().endswith("ok")
+    assert names(project) == ["r0", "r1", "r2", "r3"]
+    assert to_hex(victim) in {p.name.split(".")[0] for p in (root / "damaged").iterdir()}
