@@ -46,8 +46,7 @@ class StoreView:
         self._index = open_index(self.repo, warn=log.warning, refresh=False)
         if self._index.indexer is not None:
             self._index.indexer.conn.execute(f"PRAGMA busy_timeout={REFRESH_WAIT_MS}")
-        self._index.refresh()
-        self.conn = self._limited(self._index.reader())
+        self.conn = self._limited(self._index.reader())  # every answer refreshes first
         self._lock = threading.Lock()
         self._config: Config | None = None
         self._config_mtime: int | None = None
