@@ -19,6 +19,7 @@
     │   ├── AmbiguousId               2
     │   ├── CorruptObject             5  stored bytes do not hash to their id
     │   ├── CorruptPack               5  a pack file whose index cannot be trusted
+    │   ├── ReadOnlyStore             2  a write to a store that cannot be written
     │   └── RefError
     │       ├── RefNotFound           3
     │       ├── RefConflict           4  compare-and-swap lost: the ref moved under us
@@ -121,6 +122,13 @@ class CorruptPack(StoreError):
         self.path = path
         self.why = why
         super().__init__(f"damaged pack {path}: {why}")
+
+
+class ReadOnlyStore(StoreError):
+    """A command or SDK call that would write to a store on a read-only filesystem (or one
+    this user may not write): refused before anything changed. Reading still works."""
+
+    exit_code = 2
 
 
 class RefError(StoreError):

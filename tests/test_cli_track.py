@@ -187,7 +187,7 @@ def test_reindex_gives_the_same_answers(project: Path) -> None:
     ).stdout
     (project / ".extract" / "index.db").unlink()
     r = extract("reindex", "--json", cwd=project)
-    assert json.loads(r.stdout) == {"runs": 3, "curve_points": 600}
+    assert json.loads(r.stdout) == {"runs": 3, "curve_points": 600, "skipped": []}
     assert (
         extract("sql", "-f", "json", f"SELECT {cols} FROM runs ORDER BY id", cwd=project).stdout
         == before

@@ -744,8 +744,8 @@ def test_answers_when_the_index_cannot_be_refreshed(
     def locked() -> None:
         raise sqlite3.OperationalError("database is locked")
 
-    assert view._indexer is not None
-    monkeypatch.setattr(view._indexer, "refresh", locked)
+    assert view._index.indexer is not None
+    monkeypatch.setattr(view._index.indexer, "refresh", locked)
     assert tools.get_run(view, fx.r1).id == fx.r1
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import json
+import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -12,8 +14,17 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import typer
 
 from extract.errors import ExtractError
-from extract.index.build import Indexer
+from extract.index.access import open_index
+from extract.index.db import (
+    SQLITE_CANTOPEN,
+    SQLITE_FULL,
+    SQLITE_IOERR,
+    SQLITE_READONLY,
+    is_corrupt,
+    sqlite_code,
+)
 from extract.store.repo import Repository, find_store
+from extract.store.writable import require_writable
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -28,6 +39,67 @@ StoreOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document for scripts.")]
+
+
+#: Exit codes of errors the system raises rather than extract (README, docs/cli.md):
+#: the disk is full (or over quota, or failed a write), and a write to a read-only store.
+EXIT_DISK = 6
+EXIT_READ_ONLY = 2
+EXIT_DAMAGED = 5
+
+_NOTHING_LOST = "nothing already stored was lost or changed"
+
+
+def system_error(e: BaseException) -> tuple[str, int] | None:
+    """The one-line message and exit code for a refusal by the system (a full disk, a
+    read-only filesystem, an index SQLite cannot read), or None for anything else."""
+    if isinstance(e, OSError):
+        where = f" ({e.filename})" if e.filename else ""
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            what = "the disk is full" if e.errno == errno.ENOSPC else "the disk quota is exceeded"
+            return (
+                f"{what}{where}: {_NOTHING_LOST}, and what this command had not finished "
+                "was left undone; free some space and run it again",
+                EXIT_DISK,
+            )
+        if e.errno == errno.EROFS:
+            return (
+                f"read-only filesystem{where}: nothing was changed; read commands (log, "
+                "show, sql, status, diff) still work on a read-only store",
+                EXIT_READ_ONLY,
+            )
+        if e.errno == errno.EIO:
+            return (
+                f"disk I/O error{where}: the command stopped; writes are crash-safe, so run "
+                "`extract fsck --read-data` once the disk is healthy to see whether anything "
+                "already stored was hurt",
+                EXIT_DISK,
+            )
+        return None
+    if not isinstance(e, sqlite3.Error):
+        return None
+    code = sqlite_code(e)
+    if code == SQLITE_FULL:
+        return (
+            f"the disk is full ({e}): {_NOTHING_LOST} (the index is a cache); free some "
+            "space and run the command again",
+            EXIT_DISK,
+        )
+    if code in (SQLITE_IOERR, SQLITE_CANTOPEN):
+        return (
+            f"cannot write the index ({e}; is the disk full?): {_NOTHING_LOST} (the index "
+            "is a cache); free some space and run the command again",
+            EXIT_DISK,
+        )
+    if code == SQLITE_READONLY:
+        return (f"the index is read-only ({e}): nothing was changed", EXIT_READ_ONLY)
+    if is_corrupt(e):
+        return (
+            f"the index is damaged ({e}): nothing in the store is; the next command moves "
+            "it aside and rebuilds it, or run `extract reindex` now",
+            EXIT_DAMAGED,
+        )
+    return None
 
 
 def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
@@ -45,21 +117,29 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
         except KeyboardInterrupt:
             typer.echo("interrupted", err=True)
             raise typer.Exit(130) from None
+        except (OSError, sqlite3.Error) as e:
+            known = system_error(e)
+            if known is None:
+                raise
+            typer.echo(f"error: {known[0]}", err=True)
+            raise typer.Exit(known[1]) from None
 
     return wrapper
 
 
-def open_store(store: Path | None) -> Repository:
-    return Repository(store if store is not None else find_store())
+def open_store(store: Path | None, writes: str | None = None) -> Repository:
+    """The store a command works on. ``writes`` names a command that writes to it (e.g.
+    "`extract commit`"): on a read-only store it is refused before anything changes."""
+    repo = Repository(store if store is not None else find_store())
+    if writes is not None:
+        require_writable(repo.root, writes)
+    return repo
 
 
 def refresh_index(repo: Repository) -> None:
-    """Bring index.db up to date with the store (new commits, staged entries, live journals)."""
-    indexer = Indexer(repo)
-    try:
-        indexer.refresh()
-    finally:
-        indexer.close()
+    """Bring the index up to date with the store (new commits, staged entries, live
+    journals); where it cannot be written now, say so in one line and go on."""
+    open_index(repo).close()
 
 
 def print_json(value: Any) -> None:

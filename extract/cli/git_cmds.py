@@ -19,7 +19,7 @@ from extract.git.stamp import (
     staged_tree,
     stamp,
 )
-from extract.index.build import Indexer
+from extract.index.access import open_index
 from extract.store.repo import FORMAT_FILE, Repository, find_store
 from extract.sync import ops
 from extract.sync.remotes import resolve_remote
@@ -111,12 +111,10 @@ def run(
                 typer.echo(f"extract: stamped {len(stamped)} run(s) with this commit", err=True)
         elif name == "commit-msg":
             if args and git_config_bool(project, "extract.trailer"):
-                indexer = Indexer(store)
-                try:
+                with open_index(store, refresh=False) as index:
+                    indexer = index.writer()
                     indexer.refresh()
                     run_ids = runs_with_tree(indexer, staged_tree(project))
-                finally:
-                    indexer.close()
                 if run_ids:
                     add_trailer(project, Path(args[0]), run_ids)
         elif name == "pre-push":

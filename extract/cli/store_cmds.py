@@ -3,21 +3,35 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from extract.errors import InvalidHierarchy, InvalidInput, StoreExists
-from extract.index.build import Indexer
+from extract.index.access import IndexState, inspect_index, open_checked
 from extract.index.lifecycle import recover_orphans
 from extract.objects import to_hex
 from extract.store import config as configmod
-from extract.store.fsck import fsck
+from extract.store import restore
+from extract.store.fsck import FsckReport, fsck
 from extract.store.gc import DEFAULT_GRACE_SECONDS, DEFAULT_WAIT_SECONDS, gc, parse_duration
 from extract.store.repo import DEFAULT_DIR, Repository
+from extract.sync.remotes import resolve_remote
+from extract.sync.repair import repair_objects
+from extract.sync.transport import open_transport
 
-from ._common import JsonOpt, StoreOpt, handle_errors, human_bytes, open_store, print_json
+from ._common import (
+    JsonOpt,
+    StoreOpt,
+    handle_errors,
+    human_bytes,
+    open_store,
+    print_json,
+    refresh_index,
+)
 
 
 def _store_dir(path: Path) -> Path:
@@ -99,6 +113,10 @@ def init(
         typer.echo(f"Added .extract/ to {project / '.gitignore'}")
 
 
+#: Rounds of repair: a restored object may reveal children that were lost with it.
+REPAIR_ROUNDS = 8
+
+
 @handle_errors
 def fsck_cmd(
     store: StoreOpt = None,
@@ -110,24 +128,49 @@ def fsck_cmd(
         bool, typer.Option("--verbose", "-v", help="List dangling objects.")
     ] = False,
     repair: Annotated[
-        bool, typer.Option("--repair", help="First seal runs whose process died, as failed runs.")
+        bool,
+        typer.Option(
+            "--repair",
+            help="Seal runs whose process died (as failed runs), move aside a damaged loose "
+            "object that has a sound packed copy, and rebuild a damaged index.",
+        ),
     ] = False,
+    from_remote: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            metavar="REMOTE",
+            help="With --repair: fetch missing and damaged objects again from REMOTE "
+            "(a remote name, path or URL). Damaged files are moved to damaged/, not deleted.",
+        ),
+    ] = None,
 ) -> None:
     """Check the store: every object well formed and matching its id, every reachable object present.
 
-    Exit code 0 when sound, 1 when any error was found (each names the bad object or file).
+    Each bad object is named with what needs it (runs, models, events, commits). Exit code
+    0 when sound, 1 when any error was found. The index is checked too (damage there is a
+    warning: the index is a cache, rebuilt from the store).
 
-    Example: extract fsck --read-data
+    Example: extract fsck --read-data ; extract fsck --repair --from origin
     """
-    repo = open_store(store)
+    if from_remote is not None and not repair:
+        raise InvalidInput("--from REMOTE goes with --repair: extract fsck --repair --from origin")
+    repo = open_store(store, writes="`extract fsck --repair`" if repair else None)
+
+    def say(line: str) -> None:
+        if not json_out:
+            typer.echo(line)
+
     if repair:
-        indexer = Indexer(repo)
-        try:
-            for run_id in recover_orphans(indexer):
-                typer.echo(f"recovered run {run_id} as failed")
-        finally:
-            indexer.close()
+        with open_checked(repo) as index:
+            for run_id in recover_orphans(index.writer()):
+                say(f"recovered run {run_id} as failed")
     rep = fsck(repo, read_data=read_data)
+    if repair:
+        rep = _repair(repo, rep, from_remote, read_data, say)
+        refresh_index(repo)  # entries skipped for want of the restored objects come back
+    state = inspect_index(repo)
+    evidence = _evidence(repo)
     if json_out:
         print_json(
             {
@@ -142,11 +185,27 @@ def fsck_cmd(
                     {"severity": p.severity, "subject": p.subject, "message": p.message}
                     for p in rep.problems
                 ],
+                "bad_objects": [
+                    {
+                        "id": to_hex(o),
+                        "state": "damaged" if o in rep.damaged else "missing",
+                        "needed_by": rep.needed_by.get(o, []),
+                    }
+                    for o in rep.damaged + rep.missing
+                ],
+                "index": {
+                    "path": str(state.path),
+                    "problem": state.problem,
+                    "skipped": [asdict(s) for s in state.skipped],
+                    "kept_aside": [str(p) for p in state.kept_aside],
+                },
+                "damaged_kept": [str(p) for p in evidence],
             }
         )
     else:
         for p in rep.problems:
             typer.echo(str(p), err=p.severity == "error")
+        _print_index_state(state, evidence)
         if verbose:
             for oid in rep.dangling:
                 typer.echo(f"dangling {to_hex(oid)}")
@@ -156,9 +215,88 @@ def fsck_cmd(
             f"checked {rep.objects} objects ({rep.blobs} blobs{where}; {mode}): "
             f"{rep.reachable} reachable, {len(rep.dangling)} dangling, {len(rep.errors)} errors"
         )
+        if rep.damaged or rep.missing:
+            typer.echo(
+                f"to recover the {len(rep.damaged) + len(rep.missing)} missing or damaged "
+                "object(s): `extract fsck --repair --from REMOTE` fetches them again from a "
+                "store that has them (a remote you pushed to or fetched from, a copy of this "
+                "store); damaged files are kept in damaged/. If no store has them, only what "
+                "needs them is lost: everything else reads and indexes as usual",
+                err=True,
+            )
         typer.echo("ok" if rep.ok else "store has errors")
     if not rep.ok:
         raise typer.Exit(1)
+
+
+def _repair(
+    repo: Repository,
+    rep: FsckReport,
+    from_remote: str | None,
+    read_data: bool,
+    say: Callable[[str], None],
+) -> FsckReport:
+    """Put back what ``rep`` found bad: locally where a sound packed copy exists, else from
+    ``from_remote``; then check again, until nothing more comes back."""
+    for _ in range(REPAIR_ROUNDS):
+        if not rep.damaged and not rep.missing:
+            break
+        progress = False
+        for oid in rep.damaged:
+            aside = restore.use_packed_copy(repo, oid)
+            if aside is not None:
+                say(f"moved damaged {to_hex(oid)} aside to {aside}: its packed copy is sound")
+                progress = True
+        if from_remote is not None:
+            name, url = resolve_remote(repo, from_remote)
+            with open_transport(url, store=repo.root) as t:
+                r = repair_objects(repo, t, rep.damaged + rep.missing)
+            for path in r.moved_aside:
+                say(f"moved damaged {path.name.split('.')[0]} aside to {path}")
+            for oid in r.not_on_remote:
+                say(f"{name} does not have {to_hex(oid)} either")
+            for oid, why in r.bad_on_remote:
+                say(f"{name}'s copy of {to_hex(oid)} is damaged too: {why}")
+            if r.restored:
+                say(f"restored {len(r.restored)} object(s) from {name}")
+                progress = True
+        if not progress:
+            break
+        rep = fsck(repo, read_data=read_data)
+    return rep
+
+
+def _evidence(repo: Repository) -> list[Path]:
+    folder = repo.root / restore.DAMAGED_DIR
+    return sorted(folder.iterdir()) if folder.is_dir() else []
+
+
+def _print_index_state(state: IndexState, evidence: list[Path]) -> None:
+    if state.problem is not None:
+        typer.echo(
+            f"warning: index {state.path} is damaged ({state.problem}): the next command "
+            "(or `extract fsck --repair`) moves it aside and rebuilds it; the store itself "
+            "is not affected",
+            err=True,
+        )
+    if state.skipped:
+        typer.echo(
+            f"warning: index: {len(state.skipped)} entries skipped because objects they need "
+            "are missing or damaged (above); they are indexed as soon as those are restored",
+            err=True,
+        )
+    for path in state.kept_aside:
+        typer.echo(
+            f"warning: {path} is a damaged index moved aside earlier; delete it (and its "
+            "-wal, -shm) when you no longer need it",
+            err=True,
+        )
+    if evidence:
+        typer.echo(
+            f"note: {len(evidence)} damaged object file(s) kept in {evidence[0].parent} as "
+            "evidence; delete them when you no longer need them",
+            err=True,
+        )
 
 
 @handle_errors
@@ -191,7 +329,7 @@ def gc_cmd(
 
     Example: extract gc --dry-run
     """
-    repo = open_store(store)
+    repo = open_store(store, writes=None if dry_run else "`extract gc`")
     rep = gc(
         repo,
         grace_seconds=parse_duration(grace),
@@ -208,9 +346,12 @@ def gc_cmd(
                 "bytes_removed": rep.bytes_removed,
                 "kept_young": rep.kept_young,
                 "tmp_removed": [str(p) for p in rep.tmp_removed],
+                "problems": rep.problems,
             }
         )
         return
+    for problem in rep.problems:
+        typer.echo(f"warning: {problem}", err=True)
     if dry_run:
         for oid, size in rep.removed:
             typer.echo(f"{verb} {to_hex(oid)} ({human_bytes(size)})")

@@ -76,7 +76,7 @@ def remote_add(
     store: StoreOpt = None,
 ) -> None:
     """Add a remote. Example: extract remote add cluster ssh://me@login.hpc/scratch/me/.extract"""
-    repo = open_store(store)
+    repo = open_store(store, writes="`extract remote add`")
     parse_url(url)
     add_remote(repo, name, url)
     typer.echo(f"added remote {name} -> {url}")
@@ -88,7 +88,7 @@ def remote_remove(
     name: Annotated[str, typer.Argument(help="The remote to remove.")], store: StoreOpt = None
 ) -> None:
     """Remove a remote and its tracking ref. Example: extract remote remove cluster"""
-    remove_remote(open_store(store), name)
+    remove_remote(open_store(store, writes="`extract remote remove`"), name)
     typer.echo(f"removed remote {name}")
 
 
@@ -117,7 +117,7 @@ def fetch(
 
     Example: extract fetch cluster
     """
-    repo = open_store(store)
+    repo = open_store(store, writes="`extract fetch`")
     name, r = _fetch(repo, remote, quiet or json_out)
     if json_out:
         print_json(
@@ -188,7 +188,7 @@ def merge(
 
     Example: extract merge cluster
     """
-    repo = open_store(store)
+    repo = open_store(store, writes="`extract merge`")
     _report_merge(_merge(repo, ref, _strategy(ours, theirs)), json_out)
 
 
@@ -202,7 +202,7 @@ def pull(
     json_out: JsonOpt = False,
 ) -> None:
     """Fetch, then merge. Example: extract pull cluster"""
-    repo = open_store(store)
+    repo = open_store(store, writes="`extract pull`")
     name, r = _fetch(repo, remote, quiet or json_out)
     if r.remote_head is None:
         _report_merge(ops.MergeResult("up-to-date", repo.refs.read("refs/heads/main")), json_out)
@@ -287,7 +287,7 @@ def import_(
 
     Example: extract import results.bundle
     """
-    repo = open_store(store)
+    repo = open_store(store, writes="`extract import`")
     info = bundle.import_bundle(repo, file)
     result = ops.merge(
         repo,
@@ -338,7 +338,7 @@ def sync_pull(
     store: StoreOpt = None,
 ) -> None:
     """Fetch and merge REMOTE; prints rows added per table. Example: extract sync pull cluster"""
-    _print_counts(sync.pull(open_store(store).root, remote))
+    _print_counts(sync.pull(open_store(store, writes="`extract sync pull`").root, remote))
 
 
 @sync_app.command("export")
@@ -357,4 +357,6 @@ def sync_import(
     archive: Annotated[Path, typer.Argument(help="Bundle made by export.")], store: StoreOpt = None
 ) -> None:
     """Import and merge a bundle; prints rows added per table. Example: extract sync import results.bundle"""
-    _print_counts(sync.import_archive(archive, open_store(store).root))
+    _print_counts(
+        sync.import_archive(archive, open_store(store, writes="`extract sync import`").root)
+    )

@@ -14,12 +14,12 @@ from typing import Annotated, Any
 
 import typer
 
-from extract.errors import InvalidInput
+from extract.errors import ExtractError, InvalidInput
 from extract.git.stamp import resolve_rev, runs_of_commit
 from extract.index import query
-from extract.index.build import Indexer
-from extract.index.db import INDEX_FILE, open_reader
-from extract.objects import Commit, from_hex, short, to_hex
+from extract.index.access import open_index, rebuild_index
+from extract.index.db import is_corrupt
+from extract.objects import Commit, ObjectId, from_hex, short, to_hex
 from extract.objects.kinds import cast
 from extract.store import chunking
 from extract.store.checkout import checkout as checkout_content
@@ -31,16 +31,27 @@ from extract.store.repo import MAIN, Repository
 from ._common import JsonOpt, StoreOpt, handle_errors, open_store, print_json, refresh_index
 
 
+class IndexHealed(ExtractError):
+    exit_code = 5
+
+
 @contextmanager
 def reader(store: Path | None) -> Iterator[tuple[Repository, sqlite3.Connection]]:
-    """The store, its index brought up to date, and a read-only connection to it."""
+    """The store, its index brought up to date where it can be, and a read-only connection
+    to it (``access.open_index`` decides where the index lives and heals a damaged one)."""
     repo = open_store(store)
-    refresh_index(repo)
-    conn = open_reader(repo.root / INDEX_FILE)
-    try:
-        yield repo, conn
-    finally:
-        conn.close()
+    with open_index(repo) as index:
+        try:
+            yield repo, index.reader()
+        except sqlite3.DatabaseError as e:
+            if not is_corrupt(e):
+                raise
+            # damage deep in the file, met only by this query: heal it for the next command
+            index.heal(e)
+            raise IndexHealed(
+                f"the index was damaged ({e}); it was moved aside and rebuilt from the "
+                "store: run the command again"
+            ) from None
 
 
 def _jsonable(value: Any) -> Any:
@@ -65,6 +76,7 @@ def status(store: StoreOpt = None, json_out: JsonOpt = False) -> None:
         pending = query.runs_by_state(conn, "uncommitted")
         staged = list_staged(repo)
         head = repo.refs.read(MAIN)
+        skipped = query.skipped(conn)
         if json_out:
             print_json(
                 {
@@ -73,6 +85,7 @@ def status(store: StoreOpt = None, json_out: JsonOpt = False) -> None:
                     "staged_entries": len(staged),
                     "live_runs": [r["id"] for r in live],
                     "uncommitted_runs": [r["id"] for r in pending],
+                    "skipped_entries": len(skipped),
                 }
             )
             return
@@ -80,6 +93,11 @@ def status(store: StoreOpt = None, json_out: JsonOpt = False) -> None:
         typer.echo(
             f"{counts['live']} live, {counts['uncommitted']} sealed but uncommitted, {counts['committed']} committed"
         )
+        if skipped:
+            typer.echo(
+                f"index: {len(skipped)} entries skipped, their objects missing or damaged: "
+                "`extract fsck` names them and how to get them back"
+            )
         for title, rows in (("live", live), ("uncommitted", pending)):
             if rows:
                 typer.echo(f"\n{title} runs:")
@@ -106,7 +124,7 @@ def commit(
 
     Example: extract commit -m "lr sweep, 8 runs"
     """
-    repo = open_store(store)
+    repo = open_store(store, writes="`extract commit`")
     result = commit_staged(repo, message)
     if result.commit is not None:
         refresh_index(repo)
@@ -149,14 +167,11 @@ def reset(
 
     Example: extract reset main@{1}
     """
-    repo = open_store(store)
+    repo = open_store(store, writes="`extract reset`")
     target = repo.resolve(rev)
     result = reset_main(repo, target, rev)
-    indexer = Indexer(repo)
-    try:
-        indexer.refresh(replay=result.old != result.new)
-    finally:
-        indexer.close()
+    with open_index(repo, refresh=False) as index:
+        index.writer().refresh(replay=result.old != result.new)
     live = sum(1 for _ in repo.journal_dir.glob("*.journal"))
     if json_out:
         print_json(
@@ -250,10 +265,19 @@ def log(
                 typer.echo("no commits yet: `extract commit -m MSG` records sealed runs")
             return
         entries: list[tuple[str, Commit]] = []
-        for oid, c in walk_commits(repo.objects, head):
+        unreadable: list[str] = []
+
+        def lost(oid: ObjectId, e: ExtractError) -> None:
+            unreadable.append(
+                f"commit {to_hex(oid)} cannot be read ({e}): history before it is not shown; `extract fsck` says how to recover it"
+            )
+
+        for oid, c in walk_commits(repo.objects, head, lost):
             entries.append((to_hex(oid), c))
             if max_count is not None and len(entries) >= max_count:
                 break
+        for line in unreadable:
+            typer.echo(f"warning: {line}", err=True)
         if json_out:
             print_json(
                 [
@@ -590,18 +614,33 @@ def reindex(store: StoreOpt = None, json_out: JsonOpt = False) -> None:
 
     Example: extract reindex
     """
-    repo = open_store(store)
-    indexer = Indexer(repo)
-    try:
-        indexer.rebuild()
-        runs = indexer.conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
-        points = indexer.conn.execute("SELECT COUNT(*) FROM curve_data").fetchone()[0]
-    finally:
-        indexer.close()
+    repo = open_store(store, writes="`extract reindex`")
+    with rebuild_index(repo) as index:
+        conn = index.writer().conn
+        runs = conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
+        points = conn.execute("SELECT COUNT(*) FROM curve_data").fetchone()[0]
+        skipped = query.skipped(conn)
     if json_out:
-        print_json({"runs": runs, "curve_points": points})
+        print_json({"runs": runs, "curve_points": points, "skipped": skipped})
     else:
         typer.echo(f"reindexed {runs} runs, {points} curve points")
+    for s in skipped:
+        typer.echo(f"skipped {_skip_line(s)}", err=True)
+    if skipped:
+        typer.echo(
+            f"{len(skipped)} entries could not be read: `extract fsck` names what is damaged "
+            "and how to get it back; the index picks them up once they are restored",
+            err=True,
+        )
+
+
+def _skip_line(s: dict[str, Any]) -> str:
+    what = (
+        f"{s['section'][:-1]} {s['key']}"
+        if s["section"] != "history"
+        else f"part of history {s['key'][:12]}"
+    )
+    return f"{what}: {s['reason']}"
 
 
 @handle_errors

@@ -16,6 +16,7 @@ from pathlib import Path
 import pygit2
 
 from extract.errors import InvalidInput
+from extract.index.access import open_index
 from extract.index.build import Indexer
 from extract.index.events import record_event
 from extract.store.repo import Repository
@@ -53,8 +54,8 @@ def runs_with_tree(indexer: Indexer, tree: str, unstamped: bool = False) -> list
 
 def stamp(store: Repository, rev: CodeRev) -> list[str]:
     """Stamp ``rev`` onto every dirty-tree run it captured exactly and not yet stamped."""
-    indexer = Indexer(store)
-    try:
+    with open_index(store, refresh=False) as index:
+        indexer = index.writer()
         indexer.refresh()
         stamped = []
         # an earlier commit with the same tree already claimed the stamped ones
@@ -62,8 +63,6 @@ def stamp(store: Repository, rev: CodeRev) -> list[str]:
             record_event(indexer, "stamp", f"run:{run_id}", {"sha": rev.sha, "tree": rev.tree})
             stamped.append(run_id)
         return stamped
-    finally:
-        indexer.close()
 
 
 def runs_of_commit(conn: sqlite3.Connection, rev: CodeRev) -> list[str]:

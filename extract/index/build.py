@@ -6,6 +6,11 @@ journal records (``ingest``), a sealed run (``apply_run``), an event
 oldest commit first, then staged entries, then live journals; ``refresh`` does
 the same for whatever arrived since the last refresh. Either way the rows are
 the same, which the reindex property test checks.
+
+An object that cannot be read (missing, damaged) costs only what needs it: the
+entry, commit or state tree is recorded in ``skipped`` and tried again on every
+refresh (``skips``). Where to open the index, and what to do when it cannot be
+opened, is decided once, in ``access.open_index``.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import json
 import math
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import repeat
 from pathlib import Path
 from typing import Any
@@ -23,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from extract.errors import ExtractError
+from extract.index import files, skips
 from extract.index.db import INDEX_FILE, open_writer, schema_version, write
 from extract.index.ids import experiment_id, model_id
 from extract.index.schema import SCHEMA_VERSION
@@ -36,6 +42,7 @@ from extract.objects import (
     RunRecord,
     Tree,
     Value,
+    from_hex,
     to_hex,
 )
 from extract.objects.kinds import cast
@@ -113,27 +120,46 @@ def catalog_view(levels: Sequence[str]) -> str:
 
 
 def diff_states(
-    odb: ObjectStore, old: ObjectId | None, new: ObjectId
+    odb: ObjectStore,
+    old: ObjectId | None,
+    new: ObjectId,
+    on_error: Callable[[ObjectId, ExtractError], None] | None = None,
 ) -> list[tuple[str, str, ObjectId]]:
     """(section, key, object) of every entry of ``new`` that ``old`` lacks or holds
-    differently; unchanged sections and buckets are skipped by id without being read."""
+    differently; unchanged sections and buckets are skipped by id without being read.
+
+    With ``on_error``, a tree of ``new`` that cannot be read is reported to it and left
+    out (the rest of the state still counts), and one of ``old`` counts as empty (its
+    entries are then applied again, which changes nothing)."""
     if old == new:
         return []
-    old_root = cast(odb.get(old), Tree).entries if old else {}
-    new_root = cast(odb.get(new), Tree).entries
+
+    def entries(oid: ObjectId | None, reported: bool) -> dict[str, ObjectId] | None:
+        if oid is None:
+            return {}
+        try:
+            return dict(cast(odb.get(oid), Tree).entries)
+        except skips.UNREADABLE as e:
+            if on_error is None:
+                raise
+            if not reported:
+                return {}
+            on_error(oid, e)
+            return None
+
+    old_root = entries(old, False) or {}
+    new_root = entries(new, True) or {}
     out = []
     for section in SECTIONS:
         sec = new_root.get(section)
         if sec is None or sec == old_root.get(section):
             continue
-        old_sec = old_root.get(section)
-        old_buckets = cast(odb.get(old_sec), Tree).entries if old_sec else {}
-        for name, bucket in cast(odb.get(sec), Tree).entries.items():
+        old_buckets = entries(old_root.get(section), False) or {}
+        for name, bucket in (entries(sec, True) or {}).items():
             if old_buckets.get(name) == bucket:
                 continue
-            ob = old_buckets.get(name)
-            old_entries = cast(odb.get(ob), Tree).entries if ob else {}
-            for key, oid in cast(odb.get(bucket), Tree).entries.items():
+            old_entries = entries(old_buckets.get(name), False) or {}
+            for key, oid in (entries(bucket, True) or {}).items():
                 if old_entries.get(key) != oid:
                     out.append((section, key, oid))
     return out
@@ -145,20 +171,41 @@ _SLICE = 65536
 class Indexer:
     """The one writer of index.db for a store."""
 
-    def __init__(self, repo: Repository) -> None:
+    def __init__(self, repo: Repository, path: Path | None = None) -> None:
+        """The index at ``path`` (default: the store's own index.db; ``access.open_index``
+        decides where it lives and heals one SQLite cannot read)."""
         self.repo = repo
-        self.path = repo.root / INDEX_FILE
+        self.path = path if path is not None else repo.root / INDEX_FILE
         self.conn = open_writer(self.path)
         self._metric_ids: dict[str, int] = {}
-        if schema_version(self.conn) != SCHEMA_VERSION:
-            self.rebuild()
-        elif self._meta("staged") is None:
-            # A new, empty index (deleted by hand): catch up in place. Not rebuild(),
-            # which deletes the file under any other process that has it open.
-            self.refresh()
+        self._skips = False  # whether ``skipped`` has rows (set at each refresh)
+        try:
+            if schema_version(self.conn) != SCHEMA_VERSION:
+                self.rebuild()
+            elif self._meta("staged") is None:
+                # A new, empty index (deleted by hand): catch up in place. Not rebuild(),
+                # which replaces the file under any other process that has it open.
+                self.refresh()
+        except BaseException:
+            self.conn.close()
+            raise
 
     def close(self) -> None:
         self.conn.close()
+
+    @contextlib.contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        """One entry's writes, undone alone when one of its objects cannot be read."""
+        self.conn.execute("SAVEPOINT entry")
+        try:
+            yield
+        except BaseException:
+            self._metric_ids.clear()  # ids made inside were rolled back too
+            if self.conn.in_transaction:  # (SQLite may have rolled back all: a full disk)
+                self.conn.execute("ROLLBACK TO entry")
+                self.conn.execute("RELEASE entry")
+            raise
+        self.conn.execute("RELEASE entry")
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -652,24 +699,34 @@ class Indexer:
     ) -> None:
         """Runs first, then models, then events in id order, so events find their targets."""
         items = sorted(entries, key=lambda e: ({"runs": 0, "models": 1, "events": 2}[e[0]], e[1]))
-        odb = self.repo.objects
         for section, key, oid in items:
-            if section == "runs":
-                existing = self.conn.execute(
-                    "SELECT object_id FROM runs WHERE id=?", (key,)
-                ).fetchone()
-                if existing is not None and existing[0] == to_hex(oid):
-                    if commit:
-                        self.conn.execute(
-                            "UPDATE runs SET commit_id=COALESCE(commit_id, ?) WHERE id=?",
-                            (commit, key),
-                        )
-                    continue
-                self.apply_run(oid, cast(odb.get(oid), RunRecord), None, commit)
-            elif section == "models":
-                self.apply_model(key, oid, commit)
+            try:
+                with self._savepoint():
+                    self._apply_entry(section, key, oid, commit)
+            except skips.UNREADABLE as e:
+                # this entry needs an object that is missing or damaged: index the rest
+                skips.record(self.conn, section, key, to_hex(oid), commit, e)
+                self._skips = True
             else:
-                self.apply_event(oid, cast(odb.get(oid), Event), commit)
+                if self._skips:
+                    skips.forget(self.conn, section, key, to_hex(oid))
+
+    def _apply_entry(self, section: str, key: str, oid: ObjectId, commit: str | None) -> None:
+        odb = self.repo.objects
+        if section == "runs":
+            existing = self.conn.execute("SELECT object_id FROM runs WHERE id=?", (key,)).fetchone()
+            if existing is not None and existing[0] == to_hex(oid):
+                if commit:
+                    self.conn.execute(
+                        "UPDATE runs SET commit_id=COALESCE(commit_id, ?) WHERE id=?",
+                        (commit, key),
+                    )
+                return
+            self.apply_run(oid, cast(odb.get(oid), RunRecord), None, commit)
+        elif section == "models":
+            self.apply_model(key, oid, commit)
+        else:
+            self.apply_event(oid, cast(odb.get(oid), Event), commit)
 
     def _apply_commit_range(self, head: ObjectId | None) -> None:
         """Index every commit reachable from ``head`` that is not indexed yet, parents first.
@@ -677,30 +734,37 @@ class Indexer:
         The walk stops at indexed commits (their ancestors are indexed too), so after a
         merge it visits exactly the commits the other side brought. Each commit applies
         only the state entries that differ from its first parent's state.
+
+        A commit that cannot be read is recorded as skipped and its ancestors are not
+        reached through it; its children then apply their whole state (diffed against
+        nothing), so the index still holds everything the reachable states name.
         """
         indexed = self._meta("head")
         if head is None or indexed == to_hex(head):
             return
         odb = self.repo.objects
         new: dict[ObjectId, Commit] = {}
-        stack = [head]
+        stack: list[tuple[ObjectId, ObjectId | None]] = [(head, None)]
         descends = indexed is None  # from the indexed head: only then can rows be added
         while stack:
-            oid = stack.pop()
+            oid, child = stack.pop()
             if oid in new:
                 continue
             if self._commit_known(oid):
                 descends = descends or to_hex(oid) == indexed
                 continue
-            c = cast(odb.get(oid), Commit)
+            c = self._read_history(oid, child)
+            if c is None:
+                continue
             new[oid] = c
-            stack.extend(c.parents)
+            stack.extend((p, oid) for p in c.parents)
         if not descends:
-            # main moved back or sideways (extract reset): the indexed commits are those
-            # the old head reaches, and rows of the ones main no longer holds must go. An
-            # incremental pass cannot tell which rows those are (a run's tags fold events
-            # of many commits), so empty the index in place and index the new head whole:
-            # the file stays, so other processes' connections stay valid.
+            # main moved back or sideways (extract reset), or history between the heads
+            # cannot be read: the indexed commits are those the old head reaches, and rows
+            # of the ones main no longer holds must go. An incremental pass cannot tell
+            # which rows those are (a run's tags fold events of many commits), so empty the
+            # index in place and index the new head whole: the file stays, so other
+            # processes' connections stay valid.
             self._forget_everything()
             self._sync_hierarchy()
             self._apply_commit_range(head)
@@ -723,12 +787,18 @@ class Indexer:
         for oid in order:
             c = new[oid]
             parents: list[ObjectId | None] = [
-                cast(odb.get(p), Commit).state for p in c.parents
+                new[p].state if p in new else self._state_of(p) for p in c.parents
             ] or [None]
+            commit = to_hex(oid)
+
+            def unreadable_tree(tree: ObjectId, e: ExtractError, commit: str = commit) -> None:
+                skips.record(self.conn, skips.HISTORY, to_hex(tree), to_hex(tree), commit, e)
+                self._skips = True
+
             # A merge is diffed against every parent: where it resolved a conflict for one
             # side (--ours), the other parent's version, indexed before, is replaced.
             for parent_state in parents:
-                self.apply_entries(diff_states(odb, parent_state, c.state), to_hex(oid))
+                self.apply_entries(diff_states(odb, parent_state, c.state, unreadable_tree), commit)
             self._insert_commit(oid, c)
         self._set_meta("head", to_hex(head))
 
@@ -746,6 +816,27 @@ class Indexer:
             else:
                 self.conn.execute(f'DELETE FROM "{table}"')
         self._metric_ids.clear()
+
+    def _read_history(self, oid: ObjectId, child: ObjectId | None) -> Commit | None:
+        """A commit of the walk, or None (recorded as skipped) if it cannot be read."""
+        try:
+            return cast(self.repo.objects.get(oid), Commit)
+        except skips.UNREADABLE as e:
+            commit = to_hex(child) if child is not None else None
+            skips.record(self.conn, skips.HISTORY, to_hex(oid), to_hex(oid), commit, e)
+            self._skips = True
+            return None
+
+    def _state_of(self, commit: ObjectId) -> ObjectId | None:
+        """An indexed or readable commit's state; None (diff against nothing) otherwise."""
+        row = self.conn.execute("SELECT state FROM commits WHERE id=?", (to_hex(commit),))
+        found = row.fetchone()
+        if found is not None and found[0]:
+            return from_hex(found[0])
+        try:
+            return cast(self.repo.objects.get(commit), Commit).state
+        except skips.UNREADABLE:
+            return None  # recorded where the walk met it
 
     def _commit_known(self, oid: ObjectId) -> bool:
         return (
@@ -780,13 +871,20 @@ class Indexer:
         with self.transaction():
             if replay:
                 self._forget_everything()
+            self._skips = skips.any_skipped(self.conn)
             self._sync_hierarchy()
+            if self._skips:
+                self._retry_history(head)
             self._apply_commit_range(head)
             if self._meta("staged") != staged_mark:
+                if self._skips:
+                    skips.forget_staged(self.conn)
                 self.apply_entries(
                     ((s.section, s.key, s.oid) for s in list_staged(self.repo)), None
                 )
                 self._set_meta("staged", staged_mark)
+            if self._skips:
+                self._retry_entries()
         for path in sorted(self.repo.journal_dir.glob("*.journal")):
             try:
                 self.ingest_journal(path)
@@ -795,17 +893,56 @@ class Indexer:
                 # reports it): never a reason to fail every reader of the store
                 continue
 
+    def _retry_entries(self) -> None:
+        """Apply again every skipped entry whose missing object may be back."""
+        odb = self.repo.objects
+        for s in skips.listed(self.conn, history=False):
+            missing = s.bad_object is not None and s.reason.startswith("no object")
+            if missing and not odb.has(from_hex(s.bad_object or "")):
+                continue  # still absent: nothing to try
+            self.apply_entries([(s.section, s.key, from_hex(s.object_id))], s.commit_id)
+
+    def _retry_history(self, head: ObjectId | None) -> None:
+        """Once a skipped commit or state tree reads again, replay history in place, oldest
+        first, so every run, model and event is credited to the commit that added it."""
+        rows = skips.listed(self.conn, history=True)
+        if not rows or not any(self._readable(from_hex(s.object_id)) for s in rows):
+            return
+        self.conn.execute("DELETE FROM skipped WHERE section = ?", (skips.HISTORY,))
+        for table in ("runs", "models", "events"):
+            self.conn.execute(f"UPDATE {table} SET commit_id = NULL")
+        self.conn.execute("DELETE FROM commits")
+        self.conn.execute("DELETE FROM meta WHERE key = 'head'")
+        self._apply_commit_range(head)
+
+    def _readable(self, oid: ObjectId) -> bool:
+        try:
+            self.repo.objects.get_raw(oid)
+        except skips.UNREADABLE:
+            return False
+        return True
+
     def rebuild(self) -> None:
-        """Drop every row and replay the store."""
+        """Build a new index beside this one from the store alone, then swap it in: until
+        the swap the old one keeps answering, and a build that fails (a full disk) leaves
+        it as it was."""
+        tmp = self.path.with_name(f".{self.path.name}.new-{os.getpid()}-{os.urandom(4).hex()}")
+        try:
+            fresh = Indexer(self.repo, tmp)  # a new file builds itself (refresh)
+            try:
+                fresh.conn.execute("ANALYZE")
+                fresh.conn.execute("PRAGMA journal_mode=DELETE")  # fold its log into the file
+            finally:
+                fresh.close()
+        except BaseException:
+            files.remove(tmp)
+            raise
         self.conn.close()
-        for suffix in ("", "-wal", "-shm"):
-            p = Path(str(self.path) + suffix)
-            if p.exists():
-                os.unlink(p)
-        self.conn = open_writer(self.path)
-        self._metric_ids = {}
-        self.refresh()
-        self.conn.execute("ANALYZE")
+        try:
+            files.install(self.path, tmp)
+        finally:
+            self.conn = open_writer(self.path)
+            self._metric_ids = {}
 
     def sealed(
         self,

@@ -8,6 +8,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.request import pathname2url
 
 from extract.errors import InvalidInput
 from extract.index.schema import DDL, SCHEMA_VERSION
@@ -15,19 +16,56 @@ from extract.index.schema import DDL, SCHEMA_VERSION
 BUSY_TIMEOUT_MS = 30_000
 INDEX_FILE = "index.db"
 
+# SQLite's primary result codes (the low byte of ``sqlite3.Error.sqlite_errorcode``).
+SQLITE_READONLY = 8
+SQLITE_IOERR = 10
+SQLITE_CORRUPT = 11
+SQLITE_FULL = 13
+SQLITE_CANTOPEN = 14
+SQLITE_NOTADB = 26
+
+
+def sqlite_code(e: BaseException) -> int | None:
+    """The primary result code of an SQLite error, or None for anything else."""
+    code = getattr(e, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None
+
+
+def is_corrupt(e: BaseException) -> bool:
+    """SQLite cannot read the file as a database: random bytes, a damaged header, a
+    truncated file, a malformed page. (Not "locked", "full" or "unable to open".)"""
+    return sqlite_code(e) in (SQLITE_CORRUPT, SQLITE_NOTADB)
+
+
+def is_write_refused(e: BaseException) -> bool:
+    """The system refused to let SQLite write or create its files: a full disk, a quota,
+    an I/O error, a read-only filesystem, or a file it may not create."""
+    return sqlite_code(e) in (SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL, SQLITE_CANTOPEN)
+
+
+def file_uri(path: Path, **params: str) -> str:
+    """A ``file:`` URI for ``path``; quoted, so a '?' or '#' in a directory name is a name."""
+    query = "&".join(f"{k}={v}" for k, v in params.items())
+    return f"file:{pathname2url(str(path))}" + (f"?{query}" if query else "")
+
 
 def open_writer(path: Path) -> sqlite3.Connection:
     """A connection for index writes; creates the schema. Autocommit: callers use ``write()``."""
     conn = sqlite3.connect(
         path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
     )
-    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    mode = _pragma_retrying(conn, "PRAGMA journal_mode=WAL")
-    if str(mode).lower() != "wal":  # e.g. a network filesystem: fall back, stay correct
-        conn.execute("PRAGMA journal_mode=DELETE")
-    conn.execute("PRAGMA synchronous=NORMAL")  # the index is rebuildable; objects carry durability
-    conn.execute("PRAGMA foreign_keys=OFF")
-    _ensure_schema(conn)
+    try:
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        mode = _pragma_retrying(conn, "PRAGMA journal_mode=WAL")
+        if str(mode).lower() != "wal":  # e.g. a network filesystem: fall back, stay correct
+            conn.execute("PRAGMA journal_mode=DELETE")
+        # the index is rebuildable; objects carry durability
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=OFF")
+        _ensure_schema(conn)
+    except BaseException:  # a damaged file, a full disk: the caller decides, nothing leaks
+        conn.close()
+        raise
     return conn
 
 
@@ -81,7 +119,11 @@ def write(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     try:
         yield conn
     except BaseException:
-        conn.execute("ROLLBACK")
+        # SQLite may already have rolled back (a full disk, an I/O error): the original
+        # error is the one worth reporting, not "no transaction is active".
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
 
@@ -119,13 +161,20 @@ def _authorizer(
     return sqlite3.SQLITE_DENY
 
 
-def open_reader(path: Path) -> sqlite3.Connection:
+def open_reader(path: Path, immutable: bool = False) -> sqlite3.Connection:
     """A connection that cannot change anything: read-only URI, query_only, and an
-    authorizer that allows SELECT and reads alone (mode=ro still lets ATTACH create files)."""
+    authorizer that allows SELECT and reads alone (mode=ro still lets ATTACH create files).
+
+    ``immutable`` reads the file as it is on disk without SQLite's shared-memory file,
+    which a read-only or full disk may not let it create; the WAL is then not read."""
     if not path.exists():
         raise InvalidInput(f"no index at {path}: run `extract reindex`")
+    params = {"mode": "ro", "immutable": "1"} if immutable else {"mode": "ro"}
     conn = sqlite3.connect(
-        f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+        file_uri(path, **params),
+        uri=True,
+        timeout=BUSY_TIMEOUT_MS / 1000,
+        check_same_thread=False,
     )
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     conn.execute("PRAGMA query_only=1")

@@ -12,12 +12,14 @@ from typing import Any
 from extract.index.build import Indexer
 from extract.objects import Event, new_ulid
 from extract.store.history import now_iso, stage
+from extract.store.writable import require_writable
 
 
 def record_event(indexer: Indexer, op: str, target: str, data: dict[str, Any]) -> str:
     """Write, stage and index one event; returns its id."""
-    ev = Event(new_ulid(), now_iso(), op, target, data)
     repo = indexer.repo
+    require_writable(repo.root, f"recording a {op} event")
+    ev = Event(new_ulid(), now_iso(), op, target, data)
     with repo.writing():  # the event object is unnamed until its staged entry exists
         oid = repo.objects.put(ev)
         repo.objects.sync()

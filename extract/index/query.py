@@ -10,11 +10,13 @@ import json
 import sqlite3
 import time
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 
 from extract.errors import InvalidInput
+from extract.index import skips
 
 RUN_COLUMNS = (
     "id, experiment_id, experiment_path, name, config, started_at, ended_at, status, hostname, "
@@ -244,6 +246,12 @@ def status_counts(conn: sqlite3.Connection) -> dict[str, int]:
         "uncommitted": int(row[1] or 0),
         "committed": int(row[2] or 0),
     }
+
+
+def skipped(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """Entries the index could not read (a missing or damaged object), retried on every
+    refresh: section, key, object_id, commit_id, bad_object, reason."""
+    return [asdict(s) for s in skips.listed(conn)]
 
 
 def runs_by_state(conn: sqlite3.Connection, state: str) -> list[dict[str, Any]]:

@@ -178,6 +178,19 @@ CREATE TABLE IF NOT EXISTS journals (
     run_id TEXT PRIMARY KEY,
     offset INTEGER NOT NULL
 );
+-- What the index could not read: an entry of a state or a staged one (section runs,
+-- models or events, keyed as in the state) or a piece of history itself (section
+-- 'history': a commit or state tree, keyed by its id). Retried on every refresh, so
+-- the index heals once the object is restored. Created on old indexes as they open.
+CREATE TABLE IF NOT EXISTS skipped (
+    section TEXT NOT NULL,
+    key TEXT NOT NULL,
+    object_id TEXT NOT NULL,
+    commit_id TEXT,
+    bad_object TEXT,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (section, key, object_id)
+);
 """
 
 #: Columns that are surrogate counters: their values depend on insertion order, so

@@ -4,9 +4,11 @@ Before each tool answers, the index catches up with the store (new commits,
 staged runs, records appended to live runs' journals) through the one index
 writer, ``Indexer.refresh``: cheap when nothing changed. Answers are read only
 through a connection from ``db.open_reader``, which cannot write, attach or
-change the schema. If the index cannot be refreshed (another process holds its
-write lock for long, or the store is on a read-only disk), the answer comes from
-the index as it is.
+change the schema. The index is opened by ``access.open_index``, as every front
+end does: a damaged index.db is moved aside and rebuilt, and a store on a
+read-only disk is indexed in the user's cache. If the index cannot be refreshed
+(another process holds its write lock for long, or the disk is full), the answer
+comes from the index as it is.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from extract.errors import ExtractError
-from extract.index.build import Indexer
-from extract.index.db import INDEX_FILE, open_reader
+from extract.index.access import open_index
+from extract.index.db import is_corrupt
 from extract.store import config as configmod
 from extract.store.config import Config
 from extract.store.repo import Repository
@@ -41,17 +43,10 @@ class StoreView:
     def __init__(self, root: Path) -> None:
         self.repo = Repository(Path(root))
         self.root = self.repo.root
-        self._indexer: Indexer | None
-        try:
-            self._indexer = Indexer(self.repo)
-            self._indexer.conn.execute(f"PRAGMA busy_timeout={REFRESH_WAIT_MS}")
-        except (sqlite3.Error, OSError) as e:  # e.g. a store on a read-only disk
-            log.warning("index of %s cannot be refreshed (%s): answering from it as it is", root, e)
-            self._indexer = None
-        self.conn = open_reader(self.root / INDEX_FILE)
-        self.conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
-        self.conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
-        self.conn.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, MAX_SQL_BYTES)
+        self._index = open_index(self.repo, warn=log.warning, refresh=False)
+        if self._index.indexer is not None:
+            self._index.indexer.conn.execute(f"PRAGMA busy_timeout={REFRESH_WAIT_MS}")
+        self.conn = self._limited(self._index.reader())  # every answer refreshes first
         self._lock = threading.Lock()
         self._config: Config | None = None
         self._config_mtime: int | None = None
@@ -73,23 +68,34 @@ class StoreView:
             self._config_mtime = mtime
         return self._config
 
+    @staticmethod
+    def _limited(conn: sqlite3.Connection) -> sqlite3.Connection:
+        conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, MAX_VALUE_BYTES)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, MAX_SQL_BYTES)
+        return conn
+
     def refresh(self) -> None:
-        if self._indexer is None:
-            return
         try:
-            self._indexer.refresh()
+            self._index.refresh()
         except (sqlite3.OperationalError, ExtractError, OSError) as e:
             log.info("index refresh skipped: %s", e)
+        reader = self._index.reader()
+        if reader is not self.conn:  # a damaged index was moved aside and rebuilt
+            self.conn = self._limited(reader)
 
     @contextlib.contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
         """The read-only connection, after the index caught up with the store."""
         with self._lock:
             self.refresh()
-            yield self.conn
+            try:
+                yield self.conn
+            except sqlite3.DatabaseError as e:
+                if is_corrupt(e):  # damage only this query met: rebuilt for the next one
+                    self._index.heal(e)
+                raise
 
     def close(self) -> None:
         with self._lock:
-            self.conn.close()
-            if self._indexer is not None:
-                self._indexer.close()
+            self._index.close()

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from extract.errors import InvalidInput
-from extract.index.build import Indexer
+from extract.index.access import open_index
 from extract.index.ids import model_id
 from extract.index.lifecycle import seal_journal
 from extract.objects import Link, ModelVersion, ObjectId, Tree, new_ulid
@@ -34,6 +34,7 @@ from extract.store.arrays import write_array
 from extract.store.fsutil import fsync_dir
 from extract.store.history import commit_staged, model_key, now_iso
 from extract.store.journal import JournalWriter, frame
+from extract.store.writable import require_writable
 
 if TYPE_CHECKING:
     from extract.sdk.store import Experiment, Store
@@ -119,6 +120,7 @@ class Run:
             total_steps = int64(int(total_steps), "run(): total_steps")
         plain_config = plain(config, "run(): config") if config is not None else None
         store._check_open()
+        require_writable(store._repo.root, "starting a run")
         self._store = store
         self._repo = store._repo
         self.experiment = experiment
@@ -209,11 +211,8 @@ class Run:
             if (
                 self._store._closed
             ):  # finishing after store.close(): seal with a connection of our own
-                indexer = Indexer(self._repo)
-                try:
-                    seal_journal(indexer, self.journal_path)
-                finally:
-                    indexer.close()
+                with open_index(self._repo, refresh=False) as index:
+                    seal_journal(index.writer(), self.journal_path)
             else:
                 seal_journal(self._store._indexer, self.journal_path)
         finally:

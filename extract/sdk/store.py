@@ -10,7 +10,7 @@ from typing import Any
 
 from extract.errors import InvalidHierarchy, StoreNotFound
 from extract.index import query
-from extract.index.build import Indexer
+from extract.index.access import open_index
 from extract.index.events import record_event
 from extract.index.ids import experiment_id
 from extract.index.lifecycle import recover_orphans
@@ -36,9 +36,13 @@ class Store:
         else:
             self._repo = Repository(path)
         self.root = self._repo.root
-        self._indexer = Indexer(self._repo)
+        # Where the index lives, healing a damaged one, a read-only store's index in the
+        # user's cache: decided once, for every front end, by open_index.
+        self._index = open_index(self._repo, refresh=False)
+        self._indexer = self._index.writer()
         self._closed = False
-        self.recovered = recover_orphans(self._indexer)
+        # Sealing a crashed run writes to the store: a read-only one is only read.
+        self.recovered = [] if self._index.read_only else recover_orphans(self._indexer)
         self._indexer.refresh()  # a deleted or stale index answers like a fresh one
 
     def __repr__(self) -> str:
@@ -152,7 +156,7 @@ class Store:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            self._indexer.close()
+            self._index.close()
 
     # internals used by Run and Experiment ---------------------------------------------
     def _event(self, op: str, target: str, data: dict[str, Any]) -> str:

@@ -24,7 +24,7 @@ from extract.objects import (
     to_hex,
 )
 from extract.objects.kinds import Commit
-from extract.store import journal
+from extract.store import damage, journal
 from extract.store.odb import decode_loose
 from extract.store.pack import PACK_SUFFIX, pread_all, read_pack
 from extract.store.repo import Repository
@@ -51,6 +51,11 @@ class FsckReport:
     packed: int = 0  # objects checked in packs (and not also loose)
     dangling: list[ObjectId] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    #: Objects stored but unreadable, and reachable objects not stored at all, with what
+    #: needs each (``damage.needed_by``): what ``fsck --repair --from REMOTE`` fetches again.
+    damaged: list[ObjectId] = field(default_factory=list)
+    missing: list[ObjectId] = field(default_factory=list)
+    needed_by: dict[ObjectId, list[str]] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[Problem]:
@@ -110,8 +115,10 @@ def fsck(
             present.add(oid)
         except CorruptObject as e:
             err(hexid, str(e).removeprefix(f"corrupt object {hexid}").lstrip(": "))
+            rep.damaged.append(oid)
         except ExtractError as e:
             err(hexid, f"malformed object: {e} ({where})")
+            rep.damaged.append(oid)
 
     for sub, name in odb.iter_files():
         path = odb.root / sub / name
@@ -174,11 +181,23 @@ def fsck(
             continue
         reachable.add(oid)
         if oid not in present:
-            err(to_hex(oid), f"missing object (reachable from {via})")
+            if oid not in rep.damaged:  # a damaged one was named where it was read
+                err(to_hex(oid), f"missing object (reachable from {via})")
+                rep.missing.append(oid)
             continue
         stack.extend((via, child) for child in links.get(oid, ()))
     rep.reachable = len(reachable & present)
     rep.dangling = sorted(present - reachable)
+    rep.damaged = list(dict.fromkeys(rep.damaged))
+    if rep.damaged or rep.missing:
+        rep.needed_by = damage.needed_by(repo, rep.damaged + rep.missing, links, kinds, all_roots)
+        named = {to_hex(o): damage.summary(n) for o, n in rep.needed_by.items()}
+        rep.problems = [
+            Problem(p.severity, p.subject, f"{p.message}; needed by {named[p.subject]}")
+            if p.severity == "error" and p.subject in named
+            else p
+            for p in rep.problems
+        ]
 
     now = time.time()
     for tmp in list_tmp(odb):

@@ -30,6 +30,7 @@ from pathlib import Path
 from extract.errors import ExtractError, InvalidInput, LockHeld, StoreError
 from extract.objects import ObjectId, to_hex
 from extract.store.repo import Repository
+from extract.store.restore import sound_for_repack
 from extract.store.walk import Root, list_tmp, object_links, roots
 
 DEFAULT_GRACE_SECONDS = 24 * 3600
@@ -48,6 +49,8 @@ class GcReport:
     dry_run: bool = False
     #: Roots that appeared while gc marked (writes that finished meanwhile).
     late_roots: int = 0
+    #: Packs left as they were because they hold a damaged object nothing else has.
+    problems: list[str] = field(default_factory=list)
 
     @property
     def bytes_removed(self) -> int:
@@ -117,6 +120,11 @@ def gc(
     wait_seconds: float = DEFAULT_WAIT_SECONDS,
 ) -> GcReport:
     rep = GcReport(dry_run=dry_run)
+    if dry_run:  # deletes nothing, so it takes no lock (and works on a read-only store)
+        reachable = mark(repo)
+        rep.reachable = len(reachable)
+        _sweep(repo, reachable, grace_seconds, dry_run, rep)
+        return rep
     with _one_gc(repo):
         reachable = mark(repo)
         with repo.write_lock.exclusive(wait_seconds):
@@ -161,9 +169,20 @@ def _sweep(
         if now - pack.mtime < grace_seconds:
             rep.kept_young += len(garbage)
             continue
+        if dry_run:
+            rep.removed.extend(garbage)
+            continue
+        # Never copy a damaged entry into the new pack: verify what is kept first.
+        check = sound_for_repack(repo, pack, reachable)
+        if check.unrecoverable:
+            rep.problems.append(
+                f"pack {pack.path.name} not rewritten: it holds damaged object(s) "
+                f"{', '.join(to_hex(o)[:12] for o in check.unrecoverable[:3])} with no sound "
+                "copy here; `extract fsck` says how to get them back"
+            )
+            continue
         rep.removed.extend(garbage)
-        if not dry_run:
-            odb.repack(pack, reachable.__contains__)
+        odb.repack(pack, check.keep.__contains__)
     # No writer is inside a transaction, so every temp file belongs to a dead process.
     for tmp in list_tmp(odb):
         with contextlib.suppress(FileNotFoundError):

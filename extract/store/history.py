@@ -20,14 +20,23 @@ import fcntl
 import getpass
 import os
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, unquote
 
 import blake3
 
-from extract.errors import InvalidInput, RefConflict, SchemaError, StoreError
+from extract.errors import (
+    CorruptObject,
+    ExtractError,
+    InvalidInput,
+    ObjectFormatError,
+    ObjectNotFound,
+    RefConflict,
+    SchemaError,
+    StoreError,
+)
 from extract.objects import Blob, Commit, Link, ObjectId, Tree, decode, encode
 from extract.objects.kinds import cast
 from extract.objects.names import MAX_NAME_BYTES
@@ -311,15 +320,32 @@ def _unstage(staged: list[Staged]) -> None:
             os.unlink(s.path)
 
 
-def walk_commits(odb: ObjectStore, head: ObjectId) -> Iterator[tuple[ObjectId, Commit]]:
-    """Every commit reachable from ``head``, newest first by time then id."""
-    seen = {head}
-    frontier = [(cast(odb.get(head), Commit), head)]
+def walk_commits(
+    odb: ObjectStore,
+    head: ObjectId,
+    on_error: Callable[[ObjectId, ExtractError], None] | None = None,
+) -> Iterator[tuple[ObjectId, Commit]]:
+    """Every commit reachable from ``head``, newest first by time then id. With
+    ``on_error``, a commit that cannot be read is reported there and the walk goes on
+    without its ancestors (fsck names it), instead of raising."""
+    seen: set[ObjectId] = set()
+    frontier: list[tuple[Commit, ObjectId]] = []
+
+    def visit(oid: ObjectId) -> None:
+        if oid in seen:
+            return
+        seen.add(oid)
+        try:
+            frontier.append((cast(odb.get(oid), Commit), oid))
+        except (ObjectNotFound, CorruptObject, ObjectFormatError) as e:
+            if on_error is None:
+                raise
+            on_error(oid, e)
+
+    visit(head)
     while frontier:
         frontier.sort(key=lambda cc: (cc[0].time, cc[1]), reverse=True)
         c, oid = frontier.pop(0)
         yield oid, c
         for p in c.parents:
-            if p not in seen:
-                seen.add(p)
-                frontier.append((cast(odb.get(p), Commit), p))
+            visit(p)

@@ -31,15 +31,12 @@ def table_counts(repo: Repository) -> dict[str, int]:
     """Rows per reference table, with the index brought up to date."""
     # Imported here: the indexer loads numpy (and its BLAS threads), which `extract serve`
     # and a plain fetch never need.
-    from extract.index.build import Indexer
+    from extract.index.access import open_index
     from extract.index.schema import TABLES
 
-    idx = Indexer(repo)
-    try:
-        idx.refresh()
-        return {t: int(idx.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]) for t in TABLES}
-    finally:
-        idx.close()
+    with open_index(repo) as index:
+        conn = index.reader()
+        return {t: int(conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]) for t in TABLES}
 
 
 def _added(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:

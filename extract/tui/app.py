@@ -53,6 +53,7 @@ class ExtractApp(App[None]):
     def on_mount(self) -> None:
         if self.refresh_interval > 0:
             self.set_interval(self.refresh_interval, self.refresh_now)
+        self.show_warnings()
 
     def on_unmount(self) -> None:
         self.browser.close()
@@ -72,8 +73,14 @@ class ExtractApp(App[None]):
             changed = False
         finally:
             self._refreshing = False
+        self.call_from_thread(self.show_warnings)
         if changed:
             self.call_from_thread(self.broadcast_change)
+
+    def show_warnings(self) -> None:
+        """What the index worked around (a damaged file rebuilt, a full disk), said once."""
+        for text in self.browser.take_warnings():
+            self.say(text, "warning")
 
     def broadcast_change(self) -> None:
         for screen in self.screen_stack:

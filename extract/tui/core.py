@@ -3,7 +3,8 @@
 The UI talks to a :class:`Browser` and to nothing else in extract. A Browser
 reads through the read-only query layer (``extract.index.query`` and
 ``extract.index.browse``) on one reader connection, refreshes the index from live
-journals with its own :class:`~extract.index.build.Indexer`, loads big data
+journals through ``extract.index.access.open_index`` (which also heals a damaged
+index and indexes a read-only store in the user's cache), loads big data
 (tables) lazily from objects, and writes only events, through ``actions``.
 Methods block; the UI calls them from thread workers. A lock serialises them,
 so one Browser is safe to share between workers.
@@ -28,14 +29,15 @@ import numpy as np
 
 from extract.errors import InvalidInput
 from extract.index import browse, query
+from extract.index.access import Index, open_index
 from extract.index.build import Indexer
-from extract.index.db import INDEX_FILE, open_reader
 from extract.objects import from_hex
 from extract.store import chunking
 from extract.store.arrays import ArrayReader
 from extract.store.config import Config, Direction, metric_direction
 from extract.store.fieldglob import FieldFilter, flatten_config
 from extract.store.repo import Repository
+from extract.store.writable import require_writable
 from extract.tui import actions
 
 Array = np.ndarray[Any, Any]
@@ -277,7 +279,10 @@ class Browser:
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
-        self._indexer: Indexer | None = None
+        self._index: Index | None = None
+        #: What opening or refreshing the index worked around (a damaged file moved aside,
+        #: a read-only store, a full disk), for the UI to show once: ``take_warnings()``.
+        self.warnings: list[str] = []
         self._marker: tuple[Any, ...] | None = None
         self._filter = FieldFilter(self.config.info.fields)
         self._readers: dict[str, ArrayReader] = {}
@@ -299,19 +304,16 @@ class Browser:
         with self._lock:
             if self._conn is not None:
                 return
-            self._indexer = Indexer(self.repo)
-            self._indexer.refresh()
-            self._conn = open_reader(self.repo.root / INDEX_FILE)
+            self._index = open_index(self.repo, warn=self.warnings.append)
+            self._conn = self._index.reader()
             self._marker = browse.change_marker(self._conn)
 
     def close(self) -> None:
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-            if self._indexer is not None:
-                self._indexer.close()
-                self._indexer = None
+            self._conn = None
+            if self._index is not None:
+                self._index.close()  # its reader too
+                self._index = None
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -322,10 +324,18 @@ class Browser:
 
     @property
     def indexer(self) -> Indexer:
-        if self._indexer is None:
+        """The index writer, for the UI's own writes (events); the store must be writable."""
+        require_writable(self.repo.root, "this change")
+        if self._index is None:
             self.open()
-        assert self._indexer is not None
-        return self._indexer
+        assert self._index is not None
+        return self._index.writer()
+
+    def take_warnings(self) -> list[str]:
+        """Warnings not yet shown, once each."""
+        with self._lock:
+            out, self.warnings[:] = list(self.warnings), []
+            return out
 
     @contextlib.contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
@@ -335,7 +345,11 @@ class Browser:
     def refresh(self) -> bool:
         """Pick up new journal points, runs, commits and events; whether anything changed."""
         with self._lock:
-            self.indexer.refresh()
+            if self._index is None:
+                self.open()
+            assert self._index is not None
+            self._index.refresh()
+            self._conn = self._index.reader()  # a new one if a damaged file was rebuilt
             marker = browse.change_marker(self.conn)
             changed = marker != self._marker
             self._marker = marker
