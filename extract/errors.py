@@ -1,32 +1,59 @@
-"""Every exception extract raises, in one tree.
+"""Every exception extract raises on purpose, in one tree.
 
 ::
 
-    ExtractError                      exit code 1 unless a subclass says otherwise
-    ├── InvalidInput (ValueError)     2  a bad argument: id string, ref name, hierarchy ...
+    ExtractError                          exit code 1 unless a class below says otherwise
+    ├── InvalidInput (ValueError)         2  a bad argument: what was wrong, what is allowed
+    │   ├── WrongType (TypeError)         2  an argument of the wrong type (the SDK's TypeError)
     │   ├── InvalidId
     │   ├── InvalidRefName
-    │   └── InvalidHierarchy
-    ├── ObjectFormatError             5  bytes that are not a valid object
-    │   ├── DecodeError               malformed or non-canonical msgpack
-    │   ├── SchemaError               well-formed value, wrong fields for its kind
-    │   └── UnknownFormatVersion      an object or store version this build does not know
-    ├── StoreError
-    │   ├── StoreNotFound             3
-    │   ├── StoreExists               2  ``init`` on a configured store
-    │   ├── ConfigError               2  malformed config.toml
-    │   ├── ObjectNotFound            3
-    │   ├── AmbiguousId               2
-    │   ├── CorruptObject             5  stored bytes do not hash to their id
-    │   ├── CorruptPack               5  a pack file whose index cannot be trusted
-    │   ├── ReadOnlyStore             2  a write to a store that cannot be written
-    │   └── RefError
-    │       ├── RefNotFound           3
-    │       ├── RefConflict           4  compare-and-swap lost: the ref moved under us
-    │       └── LockHeld              4  another process holds the lock (or it is stale)
+    │   ├── InvalidHierarchy
+    │   ├── AmbiguousId                   2  a prefix or name that matches more than one thing
+    │   ├── QueryTimeout                  2  an SQL query stopped by its time limit
+    │   └── GitObjectTooLarge             2  an object too big for a git host
+    ├── NotFound (LookupError)            3  the one "not found" family
+    │   ├── StoreNotFound
+    │   ├── ObjectNotFound (KeyError)
+    │   ├── RefNotFound (KeyError)
+    │   ├── RunNotFound (ValueError)      ``Run not found: 'X'``
+    │   ├── ExperimentNotFound (ValueError)
+    │   ├── ModelNotFound (ValueError)
+    │   ├── RemoteNotFound (ValueError)
+    │   ├── ArtifactNotFound (KeyError)   a run's curve, table or text of that name
+    │   └── PathNotFound (FileNotFoundError)  a file or directory given to the SDK
+    ├── Closed (RuntimeError)             2  a finished run or a closed store used again
+    ├── ObjectFormatError (ValueError)    5  bytes that are not a valid object
+    │   ├── DecodeError                   malformed or non-canonical msgpack
+    │   ├── SchemaError                   well-formed value, wrong fields for its kind
+    │   └── UnknownFormatVersion          an object or store version this build does not know
+    ├── StoreError                        1
+    │   ├── StoreExists                   2  ``init`` on a configured store
+    │   ├── ConfigError                   2  malformed config.toml
+    │   ├── ReadOnlyStore                 2  a write to a store that cannot be written
+    │   ├── CorruptObject                 5  stored bytes do not hash to their id
+    │   ├── CorruptPack                   5  a pack file whose index cannot be trusted
+    │   ├── BundleError                   5  a bundle that is damaged or not a bundle
+    │   ├── IndexHealed                   5  the index was found damaged mid-query and rebuilt
+    │   └── Conflict                      4  two writers disagree; nothing was changed
+    │       ├── RefConflict               compare-and-swap lost: the ref moved under us
+    │       ├── LockHeld                  another process holds the lock (or it is stale)
+    │       ├── MergeConflict             the same name holds different content on each side
+    │       └── ModelConflict             name@version already holds other content
+    └── RemoteError                       6  the other side of a transfer failed us
+        └── ProtocolError                 it broke the protocol, went away, or refused
+            └── StreamLost                the byte stream can no longer be followed
 
-Each class carries the exit code the CLI uses, so the CLI maps exceptions to
-one-line messages and exit codes in a single place.
+Each class carries the exit code the CLI uses (``cli/_common.handle_errors`` is the one
+place that turns an error into a one-line message and that code), and the MCP server
+hands an error's message to the agent as written (``mcp/server._agent_errors``). The
+second bases keep the built-in exceptions callers catch: a missing run is still a
+``ValueError``, a missing object a ``KeyError``.
+
+One deliberate exception: the tracking SDK's argument checks (``Run.log``, ``curve``,
+``register_model`` ...) raise exactly the built-ins the reference API documents
+(``TypeError`` for a value of the wrong type, ``ValueError`` for a bad value or a taken
+model version, ``RuntimeError`` for a finished run), so a script written against the
+reference reads the same tracebacks. They never reach the CLI or MCP.
 """
 
 from __future__ import annotations
@@ -44,6 +71,10 @@ class InvalidInput(ExtractError, ValueError):
     exit_code = 2
 
 
+class WrongType(InvalidInput, TypeError):
+    """An argument of a type the call does not take."""
+
+
 class InvalidId(InvalidInput):
     pass
 
@@ -54,6 +85,69 @@ class InvalidRefName(InvalidInput):
 
 class InvalidHierarchy(InvalidInput):
     pass
+
+
+class AmbiguousId(InvalidInput):
+    pass
+
+
+class QueryTimeout(InvalidInput):
+    pass
+
+
+class GitObjectTooLarge(InvalidInput):
+    """An extract object too big to be one git object on a git host."""
+
+
+class NotFound(ExtractError, LookupError):
+    """Something named does not exist: a store, object, ref, run, experiment, model, remote."""
+
+    exit_code = 3
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0]) if self.args else "not found"
+
+
+class StoreNotFound(NotFound):
+    pass
+
+
+class ObjectNotFound(NotFound, KeyError):
+    pass
+
+
+class RefNotFound(NotFound, KeyError):
+    pass
+
+
+class RunNotFound(NotFound, ValueError):
+    pass
+
+
+class ExperimentNotFound(NotFound, ValueError):
+    pass
+
+
+class ModelNotFound(NotFound, ValueError):
+    pass
+
+
+class RemoteNotFound(NotFound, ValueError):
+    pass
+
+
+class ArtifactNotFound(NotFound, KeyError):
+    pass
+
+
+class PathNotFound(NotFound, FileNotFoundError):
+    pass
+
+
+class Closed(ExtractError, RuntimeError):
+    """A finished run or a closed store used again."""
+
+    exit_code = 2
 
 
 class ObjectFormatError(ExtractError, ValueError):
@@ -76,10 +170,6 @@ class StoreError(ExtractError):
     pass
 
 
-class StoreNotFound(StoreError):
-    exit_code = 3
-
-
 class StoreExists(StoreError):
     exit_code = 2
 
@@ -88,14 +178,10 @@ class ConfigError(StoreError):
     exit_code = 2
 
 
-class ObjectNotFound(StoreError, KeyError):
-    exit_code = 3
+class ReadOnlyStore(StoreError):
+    """A write to a store this process cannot write: a read-only mount, a store owned by
+    another user. Nothing was changed."""
 
-    def __str__(self) -> str:  # KeyError would repr() the message
-        return str(self.args[0]) if self.args else "object not found"
-
-
-class AmbiguousId(StoreError):
     exit_code = 2
 
 
@@ -124,27 +210,51 @@ class CorruptPack(StoreError):
         super().__init__(f"damaged pack {path}: {why}")
 
 
-class ReadOnlyStore(StoreError):
-    """A command or SDK call that would write to a store on a read-only filesystem (or one
-    this user may not write): refused before anything changed. Reading still works."""
-
-    exit_code = 2
+class BundleError(StoreError):
+    exit_code = 5
 
 
-class RefError(StoreError):
+class IndexHealed(StoreError):
+    """The index turned out damaged in the middle of a query; it was moved aside and
+    rebuilt, and the command should be run again."""
+
+    exit_code = 5
+
+
+class Conflict(StoreError):
+    exit_code = 4
+
+
+class RefConflict(Conflict):
     pass
 
 
-class RefNotFound(RefError, KeyError):
-    exit_code = 3
-
-    def __str__(self) -> str:
-        return str(self.args[0]) if self.args else "ref not found"
+class LockHeld(Conflict):
+    pass
 
 
-class RefConflict(RefError):
-    exit_code = 4
+class MergeConflict(Conflict):
+    def __init__(self, conflicts: list[str]) -> None:
+        self.conflicts = conflicts
+        super().__init__(
+            "merge stopped, nothing changed: "
+            + "; ".join(conflicts)
+            + ". Choose a side with --ours or --theirs"
+        )
 
 
-class LockHeld(RefError):
-    exit_code = 4
+class ModelConflict(Conflict):
+    pass
+
+
+class RemoteError(ExtractError):
+    exit_code = 6
+
+
+class ProtocolError(RemoteError):
+    """The other side broke the protocol, went away, or sent something we refuse."""
+
+
+class StreamLost(ProtocolError):
+    """The byte stream can no longer be followed (an object batch went wrong halfway):
+    the only safe thing left is to hang up."""

@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 from extract import Store
-from extract.errors import ExtractError, InvalidInput, SchemaError
+from extract.errors import BundleError, ExtractError, InvalidInput, SchemaError
 from extract.store.fsck import fsck
 from extract.store.history import commit_staged, split_model_key
 from extract.store.repo import MAIN, Repository
-from extract.sync.bundle import MAGIC, BundleError, import_bundle
+from extract.sync.bundle import MAGIC, import_bundle
 
 
 def test_model_directory_linking_to_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

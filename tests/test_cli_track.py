@@ -214,7 +214,7 @@ def test_checkout_model(project: Path) -> None:
     assert r.returncode == 2 and "--force" in r.stderr
     assert extract("checkout", "--force", "probe@v1", str(dest), cwd=project).returncode == 0
     r = extract("checkout", "probe@v9", str(dest), cwd=project)
-    assert r.returncode == 2 and "no model probe@v9" in r.stderr
+    assert r.returncode == 3 and "Model not found: 'probe@v9'" in r.stderr
     assert extract("checkout", "probe", str(dest), cwd=project).returncode == 2
 
 

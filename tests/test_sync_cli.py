@@ -116,7 +116,7 @@ def test_remote_add_list_remove(tmp_path: Path) -> None:
         "laptop": "me@laptop:work/.extract",
     }
     assert config_of(a)["store"]["hierarchy"] == "sweep > trial"
-    assert "no remote 'cluster'" in fails(2, "remote", "remove", "cluster", cwd=cwd)
+    assert "Remote not found: 'cluster'" in fails(3, "remote", "remove", "cluster", cwd=cwd)
 
 
 @pytest.mark.parametrize(
@@ -174,7 +174,7 @@ def test_remote_remove_deletes_the_tracking_ref(tmp_path: Path) -> None:
     assert a.refs.read("refs/remotes/origin/main") == src.refs.read(MAIN)
     ok("remote", "remove", "origin", cwd=cwd)
     assert a.refs.read("refs/remotes/origin/main") is None
-    assert "no remote 'origin'" in fails(2, "fetch", "origin", cwd=cwd)
+    assert "Remote not found: 'origin'" in fails(3, "fetch", "origin", cwd=cwd)
 
 
 # fetch, merge, pull, push ----------------------------------------------------------------------

@@ -33,6 +33,7 @@ import extract.sync.gittransport as gt
 from extract.errors import (
     CorruptObject,
     ExtractError,
+    GitObjectTooLarge,
     InvalidInput,
     ObjectNotFound,
     RefConflict,
@@ -48,7 +49,6 @@ from extract.store.repo import MAIN, Repository
 from extract.store.walk import object_links
 from extract.sync import ops
 from extract.sync.gittransport import (
-    GitObjectTooLarge,
     GitTransport,
     git_location,
     git_remote_url,

@@ -27,28 +27,23 @@ from typing import Any
 import pytest
 
 from extract.errors import (
+    BundleError,
     CorruptObject,
     ExtractError,
     InvalidInput,
     InvalidRefName,
     ObjectFormatError,
+    ProtocolError,
     StoreError,
+    StreamLost,
 )
 from extract.objects import Blob, Link, ObjectId, encode, encode_object, hash_bytes, to_hex
 from extract.store.fsck import fsck
 from extract.store.odb import encode_loose_bytes
 from extract.store.repo import MAIN, Repository
 from extract.sync import ops
-from extract.sync.bundle import MAGIC, BundleError, export_bundle, import_bundle
-from extract.sync.protocol import (
-    MAX_BATCH,
-    MAX_FRAME,
-    ProtocolError,
-    StreamLost,
-    read_frame,
-    write_frame,
-    write_objects,
-)
+from extract.sync.bundle import MAGIC, export_bundle, import_bundle
+from extract.sync.protocol import MAX_BATCH, MAX_FRAME, read_frame, write_frame, write_objects
 from extract.sync.transport import LocalTransport, open_transport, serve
 from tests.cli import extract
 from tests.sshd import (

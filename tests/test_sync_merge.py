@@ -25,6 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from extract.errors import MergeConflict
 from extract.index.build import Indexer
 from extract.objects import Commit, ObjectId, to_hex
 from extract.objects.kinds import cast
@@ -32,7 +33,7 @@ from extract.sdk import Store
 from extract.store.history import SECTIONS, State, head_state, model_key
 from extract.store.repo import MAIN, Repository
 from extract.sync import ops
-from extract.sync.ops import MergeConflict, merge_states
+from extract.sync.ops import merge_states
 from extract.sync.remotes import _name_for_url
 from extract.sync.transport import LocalTransport
 from tests.cli import extract

@@ -35,7 +35,9 @@ from extract.errors import (
     ExtractError,
     InvalidInput,
     ObjectNotFound,
+    ProtocolError,
     RefConflict,
+    StreamLost,
 )
 from extract.objects import (
     Blob,
@@ -58,8 +60,6 @@ from extract.sync import ops
 from extract.sync.protocol import (
     MAX_BATCH,
     Buffers,
-    ProtocolError,
-    StreamLost,
     batch_table,
     read_frame,
     read_objects,

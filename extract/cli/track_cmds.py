@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from extract.errors import ExtractError, InvalidInput
+from extract.errors import ExtractError, IndexHealed, InvalidInput, ModelNotFound, RunNotFound
 from extract.git.stamp import resolve_rev, runs_of_commit
 from extract.index import query
 from extract.index.access import open_index, rebuild_index
@@ -29,10 +29,6 @@ from extract.store.history import commit_staged, list_staged, reset_main, walk_c
 from extract.store.repo import MAIN, Repository
 
 from ._common import JsonOpt, StoreOpt, handle_errors, open_store, print_json, refresh_index
-
-
-class IndexHealed(ExtractError):
-    exit_code = 5
 
 
 @contextmanager
@@ -344,7 +340,7 @@ def show(
     with reader(store) as (repo, conn):
         try:
             run_id = query.resolve_run(conn, target)
-        except query.RunNotFound:
+        except RunNotFound:
             run_id = None
         if run_id is not None and (code or patch):
             _print_code(repo, query.run(conn, run_id), patch, json_out)
@@ -665,6 +661,6 @@ def checkout(
         if row is None:
             known = [f"{m['name']}@{m['version']}" for m in query.models(conn, name[:3])][:5]
             hint = f"; similar: {', '.join(known)}" if known else ""
-            raise InvalidInput(f"no model {name}@{version}{hint}")
+            raise ModelNotFound(f"Model not found: {f'{name}@{version}'!r}{hint}")
         n = checkout_content(repo.objects, from_hex(row["content_id"]), dest, force=force)
     typer.echo(f"wrote {name}@{version} to {dest} ({n} bytes)")

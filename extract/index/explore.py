@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from extract.errors import InvalidInput
-from extract.index.query import RunNotFound, dict_rows, escape_like
+from extract.errors import ExperimentNotFound, InvalidInput, ModelNotFound, RunNotFound
+from extract.index.query import dict_rows, escape_like
 from extract.objects import Array, Blob, CurveSet, Link, ObjectId, RunRecord, from_hex
 from extract.objects.kinds import cast
 from extract.store.config import Config, Direction, metric_direction
@@ -77,14 +77,6 @@ _RUN_FIELDS = (
     "id, name, experiment_id, experiment_path, status, started_at, ended_at, tags, "
     "git_sha, hostname, config"
 )
-
-
-class ExperimentNotFound(InvalidInput):
-    exit_code = 3
-
-
-class ModelNotFound(InvalidInput):
-    exit_code = 3
 
 
 #: Longest piece of an argument an error message repeats back.

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from extract.errors import InvalidInput
+from extract.errors import InvalidInput, QueryTimeout, RunNotFound
 from extract.index import skips
 
 RUN_COLUMNS = (
@@ -23,10 +23,6 @@ RUN_COLUMNS = (
     "git_sha, tags, notes, total_steps, object_id, commit_id, deleted, git_branch, git_dirty, "
     "git_tree, git_diff_id, git_stamp"
 )
-
-
-class RunNotFound(InvalidInput):
-    exit_code = 3
 
 
 def dict_rows(cur: sqlite3.Cursor) -> list[dict[str, Any]]:
@@ -320,10 +316,6 @@ def sql(
     cols = [d[0] for d in cur.description]
     rows = cur.fetchmany(limit) if limit else cur.fetchall()
     return cols, rows
-
-
-class QueryTimeout(InvalidInput):
-    pass
 
 
 def sql_page(

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from extract.errors import InvalidInput
+from extract.errors import ArtifactNotFound, ModelNotFound
 from extract.index import query
 from extract.index.build import curves_of
 from extract.objects import RunRecord, from_hex
@@ -47,7 +47,7 @@ class RunData:
     def curve(self, name: str) -> Curve:
         curves = self.curves()
         if name not in curves:
-            raise KeyError(
+            raise ArtifactNotFound(
                 f"run {self.id} has no curve {name!r}; it has: {', '.join(sorted(curves)) or 'none'}"
             )
         return curves[name]
@@ -58,7 +58,7 @@ class RunData:
             found = [a for a in found if a["step"] == step]
         if not found:
             have = sorted({a["name"] for a in self.info["artifacts"] if a["kind"] == kind})
-            raise KeyError(
+            raise ArtifactNotFound(
                 f"run {self.id} has no {kind} {name!r}; it has: {', '.join(have) or 'none'}"
             )
         chosen: dict[str, Any] = found[-1] if step is None else found[0]
@@ -83,8 +83,9 @@ def checkout_model(
     store._indexer.refresh()
     row = query.model(store._conn, name, version)
     if row is None:
-        raise InvalidInput(
-            f'no model {name}@{version}; see `extract sql "SELECT name, version FROM models"`'
+        raise ModelNotFound(
+            f"Model not found: {f'{name}@{version}'!r}; "
+            'see `extract sql "SELECT name, version FROM models"`'
         )
     checkout(store._repo.objects, from_hex(row["content_id"]), Path(dest), force=force)
     return Path(dest)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from extract.errors import InvalidInput
+from extract.errors import InvalidInput, PathNotFound
 from extract.index.access import open_index
 from extract.index.ids import model_id
 from extract.index.lifecycle import seal_journal
@@ -436,7 +436,7 @@ class Run:
         self._store._check_model_free(name, version)
         src = Path(path)
         if not src.exists():
-            raise FileNotFoundError(f"register_model(): {src} does not exist")
+            raise PathNotFound(f"register_model(): {src} does not exist")
         if metadata is not None and not isinstance(metadata, dict):
             raise TypeError(
                 f"register_model(): metadata must be a dict or None, got {type(metadata).__name__}"

@@ -31,6 +31,7 @@ from extract.errors import (
     CorruptObject,
     ExtractError,
     InvalidInput,
+    ModelConflict,
     ObjectFormatError,
     ObjectNotFound,
     RefConflict,
@@ -46,10 +47,6 @@ from extract.store.repo import MAIN, Repository
 
 SECTIONS = ("runs", "models", "events")
 HIERARCHY_ENTRY = "hierarchy"
-
-
-class ModelConflict(StoreError):
-    exit_code = 4
 
 
 def now_iso() -> str:

@@ -16,22 +16,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from extract.errors import InvalidInput, StoreError
+from extract.errors import BundleError, InvalidInput, ProtocolError
 from extract.objects import ObjectId, check_ref_name, to_hex
 from extract.objects.ids import DIGEST_SIZE
 from extract.store.fsutil import fsync_dir
 from extract.store.odb import encode_loose_bytes
 from extract.store.refs import ANY
 from extract.store.repo import MAIN, Repository
-from extract.sync.protocol import ProtocolError, read_frame, write_frame
+from extract.sync.protocol import read_frame, write_frame
 from extract.sync.walk import objects_to_send
 
 MAGIC = b"EXTRACT-BUNDLE 1\n"
 BUNDLE_REMOTE = "bundle"
-
-
-class BundleError(StoreError):
-    exit_code = 5
 
 
 @dataclass

@@ -82,8 +82,10 @@ from dulwich.repo import Repo as DulwichRepo
 from extract.errors import (
     CorruptObject,
     ExtractError,
+    GitObjectTooLarge,
     InvalidInput,
     ObjectNotFound,
+    ProtocolError,
     RefConflict,
     StoreError,
     StoreNotFound,
@@ -102,7 +104,6 @@ from extract.objects import (
 )
 from extract.store.history import author
 from extract.store.odb import Buffer, check_stored, encode_loose_bytes, is_plain_blob
-from extract.sync.protocol import ProtocolError
 from extract.sync.transport import Transport
 from extract.sync.walk import objects_to_send
 
@@ -165,12 +166,6 @@ _NETWORK_ERRORS = (
     HTTPProxyUnauthorized,
     OSError,
 )
-
-
-class GitObjectTooLarge(StoreError):
-    """An extract object too big to be one git object on a git host."""
-
-    exit_code = 2
 
 
 # URLs --------------------------------------------------------------------------------

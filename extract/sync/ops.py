@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from extract.errors import ExtractError, InvalidInput, RefConflict, StoreError
+from extract.errors import ExtractError, InvalidInput, MergeConflict, RefConflict, StoreError
 from extract.objects import Commit, ObjectId, to_hex
 from extract.objects.kinds import cast
 from extract.store.history import (
@@ -41,18 +41,6 @@ from extract.sync.walk import ancestors, objects_to_send
 
 #: (done, total, bytes so far) -> None; the CLI draws a progress bar with it.
 Progress = Callable[[int, int, int], None]
-
-
-class MergeConflict(StoreError):
-    exit_code = 4
-
-    def __init__(self, conflicts: list[str]) -> None:
-        self.conflicts = conflicts
-        super().__init__(
-            "merge stopped, nothing changed: "
-            + "; ".join(conflicts)
-            + ". Choose a side with --ours or --theirs"
-        )
 
 
 def tracking_ref(remote: str) -> str:

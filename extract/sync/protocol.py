@@ -26,7 +26,7 @@ from typing import IO, Any
 
 import msgpack
 
-from extract.errors import ExtractError
+from extract.errors import ProtocolError, StreamLost
 from extract.objects import ObjectId
 from extract.objects.ids import DIGEST_SIZE
 
@@ -36,17 +36,6 @@ MAX_FRAME = 256 * 1024 * 1024
 #: The most stored bytes one object batch may announce (a batch is read into one buffer).
 MAX_BATCH = MAX_FRAME
 _LEN = struct.Struct(">I")
-
-
-class ProtocolError(ExtractError):
-    """The other side broke the protocol, went away, or sent something we refuse."""
-
-    exit_code = 6
-
-
-class StreamLost(ProtocolError):
-    """The byte stream can no longer be followed (an object batch went wrong halfway):
-    the only safe thing left is to hang up."""
 
 
 def write_frame(out: IO[bytes], value: Any) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from extract.errors import InvalidInput
+from extract.errors import InvalidInput, RemoteNotFound
 from extract.store import config as configmod
 from extract.store.fsutil import atomic_write
 from extract.store.repo import Repository
@@ -32,7 +32,7 @@ def add_remote(repo: Repository, name: str, url: str) -> None:
 def remove_remote(repo: Repository, name: str) -> None:
     remotes = list_remotes(repo)
     if name not in remotes:
-        raise InvalidInput(f"no remote {name!r}; remotes: {', '.join(remotes) or 'none'}")
+        raise RemoteNotFound(f"Remote not found: {name!r}; remotes: {', '.join(remotes) or 'none'}")
     lines = repo.config_path.read_text("utf-8").splitlines(keepends=True)
     out, skipping = [], False
     for line in lines:
@@ -82,9 +82,10 @@ def resolve_remote(repo: Repository, name: str | None) -> tuple[str, str]:
     git_url = resolve_git_remote(repo.root, name)  # the code repository's own remote of that name
     if git_url is not None:
         return name, git_url
-    raise InvalidInput(
-        f"no remote {name!r}: not an extract remote ({', '.join(remotes) or 'none configured'}) "
-        "nor a git remote of this code repository; give a path, an ssh URL or git::<git url>"
+    raise RemoteNotFound(
+        f"Remote not found: {name!r}: not an extract remote "
+        f"({', '.join(remotes) or 'none configured'}) nor a git remote of this code repository; "
+        "give a path, an ssh URL or git::<git url>"
     )
 
 

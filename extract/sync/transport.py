@@ -28,8 +28,10 @@ from extract.errors import (
     InvalidInput,
     LockHeld,
     ObjectNotFound,
+    ProtocolError,
     RefConflict,
     StoreNotFound,
+    StreamLost,
 )
 from extract.objects import ObjectId, check_ref_name, to_hex
 from extract.objects.ids import DIGEST_SIZE
@@ -38,8 +40,6 @@ from extract.store.repo import FORMAT_FILE, Repository
 from extract.sync.protocol import (
     PROTOCOL_VERSION,
     Buffers,
-    ProtocolError,
-    StreamLost,
     batch_table,
     read_frame,
     read_objects,
