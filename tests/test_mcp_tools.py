@@ -19,7 +19,8 @@ import pytest
 
 from extract import Store
 from extract.errors import ExtractError
-from extract.index import explore
+from extract.index import read
+from extract.index.read import _curves as curve_reader
 from extract.mcp import tools
 from extract.mcp.encode import jsonable, num
 from extract.mcp.view import StoreView
@@ -418,9 +419,13 @@ def test_get_run_shows_a_live_run_with_its_current_points(fx: Fixture, view: Sto
     assert tools.get_run(view, fx.live.id).curves["train_loss"].points == 40
 
 
-def test_get_run_not_found_for_anything_but_an_id(fx: Fixture, view: StoreView) -> None:
+def test_get_run_takes_what_every_front_end_takes(fx: Fixture, view: StoreView) -> None:
+    """The one run resolver: the id in any case, a unique prefix, a unique name."""
     assert tools.get_run(view, fx.r1.lower()).id == fx.r1
-    for bad in ("X", "../x", "../../etc/passwd", "/etc/passwd", "%", "_", "", fx.r1[:10]):
+    assert tools.get_run(view, fx.r1[:14]).id == fx.r1
+    name = tools.get_run(view, fx.r1).name
+    assert name and tools.get_run(view, name).id == fx.r1
+    for bad in ("X", "../x", "../../etc/passwd", "/etc/passwd", "%", "_", "", "ZZZZZZZZZZ"):
         assert fails(tools.get_run, view, bad) == f"Run not found: {bad!r}"
 
 
@@ -503,14 +508,12 @@ def test_compare_runs_curves_downsampled_and_encoded(fx: Fixture, view: StoreVie
 
 def test_downsample_keeps_first_and_last_and_is_even(fx: Fixture, view: StoreView) -> None:
     with view.reading() as conn:
-        key = conn.execute("SELECT key FROM runs WHERE id = ?", (fx.r4,)).fetchone()[0]
-        mid = conn.execute("SELECT id FROM metric_names WHERE name = 'val_loss'").fetchone()[0]
         for bound in (2, 3, 7, 1000, LONG_STEPS, LONG_STEPS + 1):
-            pts, total = explore.downsample(conn, key, mid, bound)
-            assert total == LONG_STEPS
-            assert len(pts) == min(bound, LONG_STEPS)
-            assert pts[0][0] == 0 and pts[-1][0] == LONG_STEPS - 1
-            assert all(math.isclose(v, 1.0 / (s + 1)) for s, v in pts)
+            c = read.curve(conn, fx.r4, "val_loss", max_points=bound)
+            assert c.total == LONG_STEPS
+            assert len(c.steps) == min(bound, LONG_STEPS)
+            assert c.steps[0] == 0 and c.steps[-1] == LONG_STEPS - 1
+            assert all(math.isclose(v, 1.0 / (s + 1)) for s, v in zip(c.steps, c.values, strict=True))
 
 
 # list_todos ----------------------------------------------------------------------------------
@@ -718,19 +721,16 @@ def test_sql_is_bounded_in_time_and_size(view: StoreView, monkeypatch: pytest.Mo
 def test_sealed_and_index_curve_summaries_agree(fx: Fixture, view: StoreView) -> None:
     with view.reading() as conn:
         for rid in (fx.r1, fx.r2, fx.r3, fx.r4):
-            key, obj = conn.execute(
-                "SELECT key, object_id FROM runs WHERE id = ?", (rid,)
-            ).fetchone()
-            from_objects = explore.curve_stats(conn, key, odb=view.repo.objects, run_object=obj)
-            from_index = explore.curve_stats(conn, key)
-            assert jsonable(from_objects) == jsonable(from_index), rid
+            from_objects = curve_reader.curve_stats(conn, rid, odb=view.repo.objects)
+            from_index = curve_reader.curve_stats(conn, rid)
+            assert from_objects == from_index, rid
     assert tools.get_run(view, fx.r4).curves["val_loss"].points == LONG_STEPS
 
 
 def test_long_live_curves_skip_the_full_scan(
     fx: Fixture, view: StoreView, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(explore, "STATS_SCAN_LIMIT", 10)
+    monkeypatch.setattr(curve_reader, "STATS_SCAN_LIMIT", 10)
     stats = tools.get_run(view, fx.live.id).curves["train_loss"]
     assert stats.points >= 25 and (stats.min, stats.max, stats.nan) == (None, None, None)
     assert stats.last_step == stats.points - 1

@@ -9,22 +9,30 @@ import sqlite3
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from extract.errors import ExtractError, IndexHealed, InvalidInput, ModelNotFound, RunNotFound
+from extract.errors import (
+    ExtractError,
+    IndexHealed,
+    InvalidInput,
+    ModelNotFound,
+    NotFound,
+    RunNotFound,
+)
 from extract.git.stamp import resolve_rev, runs_of_commit
-from extract.index import query
+from extract.index import models, read
 from extract.index.access import open_index, rebuild_index
 from extract.index.db import is_corrupt
+from extract.index.models import ABSENT
 from extract.objects import Commit, ObjectId, from_hex, short, to_hex
 from extract.objects.kinds import cast
 from extract.store import chunking
 from extract.store.checkout import checkout as checkout_content
-from extract.store.config import metric_direction
-from extract.store.fieldglob import flatten_config
+from extract.store.gc import parse_duration
 from extract.store.history import commit_staged, list_staged, reset_main, walk_commits
 from extract.store.repo import MAIN, Repository
 
@@ -67,43 +75,41 @@ def status(store: StoreOpt = None, json_out: JsonOpt = False) -> None:
     Example: extract status
     """
     with reader(store) as (repo, conn):
-        counts = query.status_counts(conn)
-        live = query.runs_by_state(conn, "live")
-        pending = query.runs_by_state(conn, "uncommitted")
+        counts = read.status_counts(conn)
+        live = read.runs_by_state(conn, "live")
+        pending = read.runs_by_state(conn, "uncommitted")
         staged = list_staged(repo)
         head = repo.refs.read(MAIN)
-        skipped = query.skipped(conn)
+        skipped = read.skipped_count(conn)
         if json_out:
             print_json(
                 {
                     "head": to_hex(head) if head else None,
-                    **counts,
+                    **asdict(counts),
                     "staged_entries": len(staged),
-                    "live_runs": [r["id"] for r in live],
-                    "uncommitted_runs": [r["id"] for r in pending],
-                    "skipped_entries": len(skipped),
+                    "live_runs": [r.id for r in live],
+                    "uncommitted_runs": [r.id for r in pending],
+                    "skipped_entries": skipped,
                 }
             )
             return
         typer.echo(f"on main: {short(head) if head else '(no commits yet)'}")
         typer.echo(
-            f"{counts['live']} live, {counts['uncommitted']} sealed but uncommitted, {counts['committed']} committed"
+            f"{counts.live} live, {counts.uncommitted} sealed but uncommitted, {counts.committed} committed"
         )
         if skipped:
             typer.echo(
-                f"index: {len(skipped)} entries skipped, their objects missing or damaged: "
+                f"index: {skipped} entries skipped, their objects missing or damaged: "
                 "`extract fsck` names them and how to get them back"
             )
         for title, rows in (("live", live), ("uncommitted", pending)):
             if rows:
                 typer.echo(f"\n{title} runs:")
                 for r in rows[:20]:
-                    typer.echo(
-                        f"  {r['id']}  {r['status']:<9} {r['experiment_path']}#{r['name'] or ''}"
-                    )
+                    typer.echo(f"  {r.id}  {r.status:<9} {r.label}")
                 if len(rows) > 20:
                     typer.echo(f"  ... and {len(rows) - 20} more")
-        others = len(staged) - counts["uncommitted"]
+        others = len(staged) - counts.uncommitted
         if staged:
             typer.echo(
                 f"\n{len(staged)} staged entries ({max(others, 0)} models and events); `extract commit -m MSG` records them"
@@ -284,7 +290,7 @@ def log(
                         "host": c.host,
                         "time": c.time,
                         "message": c.message,
-                        "runs": query.runs_in_commit(conn, h),
+                        "runs": [r.id for r in read.runs_in_commit(conn, h)],
                     }
                     for h, c in entries
                 ]
@@ -295,7 +301,7 @@ def log(
         prefixes = dict((oid, g) for g, oid in _graph_lines(order)) if graph else {}
         for h, _ in order:
             c = commits[h]
-            runs = query.runs_in_commit(conn, h)
+            runs = [r.id for r in read.runs_in_commit(conn, h)]
             lead = f"{prefixes[h]} " if graph else ""
             merge = " (merge)" if len(c.parents) > 1 else ""
             typer.echo(
@@ -308,6 +314,8 @@ def log(
 
 
 def _fmt(value: Any) -> str:
+    if value is ABSENT:
+        return "(absent)"
     if isinstance(value, float):
         return f"{value:.6g}"
     if isinstance(value, dict | list):
@@ -339,22 +347,25 @@ def show(
     """
     with reader(store) as (repo, conn):
         try:
-            run_id = query.resolve_run(conn, target)
+            run_id: str | None = read.resolve_run(conn, target)
         except RunNotFound:
             run_id = None
-        if run_id is not None and (code or patch):
-            _print_code(repo, query.run(conn, run_id), patch, json_out)
-            return
         if run_id is not None:
-            info = query.run(conn, run_id)
-            if json_out:
-                print_json(_jsonable(info))
-                return
-            _print_run(info)
+            detail = read.get_run(conn, run_id, repo.objects)
+            if code or patch:
+                _print_code(repo, detail, patch, json_out)
+            elif json_out:
+                print_json(_jsonable(detail_json(detail)))
+            else:
+                _print_run(detail)
             return
-        oid = repo.resolve(target)
+        try:
+            oid = repo.resolve(target)
+        except (InvalidInput, NotFound):
+            read.resolve_run(conn, target, hint=True)  # says "Run not found", with close names
+            raise
         c = cast(repo.objects.get(oid), Commit)
-        runs = query.runs_in_commit(conn, to_hex(oid))
+        runs = read.runs_in_commit(conn, to_hex(oid))
         if json_out:
             print_json(
                 {
@@ -365,7 +376,7 @@ def show(
                     "host": c.host,
                     "time": c.time,
                     "message": c.message,
-                    "runs": runs,
+                    "runs": [r.id for r in runs],
                 }
             )
             return
@@ -373,109 +384,137 @@ def show(
         for p in c.parents:
             typer.echo(f"parent {to_hex(p)}")
         typer.echo(f"author {c.author} on {c.host}\ndate   {c.time}\n\n    {c.message}\n")
-        for rid in runs:
-            r = query.run(conn, rid)
-            typer.echo(f"  + {rid}  {r['status']:<9} {r['experiment_path']}#{r['name'] or ''}")
+        for r in runs:
+            typer.echo(f"  + {r.id}  {r.status:<9} {r.label}")
 
 
-def _print_code(repo: Repository, info: dict[str, Any], patch_only: bool, json_out: bool) -> None:
-    diff_id = info.get("git_diff_id")
-    diff = chunking.read_bytes(repo.objects, from_hex(diff_id)) if diff_id else b""
+def detail_json(d: models.RunDetail) -> dict[str, Any]:
+    """``extract show --json`` of a run: the runs table's columns, then its details."""
+    r, code = d.run, d.code
+    return {
+        "id": r.id,
+        "experiment_id": r.experiment_id,
+        "experiment_path": r.experiment_path,
+        "name": r.name,
+        "label": r.label,
+        "config": d.config,
+        "started_at": r.started_at,
+        "ended_at": r.ended_at,
+        "status": r.status,
+        "hostname": r.hostname,
+        "tags": list(r.tags),
+        "notes": d.notes,
+        "total_steps": r.total_steps,
+        "object_id": r.object_id,
+        "commit_id": r.commit_id,
+        "deleted": r.deleted,
+        **asdict(code),
+        "metrics": dict(d.metrics),
+        "params": dict(d.params),
+        "artifacts": [asdict(a) for a in d.artifacts],
+        "curves": sorted(d.curves),
+        "curve_stats": {n: asdict(c) for n, c in d.curves.items()},
+        "todos": [asdict(t) for t in d.todos],
+        "models": [asdict(m) for m in d.models],
+        "lineage": [asdict(e) for e in d.lineage],
+    }
+
+
+def _print_code(repo: Repository, d: models.RunDetail, patch_only: bool, json_out: bool) -> None:
+    code, rid = d.code, d.id
+    diff = (
+        chunking.read_bytes(repo.objects, from_hex(code.git_diff_id)) if code.git_diff_id else b""
+    )
     if patch_only:
         sys.stdout.buffer.write(diff)
         sys.stdout.flush()
         return
-    sha, stamp = info.get("git_sha"), info.get("git_stamp")
+    sha, stamp = code.git_sha, code.git_stamp
     if json_out:
         print_json(
             {
-                "run": info["id"],
+                "run": rid,
                 "sha": sha,
-                "branch": info.get("git_branch"),
-                "dirty": info.get("git_dirty"),
-                "tree": info.get("git_tree"),
+                "branch": code.git_branch,
+                "dirty": code.git_dirty,
+                "tree": code.git_tree,
                 "stamp": stamp,
-                "diff_id": diff_id,
+                "diff_id": code.git_diff_id,
                 "diff": diff.decode("utf-8", "replace"),
             }
         )
         return
     if not sha:
-        typer.echo(
-            f"run {info['id']} recorded no git commit (not started inside a git repository?)"
-        )
+        typer.echo(f"run {rid} recorded no git commit (not started inside a git repository?)")
         return
-    typer.echo(f"run {info['id']} ran commit {sha} on {info.get('git_branch') or '(detached)'}")
+    where = f"../run-{rid[-6:].lower()}"
+    typer.echo(f"run {rid} ran commit {sha} on {code.git_branch or '(detached)'}")
     if stamp:
         typer.echo(f"its exact working tree was later committed as {stamp}:")
-        typer.echo(f"  git worktree add ../run-{info['id'][-6:].lower()} {stamp}")
-    elif info.get("git_dirty"):
+        typer.echo(f"  git worktree add {where} {stamp}")
+    elif code.git_dirty:
         typer.echo("with uncommitted changes; to rebuild its exact working tree:")
-        typer.echo(f"  git worktree add ../run-{info['id'][-6:].lower()} {sha}")
-        typer.echo(
-            f"  cd ../run-{info['id'][-6:].lower()} && extract show {info['id']} --patch --store {repo.root} | git apply"
-        )
+        typer.echo(f"  git worktree add {where} {sha}")
+        typer.echo(f"  cd {where} && extract show {rid} --patch --store {repo.root} | git apply")
         typer.echo(f"\n{diff.decode('utf-8', 'replace')}")
     else:
-        typer.echo(
-            f"with a clean working tree:\n  git worktree add ../run-{info['id'][-6:].lower()} {sha}"
-        )
+        typer.echo(f"with a clean working tree:\n  git worktree add {where} {sha}")
 
 
 def _log_code(store: Path | None, rev: str, json_out: bool) -> None:
     with reader(store) as (_repo, conn):
         code = resolve_rev(Path.cwd(), rev)
         ids = runs_of_commit(conn, code)
-        rows = [query.run(conn, i) for i in ids]
+        details = [read.get_run(conn, i) for i in ids]
     if json_out:
-        print_json([_jsonable(r) for r in rows])
+        print_json([_jsonable(detail_json(d)) for d in details])
         return
-    if not rows:
+    if not details:
         typer.echo(f"no run ran exactly {code.sha[:12]}")
-    for r in rows:
-        how = "stamped" if r.get("git_stamp") == code.sha else "clean"
-        typer.echo(f"{r['id']}  {r['status']:<9} {how:<7} {r['experiment_path']}#{r['name'] or ''}")
+    for d in details:
+        how = "stamped" if d.code.git_stamp == code.sha else "clean"
+        typer.echo(f"{d.id}  {d.run.status:<9} {how:<7} {d.run.label}")
 
 
-def _print_run(info: dict[str, Any]) -> None:
-    typer.echo(f"run {info['id']}  {info['experiment_path']}#{info['name'] or ''}")
-    typer.echo(f"status   {info['status']}{'  (deleted)' if info['deleted'] else ''}")
-    typer.echo(f"started  {info['started_at']}   ended {info['ended_at'] or '-'}")
-    typer.echo(f"host     {info['hostname']}")
-    code = info.get("git_sha")
-    if code or info.get("git_branch"):
-        dirty = " (dirty)" if info.get("git_dirty") else ""
-        stamp = f"  stamped {info['git_stamp'][:12]}" if info.get("git_stamp") else ""
+def _print_run(d: models.RunDetail) -> None:
+    r, code = d.run, d.code
+    typer.echo(f"run {r.id}  {r.label}")
+    typer.echo(f"status   {r.status}{'  (deleted)' if r.deleted else ''}")
+    typer.echo(f"started  {r.started_at}   ended {r.ended_at or '-'}")
+    typer.echo(f"host     {r.hostname}")
+    if code.git_sha or code.git_branch:
+        dirty = " (dirty)" if code.git_dirty else ""
+        stamp = f"  stamped {code.git_stamp[:12]}" if code.git_stamp else ""
         typer.echo(
-            f"code     {(code or '-')[:12]} on {info.get('git_branch') or '-'}{dirty}{stamp}"
+            f"code     {(code.git_sha or '-')[:12]} on {code.git_branch or '-'}{dirty}{stamp}"
         )
-    typer.echo(f"object   {info['object_id'] or '(live)'}   commit {info['commit_id'] or '-'}")
-    if info["tags"]:
-        typer.echo(f"tags     {', '.join(info['tags'])}")
-    if info["config"]:
+    typer.echo(f"object   {r.object_id or '(live)'}   commit {r.commit_id or '-'}")
+    if r.tags:
+        typer.echo(f"tags     {', '.join(r.tags)}")
+    if d.config:
         typer.echo("config")
-        for k, v in flatten_config(info["config"]).items():
+        for k, v in read.flatten_config(d.config).items():
             typer.echo(f"  {k} = {_fmt(v)}")
-    for title, mapping in (("metrics", info["metrics"]), ("params", info["params"])):
+    for title, mapping in (("metrics", d.metrics), ("params", d.params)):
         if mapping:
             typer.echo(title)
             for k, v in mapping.items():
                 typer.echo(f"  {k} = {_fmt(v)}")
-    if info["curves"]:
-        typer.echo(f"curves   {', '.join(info['curves'])}")
-    for a in info["artifacts"]:
-        step = f" step {a['step']}" if a["step"] is not None else ""
-        shape = f" {a['shape']} {a['dtype']}" if a["shape"] else ""
-        typer.echo(f"artifact {a['kind']:<6} {a['name']}{step}{shape}  {a['object_id'][:12]}")
-    for m in info["models"]:
-        typer.echo(
-            f"model    {m['name']}@{m['version']}  {m['size']} bytes  {m['content_id'][:12]}"
-        )
-    for e in info["lineage"]:
-        typer.echo(f"lineage  {e['relation']} {e['parent_type']} {e['parent_id']}")
-    if info["notes"]:
+    if d.curves:
+        typer.echo(f"curves   {', '.join(sorted(d.curves))}")
+    for a in d.artifacts:
+        step = f" step {a.step}" if a.step is not None else ""
+        shape = f" {list(a.shape)} {a.dtype}" if a.shape else ""
+        typer.echo(f"artifact {a.kind:<6} {a.name}{step}{shape}  {(a.object_id or '')[:12]}")
+    for m in d.models:
+        typer.echo(f"model    {m.key}  {m.size} bytes  {(m.content_id or '')[:12]}")
+    for e in d.lineage:
+        typer.echo(f"lineage  {e.relation} {e.parent_type} {e.label}")
+    for t in d.todos:
+        typer.echo(f"todo     [{'x' if t.done else ' '}] {t.content}")
+    if d.notes:
         typer.echo("notes")
-        for line in info["notes"].splitlines():
+        for line in d.notes.splitlines():
             typer.echo(f"  {line}")
 
 
@@ -491,68 +530,46 @@ def diff(
     Example: extract diff 01HZX4 01HZX9
     """
     with reader(store) as (repo, conn):
-        a = query.run(conn, query.resolve_run(conn, run_a))
-        b = query.run(conn, query.resolve_run(conn, run_b))
-        cfg_a, cfg_b = flatten_config(a["config"] or {}), flatten_config(b["config"] or {})
-        config = {
-            k: [cfg_a.get(k), cfg_b.get(k)]
-            for k in sorted(set(cfg_a) | set(cfg_b))
-            if cfg_a.get(k) != cfg_b.get(k)
-        }
-        metrics = {}
-        for k in sorted(set(a["metrics"]) | set(b["metrics"])):
-            va, vb = a["metrics"].get(k), b["metrics"].get(k)
-            direction = metric_direction(k, repo.config)
-            better = None
-            if (
-                isinstance(va, float)
-                and isinstance(vb, float)
-                and va != vb
-                and not (math.isnan(va) or math.isnan(vb))
-            ):
-                better = "b" if (vb < va) == (direction == "min") else "a"
-            metrics[k] = {"a": va, "b": vb, "direction": direction, "better": better}
-        params = {
-            k: [a["params"].get(k), b["params"].get(k)]
-            for k in sorted(set(a["params"]) | set(b["params"]))
-            if a["params"].get(k) != b["params"].get(k)
-        }
-        code = {
-            k: [a.get(k), b.get(k)]
-            for k in ("git_sha", "git_branch", "git_dirty", "git_tree", "git_diff_id", "git_stamp")
-            if a.get(k) != b.get(k)
-        }
-        if json_out:
-            print_json(
-                _jsonable(
-                    {
-                        "a": a["id"],
-                        "b": b["id"],
-                        "config": config,
-                        "metrics": metrics,
-                        "params": params,
-                        "code": code,
-                    }
-                )
+        d = read.diff(conn, run_a, run_b, repo.config)
+    if json_out:
+        print_json(
+            _jsonable(
+                {
+                    "a": d.a.id,
+                    "b": d.b.id,
+                    "config": {c.key: [_plain(c.a), _plain(c.b)] for c in d.config},
+                    "metrics": {
+                        m.name: {"a": m.a, "b": m.b, "direction": m.direction, "better": m.better}
+                        for m in d.metrics
+                    },
+                    "params": {c.key: [_plain(c.a), _plain(c.b)] for c in d.params},
+                    "code": {c.key: [_plain(c.a), _plain(c.b)] for c in d.code},
+                }
             )
-            return
-        typer.echo(f"a: {a['id']} {a['experiment_path']}#{a['name'] or ''}")
-        typer.echo(f"b: {b['id']} {b['experiment_path']}#{b['name'] or ''}")
-        typer.echo("\nconfig" + ("" if config else ": identical"))
-        for k, (va, vb) in config.items():
-            typer.echo(f"  {k}: {_fmt(va)} -> {_fmt(vb)}")
-        typer.echo("\nmetrics" + ("" if metrics else ": none"))
-        for k, m in metrics.items():
-            mark = {"a": "  (a better)", "b": "  (b better)", None: ""}[m["better"]]
-            arrow = "lower is better" if m["direction"] == "min" else "higher is better"
-            typer.echo(f"  {k}: {_fmt(m['a'])} -> {_fmt(m['b'])}{mark}  [{arrow}]")
-        if params:
-            typer.echo("\nparams")
-            for k, (va, vb) in params.items():
-                typer.echo(f"  {k}: {_fmt(va)} -> {_fmt(vb)}")
-        typer.echo("\ncode" + ("" if code else ": same"))
-        for k, (va, vb) in code.items():
-            typer.echo(f"  {k}: {_fmt(va)} -> {_fmt(vb)}")
+        )
+        return
+    typer.echo(f"a: {d.a.id} {d.a.label}")
+    typer.echo(f"b: {d.b.id} {d.b.label}")
+    typer.echo("\nconfig" + ("" if d.config else ": identical"))
+    for c in d.config:
+        typer.echo(f"  {c.key}: {_fmt(c.a)} -> {_fmt(c.b)}")
+    typer.echo("\nmetrics" + ("" if d.metrics else ": none"))
+    for m in d.metrics:
+        mark = {"a": "  (a better)", "b": "  (b better)", None: ""}[m.better]
+        arrow = "lower is better" if m.direction == "min" else "higher is better"
+        typer.echo(f"  {m.name}: {_fmt(m.a)} -> {_fmt(m.b)}{mark}  [{arrow}]")
+    if d.params:
+        typer.echo("\nparams")
+        for c in d.params:
+            typer.echo(f"  {c.key}: {_fmt(c.a)} -> {_fmt(c.b)}")
+    typer.echo("\ncode" + ("" if d.code else ": same"))
+    for c in d.code:
+        typer.echo(f"  {c.key}: {_fmt(c.a)} -> {_fmt(c.b)}")
+
+
+def _plain(value: Any) -> Any:
+    """A diffed value for JSON: a key one run lacks is null there."""
+    return None if value is ABSENT else value
 
 
 @handle_errors
@@ -565,17 +582,25 @@ def sql(
         str, typer.Option("--format", "-f", help="table, csv (lines end in LF) or json.")
     ] = "table",
     limit: Annotated[int | None, typer.Option("--limit", help="Print at most N rows.")] = None,
+    timeout: Annotated[
+        str,
+        typer.Option("--timeout", help="Stop the query after this long (s, m, h; 0 for no limit)."),
+    ] = f"{read.DEFAULT_SECONDS:g}s",
 ) -> None:
     """Run a read-only SQL query over the index (tables: runs, scalar_metrics, curve_points, ...).
 
     Writes, ATTACH and PRAGMAs that change anything are refused by an SQLite authorizer.
+    A query stops after --timeout (30 s by default), and at once on Ctrl-C. The tables,
+    views and functions are described in docs/tracking.md.
 
     Example: extract sql "SELECT name, value FROM scalar_metrics ORDER BY value DESC LIMIT 5"
     """
     if fmt not in ("table", "csv", "json"):
         raise InvalidInput(f"--format must be table, csv or json, got {fmt!r}")
-    with reader(store) as (_repo, conn):
-        cols, rows = query.sql(conn, query_text, limit)
+    seconds = parse_duration(timeout)
+    with reader(store) as (_repo, conn), read.CtrlC() as pressed:
+        res = read.run_sql(conn, query_text, limit=limit, seconds=seconds or None, stop=pressed)
+    cols, rows = list(res.columns), list(res.rows)
     if fmt == "json":
         print_json([_jsonable(dict(zip(cols, r, strict=True))) for r in rows])
     elif fmt == "csv":
@@ -612,10 +637,11 @@ def reindex(store: StoreOpt = None, json_out: JsonOpt = False) -> None:
     """
     repo = open_store(store, writes="`extract reindex`")
     with rebuild_index(repo) as index:
-        conn = index.writer().conn
-        runs = conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
-        points = conn.execute("SELECT COUNT(*) FROM curve_data").fetchone()[0]
-        skipped = query.skipped(conn)
+        conn = index.reader()
+        over = read.overview(conn)
+        points = read.total_points(conn)
+        skipped = [asdict(s) for s in read.skipped(conn)]
+    runs = over.runs + over.deleted
     if json_out:
         print_json({"runs": runs, "curve_points": points, "skipped": skipped})
     else:
@@ -657,10 +683,8 @@ def checkout(
         raise InvalidInput(f"give the model as NAME@VERSION, got {model!r}")
     name, version = model.rsplit("@", 1)
     with reader(store) as (repo, conn):
-        row = query.model(conn, name, version)
-        if row is None:
-            known = [f"{m['name']}@{m['version']}" for m in query.models(conn, name[:3])][:5]
-            hint = f"; similar: {', '.join(known)}" if known else ""
-            raise ModelNotFound(f"Model not found: {f'{name}@{version}'!r}{hint}")
-        n = checkout_content(repo.objects, from_hex(row["content_id"]), dest, force=force)
+        found = read.get_model(conn, name, version, hint=True)
+        if found.content_id is None:
+            raise ModelNotFound(f"Model not found: {found.key!r}: the index has no content for it")
+        n = checkout_content(repo.objects, from_hex(found.content_id), dest, force=force)
     typer.echo(f"wrote {name}@{version} to {dest} ({n} bytes)")

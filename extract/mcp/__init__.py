@@ -3,7 +3,7 @@
 Layout: ``tools`` (the tools as plain functions over a ``view.StoreView``),
 ``models`` (what they return), ``encode`` (NaN and Infinity as strings),
 ``server`` (``build_server()``: thin read-only MCP wrappers), ``__main__``.
-Query logic lives below, in ``extract.index.explore``, shared with the TUI.
+Every answer comes from ``extract.index.read``, the read layer every front end shares.
 Importing this package does not load the MCP SDK; ``server`` does.
 """
 

@@ -230,14 +230,22 @@ class Comparison(BaseModel):
         default=None, description="name -> run_id -> [[step, value], ...] (include_curves)."
     )
     curves_info: dict[str, dict[str, CurveInfo]] | None = None
+    max_points: OptInt = Field(
+        default=None,
+        description="Points per curve at most, as applied: the max_points asked for, or fewer "
+        "when the curves together would pass curve_budget.",
+    )
+    curve_budget: OptInt = Field(
+        default=None, description="Curve points returned in all at most (include_curves)."
+    )
 
     @model_serializer(mode="wrap")
     def _omit_curves(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         """``curves`` is present only when asked for, as the reference describes."""
         data: dict[str, Any] = handler(self)
         if self.curves is None:
-            data.pop("curves", None)
-            data.pop("curves_info", None)
+            for key in ("curves", "curves_info", "max_points", "curve_budget"):
+                data.pop(key, None)
         return data
 
 

@@ -2,7 +2,7 @@
 
 Each checks what only the MCP contract defines (limits and the hard cap,
 compare_runs' run count), asks the shared read-only layer
-(``extract.index.explore``) and turns its dicts into models, naming non-finite
+(``extract.index.read``) and turns its dicts into models, naming non-finite
 numbers on the way. Bad input raises ``InvalidInput`` (an ``ExtractError``)
 whose message is exactly what the agent should read; ``server`` delivers it.
 """
@@ -13,9 +13,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from extract.errors import InvalidInput
-from extract.index import explore
-from extract.index import query as queries
-from extract.index.explore import shown
+from extract.index import models, read
+from extract.index.read import shown
 from extract.mcp.encode import jsonable, num, opt_num
 from extract.mcp.models import (
     Artifact,
@@ -45,6 +44,9 @@ HARD_LIMIT = 500
 DEFAULT_LIMIT = 50
 MIN_COMPARE, MAX_COMPARE = 2, 10
 DEFAULT_MAX_POINTS, MAX_POINTS = 200, 5000
+#: Curve points compare_runs returns in all: more runs or curves mean coarser curves (the
+#: result says the per-curve bound it used), so 8 runs x 15 curves stay a few tens of KB.
+CURVE_BUDGET = 8000
 #: An agent's SQL query is stopped after this long.
 SQL_SECONDS = 5.0
 
@@ -64,41 +66,56 @@ def _page(total: int, n_items: int, limit: int, clamped: bool) -> dict[str, Any]
     return {"total": total, "truncated": n_items < total, "limit": limit, "limit_clamped": clamped}
 
 
-def _run_item(row: Mapping[str, Any]) -> RunItem:
+def _run_item(row: models.RunRow) -> RunItem:
+    summary = row.config_summary or read.config_summary(row.config)
     return RunItem(
-        id=row["id"],
-        label=row["label"],
-        experiment_id=row["experiment_id"],
-        experiment_path=row["experiment_path"],
-        name=row["name"],
-        status=row["status"],
-        started_at=row["started_at"],
-        ended_at=row["ended_at"],
-        tags=list(row["tags"]),
-        git_sha=row["git_sha"],
-        hostname=row["hostname"],
-        config_summary=ConfigSummary(**row["config_summary"]),
+        id=row.id,
+        label=row.label,
+        experiment_id=row.experiment_id,
+        experiment_path=row.experiment_path,
+        name=row.name,
+        status=row.status,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        tags=list(row.tags),
+        git_sha=row.git_sha,
+        hostname=row.hostname,
+        config_summary=ConfigSummary(
+            n_keys=summary.n_keys, top_level_keys=list(summary.top_level_keys)
+        ),
     )
 
 
-def _model(row: Mapping[str, Any]) -> Model:
+def _model(m: models.ModelVersion) -> Model:
     return Model(
-        id=row["id"],
-        name=row["name"],
-        version=row["version"],
-        run_id=row["run_id"],
-        framework=row["framework"],
-        artifact_path=row["artifact_path"],
-        metadata=jsonable(row["metadata"]) if isinstance(row["metadata"], dict) else None,
-        created_at=row["created_at"],
-        object_id=row["object_id"],
-        content_id=row["content_id"],
-        size=row["size"],
+        id=m.id,
+        name=m.name,
+        version=m.version,
+        run_id=m.run_id,
+        framework=m.framework,
+        artifact_path=m.artifact_path,
+        metadata=jsonable(dict(m.metadata)) if isinstance(m.metadata, Mapping) else None,
+        created_at=m.created_at,
+        object_id=m.object_id,
+        content_id=m.content_id,
+        size=m.size,
     )
 
 
-def _todo(row: Mapping[str, Any]) -> Todo:
-    return Todo(**{k: row[k] for k in Todo.model_fields})
+def _todo(t: models.Todo) -> Todo:
+    return Todo(**{k: getattr(t, k) for k in Todo.model_fields})
+
+
+def _stats(c: models.CurveStats) -> CurveStats:
+    return CurveStats(
+        points=c.points,
+        first_step=c.first_step,
+        last_step=c.last_step,
+        last_value=num(c.last_value),
+        min=opt_num(c.min),
+        max=opt_num(c.max),
+        nan=c.nan,
+    )
 
 
 # the eight tools of the reference -------------------------------------------------------
@@ -109,10 +126,22 @@ def list_experiments(
 ) -> ExperimentList:
     lim, clamped = clamp_limit(limit)
     with view.reading() as conn:
-        rows, total = explore.experiments(conn, prefix, lim)
+        page = read.list_experiments(conn, prefix, lim)
     return ExperimentList(
-        items=[Experiment(**{k: r[k] for k in Experiment.model_fields}) for r in rows],
-        **_page(total, len(rows), lim, clamped),
+        items=[
+            Experiment(
+                id=e.id,
+                path=e.path,
+                name=e.name,
+                node_type=e.node_type,
+                parent_id=e.parent_id,
+                n_runs=e.n_runs,
+                n_runs_total=e.n_total,
+                created_at=e.created_at,
+            )
+            for e in page.items
+        ],
+        **_page(page.total, len(page.items), lim, clamped),
     )
 
 
@@ -121,8 +150,11 @@ def list_runs(
 ) -> RunList:
     lim, clamped = clamp_limit(limit)
     with view.reading() as conn:
-        rows, total = explore.runs(conn, experiment_id=experiment_id, limit=lim)
-    return RunList(items=[_run_item(r) for r in rows], **_page(total, len(rows), lim, clamped))
+        page = read.list_runs(conn, experiment_id or "", limit=lim, full=True)
+    return RunList(
+        items=[_run_item(r) for r in page.items],
+        **_page(page.total, len(page.items), lim, clamped),
+    )
 
 
 def search(
@@ -133,67 +165,62 @@ def search(
 ) -> RunList:
     lim, clamped = clamp_limit(limit)
     with view.reading() as conn:
-        rows, total = explore.runs(conn, query=query, filters=filters, limit=lim)
-    return RunList(items=[_run_item(r) for r in rows], **_page(total, len(rows), lim, clamped))
+        page = read.list_runs(conn, query=query, filters=filters, limit=lim, full=True)
+    return RunList(
+        items=[_run_item(r) for r in page.items],
+        **_page(page.total, len(page.items), lim, clamped),
+    )
 
 
 def get_run(view: StoreView, run_id: str) -> RunDetail:
     with view.reading() as conn:
-        d = explore.run_detail(conn, run_id, view.repo.objects)
+        d = read.get_run(conn, run_id, view.repo.objects)
+    r = d.run
     return RunDetail(
-        **{
-            k: d[k]
-            for k in (
-                "id",
-                "experiment_id",
-                "experiment_path",
-                "name",
-                "label",
-                "status",
-                "started_at",
-                "ended_at",
-                "hostname",
-                "git_sha",
-                "tags",
-                "notes",
-                "metrics_available",
-                "run_params",
-                "total_steps",
-                "live",
-                "deleted",
-                "object_id",
-                "commit_id",
-                "git_stamp",
-                "git_branch",
-                "git_dirty",
-                "git_tree",
-                "git_diff_id",
-            )
-        },
-        config=jsonable(d["config"]) if isinstance(d["config"], dict) else None,
-        metrics_final={k: num(v) for k, v in d["metrics_final"].items()},
+        id=r.id,
+        experiment_id=r.experiment_id,
+        experiment_path=r.experiment_path,
+        name=r.name,
+        label=r.label,
+        status=r.status,
+        started_at=r.started_at,
+        ended_at=r.ended_at,
+        hostname=r.hostname,
+        git_sha=r.git_sha,
+        tags=list(r.tags),
+        notes=d.notes,
+        config=jsonable(dict(d.config)) if isinstance(d.config, Mapping) else None,
+        metrics_final={k: num(v) for k, v in d.metrics.items()},
+        metrics_available=sorted(d.curves),
+        run_params=dict(d.params),
         artifacts=[
             Artifact(
-                **{k: a[k] for k in Artifact.model_fields if k not in ("metadata", "shape")},
-                shape=a["shape"] if isinstance(a["shape"], list) else None,
-                metadata=jsonable(a["metadata"]) if isinstance(a["metadata"], dict) else None,
+                id=a.id,
+                name=a.name,
+                kind=a.kind,
+                step=a.step,
+                shape=list(a.shape) if a.shape is not None else None,
+                dtype=a.dtype,
+                metadata=jsonable(dict(a.metadata)) if isinstance(a.metadata, Mapping) else None,
+                created_at=a.created_at,
+                object_id=a.object_id,
+                rel_path=a.rel_path,
             )
-            for a in d["artifacts"]
+            for a in d.artifacts
         ],
-        todos=[_todo(t) for t in d["todos"]],
-        curves={
-            name: CurveStats(
-                points=c["points"],
-                first_step=c["first_step"],
-                last_step=c["last_step"],
-                last_value=num(c["last_value"]),
-                min=opt_num(c["min"]),
-                max=opt_num(c["max"]),
-                nan=c["nan"],
-            )
-            for name, c in d["curves"].items()
-        },
-        models=[_model(m) for m in d["models"]],
+        todos=[_todo(t) for t in d.todos],
+        total_steps=r.total_steps,
+        live=r.live,
+        deleted=r.deleted,
+        object_id=r.object_id,
+        commit_id=r.commit_id,
+        git_stamp=d.code.git_stamp,
+        git_branch=d.code.git_branch,
+        git_dirty=d.code.git_dirty,
+        git_tree=d.code.git_tree,
+        git_diff_id=d.code.git_diff_id,
+        curves={name: _stats(c) for name, c in d.curves.items()},
+        models=[_model(m) for m in d.models],
     )
 
 
@@ -219,40 +246,50 @@ def compare_runs(
             f"max_points must be between 2 and {MAX_POINTS} (got {shown(max_points)})"
         )
     with view.reading() as conn:
-        c = explore.compare(
+        c = read.compare(
             conn,
             run_ids,
             view.config,
             include_curves=include_curves,
             curve_names=curve_names,
             max_points=max_points,
+            curve_budget=CURVE_BUDGET,
             odb=view.repo.objects,
         )
-    curves = c.get("curves")
-    info = c.get("curves_info")
     return Comparison(
-        runs=[_run_item(r) for r in c["runs"]],
+        runs=[_run_item(r) for r in c.runs],
         metrics={
-            name: MetricComparison(
-                direction=m["direction"],
-                values={rid: opt_num(v) for rid, v in m["values"].items()},
-                ranking=m["ranking"],
+            m.name: MetricComparison(
+                direction=m.direction,
+                values={rid: opt_num(v) for rid, v in m.values.items()},
+                ranking=list(m.ranking),
             )
-            for name, m in c["metrics"].items()
+            for m in c.metrics
         },
-        config_diffs=jsonable(c["config_diffs"]),
+        config_diffs={
+            key: {rid: jsonable(c.config[rid].get(key)) for rid in c.config}
+            for key in c.config_diffs
+        },
         curves=None
-        if curves is None
+        if c.curves is None
         else {
-            name: {rid: [(int(s), num(v)) for s, v in pts] for rid, pts in per_run.items()}
-            for name, per_run in curves.items()
+            cc.name: {
+                rid: [(int(s), num(float(v))) for s, v in zip(p.steps, p.values, strict=True)]
+                for rid, p in cc.points.items()
+            }
+            for cc in c.curves
         },
         curves_info=None
-        if info is None
+        if c.curves is None
         else {
-            name: {rid: CurveInfo(**i) for rid, i in per_run.items()}
-            for name, per_run in info.items()
+            cc.name: {
+                rid: CurveInfo(points=p.total, returned=len(p.steps))
+                for rid, p in cc.points.items()
+            }
+            for cc in c.curves
         },
+        max_points=c.max_points,
+        curve_budget=c.curve_budget,
     )
 
 
@@ -265,33 +302,55 @@ def list_todos(
 ) -> TodoList:
     lim, clamped = clamp_limit(limit)
     with view.reading() as conn:
-        rows, total = explore.todos(
-            conn, scope_type, scope_id, include_done=include_done, limit=lim
-        )
-    return TodoList(items=[_todo(r) for r in rows], **_page(total, len(rows), lim, clamped))
+        page = read.list_todos(conn, scope_type, scope_id, include_done=include_done, limit=lim)
+    return TodoList(
+        items=[_todo(t) for t in page.items], **_page(page.total, len(page.items), lim, clamped)
+    )
 
 
 def get_lineage(
     view: StoreView, node_type: str, node_id: str, direction: str = "both", depth: int = 2
 ) -> Lineage:
     with view.reading() as conn:
-        g = explore.lineage(conn, node_type, node_id, direction, depth)
-    nodes = [LineageNode(**n) for n in g["nodes"]]
+        g = read.lineage(conn, node_type, node_id, direction, depth)
+    nodes = [
+        LineageNode(
+            id=n.id,
+            type=n.type,  # type: ignore[arg-type]  # one of NODE_TYPES
+            label=n.label,
+            distance=n.distance,
+            side=n.side,
+            found=n.found,
+        )
+        for n in g.nodes
+    ]
     return Lineage(
         root=nodes[0],
         nodes=nodes,
-        edges=[LineageEdge(**e) for e in g["edges"]],
-        direction=g["direction"],
-        depth=g["depth"],
-        truncated=g["truncated"],
+        edges=[
+            LineageEdge(
+                parent=e.parent_id,
+                parent_type=e.parent_type,
+                child=e.child_id,
+                child_type=e.child_type,
+                relation=e.relation,
+            )
+            for e in g.edges
+        ],
+        direction=g.direction,
+        depth=g.depth,
+        truncated=g.truncated,
     )
 
 
 def list_models(view: StoreView, name_prefix: str = "", limit: int = DEFAULT_LIMIT) -> ModelList:
     lim, clamped = clamp_limit(limit)
     with view.reading() as conn:
-        rows, total = explore.models(conn, name_prefix, limit=lim)
-    return ModelList(items=[_model(r) for r in rows], **_page(total, len(rows), lim, clamped))
+        page = read.list_models(conn, name_prefix, limit=lim)
+    return ModelList(
+        items=[_model(m) for m in page.items],
+        **_page(page.total, len(page.items), lim, clamped),
+    )
 
 
 # beyond the reference --------------------------------------------------------------------
@@ -302,11 +361,11 @@ def sql(view: StoreView, query: str, limit: int = DEFAULT_LIMIT) -> SqlResult:
     if not query.strip():
         raise InvalidInput("query is empty: give one SELECT (or WITH ... SELECT) statement")
     with view.reading() as conn:
-        cols, rows, more = queries.sql_page(conn, query, lim, SQL_SECONDS)
+        res = read.run_sql(conn, query, limit=lim, seconds=SQL_SECONDS)
     return SqlResult(
-        columns=cols,
-        rows=[jsonable(list(r)) for r in rows],
-        truncated=more,
+        columns=list(res.columns),
+        rows=[jsonable(list(r)) for r in res.rows],
+        truncated=res.truncated,
         limit=lim,
         limit_clamped=clamped,
     )

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from extract.errors import ArtifactNotFound, ModelNotFound
-from extract.index import query
+from extract.index import read
 from extract.index.build import curves_of
+from extract.index.models import Artifact
 from extract.objects import RunRecord, from_hex
 from extract.objects.kinds import cast
 from extract.store import chunking
@@ -23,26 +24,30 @@ Curve = tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]
 
 
 class RunData:
-    """A run as stored: live runs read from the index, sealed ones from their objects."""
+    """A run as stored: ``detail`` is what the index knows (the read layer's ``RunDetail``);
+    curves of a sealed run come from its objects, of a live run from the index."""
 
     def __init__(self, store: Store, run_id: str) -> None:
         store._indexer.refresh()
         self._store = store
-        conn = store._conn
-        self.id = query.resolve_run(conn, run_id)
-        self.info = query.run(conn, self.id)
-        oid = self.info.get("object_id")
+        self.detail = read.get_run(store._conn, run_id)
+        self.id = self.detail.id
+        oid = self.detail.run.object_id
         self.record = cast(store._repo.objects.get(from_hex(oid)), RunRecord) if oid else None
 
     @property
     def status(self) -> str:
-        return str(self.info["status"])
+        return self.detail.run.status
 
     def curves(self) -> dict[str, Curve]:
         """Every curve as (steps, values, wall_time) arrays, sorted by step."""
         if self.record is not None:
             return dict(curves_of(self._store._repo.objects, self.record.curves))
-        return {name: query.curve(self._store._conn, self.id, name) for name in self.info["curves"]}
+        out: dict[str, Curve] = {}
+        for name, c in read.curves(self._store._conn, self.id).items():
+            assert c.wall_times is not None  # whole curves carry them
+            out[name] = (c.steps, c.values, c.wall_times)
+        return out
 
     def curve(self, name: str) -> Curve:
         curves = self.curves()
@@ -52,28 +57,27 @@ class RunData:
             )
         return curves[name]
 
-    def _artifact(self, name: str, kind: str, step: int | None) -> dict[str, Any]:
-        found = [a for a in self.info["artifacts"] if a["name"] == name and a["kind"] == kind]
+    def _artifact(self, name: str, kind: str, step: int | None) -> Artifact:
+        found = [a for a in self.detail.artifacts if a.name == name and a.kind == kind]
         if step is not None:
-            found = [a for a in found if a["step"] == step]
-        if not found:
-            have = sorted({a["name"] for a in self.info["artifacts"] if a["kind"] == kind})
+            found = [a for a in found if a.step == step]
+        if not found or found[-1].object_id is None:
+            have = sorted({a.name for a in self.detail.artifacts if a.kind == kind})
             raise ArtifactNotFound(
                 f"run {self.id} has no {kind} {name!r}; it has: {', '.join(have) or 'none'}"
             )
-        chosen: dict[str, Any] = found[-1] if step is None else found[0]
-        return chosen
+        return found[-1] if step is None else found[0]
 
     def table(self, name: str, step: int | None = None) -> ArrayReader:
         """A logged table, read lazily: index it (``[100:110]``) to load only those chunks."""
         a = self._artifact(name, "matrix", step)
-        return ArrayReader(self._store._repo.objects, from_hex(a["object_id"]))
+        assert a.object_id is not None
+        return ArrayReader(self._store._repo.objects, from_hex(a.object_id))
 
     def text(self, name: str) -> str:
         a = self._artifact(name, "text", None)
-        return chunking.read_bytes(self._store._repo.objects, from_hex(a["object_id"])).decode(
-            "utf-8"
-        )
+        assert a.object_id is not None
+        return chunking.read_bytes(self._store._repo.objects, from_hex(a.object_id)).decode("utf-8")
 
 
 def checkout_model(
@@ -81,11 +85,8 @@ def checkout_model(
 ) -> Path:
     """Write model name@version to ``dest`` (a file, or a directory for directory models)."""
     store._indexer.refresh()
-    row = query.model(store._conn, name, version)
-    if row is None:
-        raise ModelNotFound(
-            f"Model not found: {f'{name}@{version}'!r}; "
-            'see `extract sql "SELECT name, version FROM models"`'
-        )
-    checkout(store._repo.objects, from_hex(row["content_id"]), Path(dest), force=force)
+    model = read.get_model(store._conn, name, version, hint=True)
+    if model.content_id is None:
+        raise ModelNotFound(f"Model not found: {model.key!r}: the index has no content for it")
+    checkout(store._repo.objects, from_hex(model.content_id), Path(dest), force=force)
     return Path(dest)

@@ -8,8 +8,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from extract.errors import InvalidHierarchy, StoreNotFound
-from extract.index import query
+from extract.errors import ExperimentNotFound, InvalidHierarchy, StoreNotFound
+from extract.index import models, read
 from extract.index.access import open_index
 from extract.index.events import record_event
 from extract.index.ids import experiment_id
@@ -102,8 +102,9 @@ class Store:
                 raise ValueError(f"{key} must be a non-empty name without '/', got {value!r}")
             values.append(text(value, f"experiment(): {key}"))
         path = "/".join(values)
-        known = self._conn.execute("SELECT 1 FROM experiments WHERE path=?", (path,)).fetchone()
-        if known is None:
+        try:
+            read.get_experiment(self._conn, path)
+        except ExperimentNotFound:
             self._event("experiment", f"experiment:{path}", {})
         return Experiment(self, path, levels[len(values) - 1])
 
@@ -111,8 +112,8 @@ class Store:
         self._check_open()
         self._indexer.refresh()
         return [
-            Experiment(self, row["path"], row["node_type"])
-            for row in query.experiments(self._conn, prefix)
+            Experiment(self, e.path, e.node_type)
+            for e in read.list_experiments(self._conn, prefix).items
         ]
 
     def todo(self, content: str, priority: int = 0) -> None:
@@ -139,7 +140,8 @@ class Store:
         if scope_type != "global" and scope_id is None:
             raise ValueError(f"scope_id is required for {scope_type} TODOs")
         self._indexer.refresh()
-        return query.todos(self._conn, scope_type, scope_id)
+        todos = read.list_todos(self._conn, scope_type, scope_id, include_done=True).items
+        return [_todo_dict(t) for t in todos]
 
     def load_run(self, run_id: str) -> RunData:
         """A run's stored results: ``.curves()``, ``.table(name)[rows]``, ``.text(name)``."""
@@ -247,11 +249,8 @@ class Experiment:
         """This experiment's runs as dicts, oldest first."""
         self._store._check_open()
         self._store._indexer.refresh()
-        rows = query.runs(self._store._conn, self.id)
-        for r in rows:  # the reference API returns the runs table's columns as stored: JSON text
-            r["config"] = None if r["config"] is None else json.dumps(r["config"], sort_keys=True)
-            r["tags"] = json.dumps(r["tags"])
-        return rows
+        page = read.list_runs(self._store._conn, self.path, exact=True, order="oldest", full=True)
+        return [_run_dict(r) for r in page.items]
 
     def todo(self, content: str, priority: int = 0) -> None:
         _check_todo(content, priority)
@@ -265,3 +264,46 @@ class Experiment:
                 "scope_id": self.id,
             },
         )
+
+
+def _todo_dict(t: models.Todo) -> dict[str, Any]:
+    """A TODO as the reference's ``list_todos`` returns it: the todos table's columns."""
+    return {
+        "id": t.id,
+        "scope_type": t.scope_type,
+        "scope_id": t.scope_id,
+        "content": t.content,
+        "done": t.done,
+        "priority": t.priority,
+        "created_at": t.created_at,
+        "completed_at": t.completed_at,
+    }
+
+
+def _run_dict(r: models.RunRow) -> dict[str, Any]:
+    """A run as the reference's ``list_runs`` returns it: the runs table's columns as
+    stored, config and tags as JSON text."""
+    assert r.code is not None  # a full row
+    return {
+        "id": r.id,
+        "experiment_id": r.experiment_id,
+        "experiment_path": r.experiment_path,
+        "name": r.name,
+        "config": None if r.config is None else json.dumps(r.config, sort_keys=True),
+        "started_at": r.started_at,
+        "ended_at": r.ended_at,
+        "status": r.status,
+        "hostname": r.hostname,
+        "git_sha": r.git_sha,
+        "tags": json.dumps(list(r.tags)),
+        "notes": r.notes,
+        "total_steps": r.total_steps,
+        "object_id": r.object_id,
+        "commit_id": r.commit_id,
+        "deleted": r.deleted,
+        "git_branch": r.code.git_branch,
+        "git_dirty": r.code.git_dirty,
+        "git_tree": r.code.git_tree,
+        "git_diff_id": r.code.git_diff_id,
+        "git_stamp": r.code.git_stamp,
+    }

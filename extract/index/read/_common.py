@@ -1,0 +1,155 @@
+"""What every reader shares: rows to models, prefix ranges, echoing bad arguments."""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from extract.errors import InvalidInput
+from extract.index.models import Code, ConfigSummary, RunRow
+
+#: The columns a ``RunRow`` is built from (``RUN_CONFIG`` adds the config).
+RUN_COLUMNS = (
+    "id, name, experiment_id, experiment_path, status, started_at, ended_at, tags, "
+    "total_steps, object_id, commit_id, deleted, git_sha, hostname"
+)
+#: ... and these make a full row: the config, the notes and the code provenance.
+RUN_FULL = RUN_COLUMNS + ", config, notes, git_branch, git_dirty, git_tree, git_diff_id, git_stamp"
+#: Longest piece of an argument an error message repeats back.
+SHOWN_MAX = 200
+#: Ids per ``IN (...)`` list: well under SQLite's variable limit.
+CHUNK = 500
+
+
+def shown(value: object) -> str:
+    """``repr`` of an argument for an error message; a huge one is cut, so a hostile
+    input cannot fill an agent's context with its own echo."""
+    try:
+        text = repr(value)
+    except ValueError:  # an int past Python's 4,300-digit conversion limit
+        return "an integer too long to show"
+    if len(text) <= SHOWN_MAX:
+        return text
+    return f"{text[:SHOWN_MAX]}... ({len(text):,} characters)"
+
+
+def dict_rows(cur: sqlite3.Cursor) -> list[dict[str, Any]]:
+    names = [d[0] for d in cur.description]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def prefix_range(column: str, prefix: str) -> tuple[str, list[Any]]:
+    """SQL condition and arguments: ``column`` starts with ``prefix``. A range on the
+    column rather than LIKE: it can use an index and has no pattern-length limit
+    (U+10FFFF sorts after every character, byte-wise as SQLite compares)."""
+    if not prefix:
+        return "1", []
+    return f"({column} >= ? AND {column} < ?)", [prefix, prefix + "\U0010ffff"]
+
+
+def subtree(path: str, column: str = "experiment_path") -> tuple[str, list[Any]]:
+    """SQL condition and arguments: an experiment path equal to ``path`` or below it."""
+    if not path:
+        return "1", []
+    return f"({column} = ? OR substr({column}, 1, ?) = ?)", [path, len(path) + 1, path + "/"]
+
+
+def chunks(items: Sequence[str], size: int = CHUNK) -> Iterator[Sequence[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+def loads(text: str | None) -> Any:
+    return json.loads(text) if text else None
+
+
+def num(value: float | None) -> float:
+    """A number from the index: NULL is how SQLite keeps a NaN that was logged."""
+    return math.nan if value is None else float(value)
+
+
+def flatten_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Nested dicts as one level of dotted keys: ``{"opt": {"lr": 8}}`` -> ``{"opt.lr": 8}``.
+
+    Lists are values, not paths. An empty nested dict stays as a value, so its key is
+    still shown. Keys keep their order (depth first). A key that itself holds a dot can
+    collide with a nested path; the later one in order wins.
+    """
+    if config is None:
+        return {}
+    if not isinstance(config, Mapping):
+        raise InvalidInput(f"a config to flatten must be a dict, got {type(config).__name__}")
+    out: dict[str, Any] = {}
+    stack: list[tuple[str, Iterator[tuple[Any, Any]]]] = [("", iter(config.items()))]
+    while stack:
+        prefix, items = stack[-1]
+        for k, v in items:
+            key = f"{prefix}.{k}" if prefix else str(k)
+            if isinstance(v, Mapping) and v:
+                stack.append((key, iter(v.items())))
+                break
+            out[key] = v
+        else:
+            stack.pop()
+    return out
+
+
+def config_summary(config: Any) -> ConfigSummary:
+    """``{n_keys, top_level_keys}``: n_keys counts flattened (dot) keys, the leaves."""
+    if not isinstance(config, Mapping) or not config:
+        return ConfigSummary(0, ())
+    return ConfigSummary(len(flatten_config(config)), tuple(str(k) for k in config))
+
+
+def run_row(row: Mapping[str, Any]) -> RunRow:
+    """A ``RunRow`` from a row of ``RUN_COLUMNS`` (or ``RUN_FULL``)."""
+    full = "config" in row
+    config = loads(row["config"]) if full else None
+    return RunRow(
+        id=row["id"],
+        name=row["name"],
+        experiment_id=row["experiment_id"],
+        experiment_path=row["experiment_path"] or "",
+        status=row["status"] or "?",
+        started_at=row["started_at"],
+        ended_at=row["ended_at"],
+        tags=tuple(loads(row["tags"]) or ()),
+        total_steps=row["total_steps"],
+        object_id=row["object_id"],
+        commit_id=row["commit_id"],
+        deleted=bool(row["deleted"]),
+        git_sha=row["git_sha"],
+        hostname=row["hostname"],
+        config=config if isinstance(config, Mapping) else None,
+        config_summary=config_summary(config) if full else None,
+        notes=(row["notes"] or "") if full else None,
+        code=Code(
+            git_sha=row["git_sha"],
+            git_branch=row["git_branch"],
+            git_dirty=None if row["git_dirty"] is None else bool(row["git_dirty"]),
+            git_tree=row["git_tree"],
+            git_diff_id=row["git_diff_id"],
+            git_stamp=row["git_stamp"],
+        )
+        if full
+        else None,
+    )
+
+
+def run_rows(cur: sqlite3.Cursor) -> list[RunRow]:
+    return [run_row(r) for r in dict_rows(cur)]
+
+
+def by_ids(
+    conn: sqlite3.Connection, sql: str, ids: Iterable[str], extra: Sequence[Any] = ()
+) -> Iterator[tuple[Any, ...]]:
+    """Rows of ``sql`` (holding one ``{ids}`` placeholder for ``IN (...)``) for many ids."""
+    for part in chunks(list(ids)):
+        yield from conn.execute(sql.format(ids=marks(len(part))), [*part, *extra])

@@ -1,0 +1,316 @@
+"""Curves: the one reader of curve points, whole or downsampled in SQL, and their stats.
+
+Points live in ``curve_data`` keyed by (run key, metric id, step); every read here is a
+range or a seek on that key, so a 10M-point store answers as fast as a small one.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import sqlite3
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+
+from extract.errors import InvalidInput, RunNotFound
+from extract.index.models import CurvePoints, CurveStats
+from extract.index.read._common import by_ids, num, shown
+from extract.objects import Array, Blob, CurveSet, Link, ObjectId, RunRecord, from_hex
+from extract.objects.kinds import cast
+from extract.store.odb import ObjectStore
+
+Mode = Literal["sample", "envelope"]
+#: Live curves up to this many points get min, max and a NaN count from the index (one
+#: aggregate scan); longer live curves get their count and ends only.
+STATS_SCAN_LIMIT = 100_000
+
+
+def run_key(conn: sqlite3.Connection, run_id: str) -> int:
+    row = conn.execute("SELECT key FROM runs WHERE id = ?", (run_id,)).fetchone()
+    if row is None:
+        raise RunNotFound(f"Run not found: {shown(run_id)}")
+    return int(row[0])
+
+
+def run_metrics(conn: sqlite3.Connection, key: int) -> list[tuple[str, int]]:
+    """(name, metric id) of every curve a run has, by name. A skip scan over the curve
+    table's key: one B-tree seek per curve, however many points each holds."""
+    rows = conn.execute(
+        "WITH RECURSIVE m(id) AS ("
+        " SELECT (SELECT MIN(metric_id) FROM curve_data WHERE run_key = ?1)"
+        " UNION ALL"
+        " SELECT (SELECT MIN(metric_id) FROM curve_data WHERE run_key = ?1 AND metric_id > m.id)"
+        " FROM m WHERE m.id IS NOT NULL)"
+        " SELECT n.name, n.id FROM m JOIN metric_names n ON n.id = m.id ORDER BY n.name",
+        (key,),
+    ).fetchall()
+    return [(str(name), int(mid)) for name, mid in rows]
+
+
+def curve_names(conn: sqlite3.Connection, run_id: str) -> list[str]:
+    return [name for name, _ in run_metrics(conn, run_key(conn, run_id))]
+
+
+def _points(rows: Sequence[tuple[int, float | None]], name: str, total: int) -> CurvePoints:
+    steps = np.fromiter((s for s, _ in rows), dtype=np.int64, count=len(rows))
+    values = np.fromiter((num(v) for _, v in rows), dtype=np.float64, count=len(rows))
+    return CurvePoints(name, steps, values, total)
+
+
+_RANGE = "FROM curve_data WHERE run_key = ? AND metric_id = ?"
+
+
+def _count(conn: sqlite3.Connection, key: int, mid: int) -> int:
+    return int(conn.execute(f"SELECT COUNT(*) {_RANGE}", (key, mid)).fetchone()[0])
+
+
+def _sample(
+    conn: sqlite3.Connection, key: int, mid: int, max_points: int, total: int | None
+) -> tuple[list[tuple[int, Any]], int]:
+    """At most ``max_points`` points at steps evenly spaced between the first and the last
+    (each the first point at or after its target step), both ends kept. One B-tree seek
+    per sample, so a 10M-point curve costs as little as a 1,000-point one."""
+    head = conn.execute(
+        f"SELECT step, value {_RANGE} ORDER BY step LIMIT ?", (key, mid, max_points + 1)
+    ).fetchall()
+    if len(head) <= max_points:
+        return head, len(head)
+    if total is None:
+        total = _count(conn, key, mid)
+    first = head[0][0]
+    last = conn.execute(f"SELECT step, value {_RANGE} ORDER BY step DESC LIMIT 1", (key, mid))
+    last_step, last_value = last.fetchone()
+    picked: list[tuple[int, Any]] = [head[0]]
+    seek = f"SELECT step, value {_RANGE} AND step >= ? ORDER BY step LIMIT 1"
+    span = last_step - first
+    head_steps = [s for s, _ in head]
+    for i in range(1, max_points - 1):
+        target = first + (span * i + max_points - 2) // (max_points - 1)  # ceiling
+        target = max(target, picked[-1][0] + 1)
+        if target >= last_step:
+            break
+        j = bisect.bisect_left(head_steps, target)
+        found = head[j] if j < len(head) else conn.execute(seek, (key, mid, target)).fetchone()
+        if found is None or found[0] >= last_step:
+            break
+        picked.append(found)
+    picked.append((last_step, last_value))
+    return picked, total
+
+
+def _envelope(
+    conn: sqlite3.Connection, key: int, mid: int, max_points: int
+) -> tuple[list[tuple[int, Any]], int]:
+    """At most about ``max_points`` points that keep the curve's shape: its ends, and the
+    lowest and highest point of each of ``max_points // 2`` equal step ranges (SQLite's
+    bare columns with MIN/MAX give the step of the extreme). Costs one scan of the curve."""
+    total = _count(conn, key, mid)
+    if total <= max_points:
+        rows = conn.execute(f"SELECT step, value {_RANGE} ORDER BY step", (key, mid)).fetchall()
+        return rows, total
+    lo, hi = conn.execute(f"SELECT MIN(step), MAX(step) {_RANGE}", (key, mid)).fetchone()
+    buckets = max(1, (max_points - 2) // 2)
+    width = (hi - lo) / buckets or 1
+    picked: dict[int, Any] = {}
+    for agg in ("MIN", "MAX"):
+        for step, value in conn.execute(
+            f"SELECT step, {agg}(value) {_RANGE} AND value IS NOT NULL "
+            "GROUP BY CAST((step - ?) / ? AS INTEGER)",
+            (key, mid, lo, width),
+        ):
+            picked[int(step)] = value
+    for step, value in (
+        conn.execute(f"SELECT step, value {_RANGE} ORDER BY step LIMIT 1", (key, mid)).fetchone(),
+        conn.execute(
+            f"SELECT step, value {_RANGE} ORDER BY step DESC LIMIT 1", (key, mid)
+        ).fetchone(),
+    ):
+        picked[int(step)] = value
+    return sorted(picked.items()), total
+
+
+def curve(
+    conn: sqlite3.Connection,
+    run_id: str,
+    name: str,
+    *,
+    max_points: int | None = None,
+    mode: Mode = "sample",
+    total: int | None = None,
+) -> CurvePoints:
+    """One curve of a run, by step; empty if the run has no such curve. With
+    ``max_points``, at most that many points: ``"sample"`` picks points at evenly spaced
+    steps (one seek each), ``"envelope"`` keeps each step range's extremes (for charts).
+    ``total``, when the caller knows the point count, saves counting."""
+    key = run_key(conn, run_id)
+    row = conn.execute("SELECT id FROM metric_names WHERE name = ?", (name,)).fetchone()
+    if row is None:
+        return _points([], name, 0)
+    return _read(conn, key, int(row[0]), name, max_points, mode, total)
+
+
+def _read(
+    conn: sqlite3.Connection,
+    key: int,
+    mid: int,
+    name: str,
+    max_points: int | None,
+    mode: Mode,
+    total: int | None = None,
+) -> CurvePoints:
+    if max_points is None:
+        rows = conn.execute(
+            f"SELECT step, value, wall_time {_RANGE} ORDER BY step", (key, mid)
+        ).fetchall()
+        walls = np.fromiter((num(w) for _, _, w in rows), dtype=np.float64, count=len(rows))
+        whole = _points([(s, v) for s, v, _ in rows], name, len(rows))
+        return CurvePoints(name, whole.steps, whole.values, whole.total, walls)
+    if max_points < 2:
+        raise InvalidInput(f"max_points must be at least 2 (got {shown(max_points)})")
+    if mode == "envelope":
+        rows, n = _envelope(conn, key, mid, max_points)
+    else:
+        rows, n = _sample(conn, key, mid, max_points, total)
+    return _points(rows, name, n)
+
+
+def curves(
+    conn: sqlite3.Connection,
+    run_id: str,
+    names: Sequence[str] | None = None,
+    *,
+    max_points: int | None = None,
+    mode: Mode = "sample",
+    totals: dict[str, int] | None = None,
+) -> dict[str, CurvePoints]:
+    """A run's curves (all, or those named), by name; see ``curve``."""
+    key = run_key(conn, run_id)
+    wanted = None if names is None else set(names)
+    return {
+        name: _read(conn, key, mid, name, max_points, mode, (totals or {}).get(name))
+        for name, mid in run_metrics(conn, key)
+        if wanted is None or name in wanted
+    }
+
+
+def point_counts(conn: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, int]:
+    """Curve points logged so far by each run (all its metrics), through the primary key."""
+    out = dict.fromkeys(run_ids, 0)
+    keys = list(by_ids(conn, "SELECT id, key FROM runs WHERE id IN ({ids})", run_ids))
+    for rid, key in keys:
+        out[rid] = int(
+            conn.execute("SELECT COUNT(*) FROM curve_data WHERE run_key = ?", (key,)).fetchone()[0]
+        )
+    return out
+
+
+# stats --------------------------------------------------------------------------------
+
+
+def _index_stats(conn: sqlite3.Connection, key: int) -> dict[str, CurveStats]:
+    out: dict[str, CurveStats] = {}
+    for name, mid in run_metrics(conn, key):
+        k = (key, mid)
+        first = conn.execute(f"SELECT step {_RANGE} ORDER BY step LIMIT 1", k).fetchone()[0]
+        last = conn.execute(f"SELECT step, value {_RANGE} ORDER BY step DESC LIMIT 1", k)
+        last_step, last_value = last.fetchone()
+        n, lo, hi, nans = conn.execute(
+            "SELECT COUNT(*), MIN(value), MAX(value), SUM(value IS NULL) FROM "
+            f"(SELECT value {_RANGE} LIMIT ?)",
+            (*k, STATS_SCAN_LIMIT + 1),
+        ).fetchone()
+        if n > STATS_SCAN_LIMIT:
+            n, lo, hi, nans = _count(conn, key, mid), None, None, None
+        out[name] = CurveStats(
+            points=int(n),
+            first_step=int(first),
+            last_step=int(last_step),
+            last_value=num(last_value),
+            min=None if lo is None else float(lo),
+            max=None if hi is None else float(hi),
+            nan=None if nans is None else int(nans),
+        )
+    return out
+
+
+def _column(odb: ObjectStore, col: Any, dtype: str, ends_only: bool = False) -> Any:
+    """A curve column as numpy: inline bytes, or a linked 1-d array object read chunk by
+    chunk (with ``ends_only``, just the first and the last chunk)."""
+    if not isinstance(col, Link):
+        return np.frombuffer(col, dtype=dtype)
+    parts = cast(odb.get(col.id), Array).chunks
+    if ends_only and len(parts) > 2:
+        parts = (parts[0], parts[-1])
+    return np.concatenate([np.frombuffer(cast(odb.get(c), Blob).data, dtype=dtype) for c in parts])
+
+
+@functools.lru_cache(maxsize=512)
+def _sealed_stats(odb: ObjectStore, curves_oid: ObjectId) -> tuple[tuple[str, CurveStats], ...]:
+    out = []
+    for name, c in sorted(cast(odb.get(curves_oid), CurveSet).metrics.items()):
+        if c.n == 0:
+            continue
+        steps = _column(odb, c.steps, "<i8", ends_only=True)
+        values = _column(odb, c.values, "<f8")
+        nan = np.isnan(values)
+        n_nan = int(nan.sum())
+        rest = values[~nan] if n_nan else values
+        out.append(
+            (
+                name,
+                CurveStats(
+                    points=int(c.n),
+                    first_step=int(steps[0]),  # sealed curves are sorted, one point per step
+                    last_step=int(steps[-1]),
+                    last_value=float(values[-1]),
+                    min=float(rest.min()) if rest.size else None,
+                    max=float(rest.max()) if rest.size else None,
+                    nan=n_nan,
+                ),
+            )
+        )
+    return tuple(out)
+
+
+def curve_stats(
+    conn: sqlite3.Connection, run_id: str, *, odb: ObjectStore | None = None
+) -> dict[str, CurveStats]:
+    """Per curve of a run: points, first and last step, last value, min, max and NaN count.
+
+    With ``odb``, a sealed run is summarised from its curve-set object, read once and
+    remembered (objects never change; min and max are exact whatever the length). A live
+    run, or any run without ``odb``, is summarised from the index; a curve longer than
+    :data:`STATS_SCAN_LIMIT` points then has min, max and nan None."""
+    row = conn.execute("SELECT key, object_id FROM runs WHERE id = ?", (run_id,)).fetchone()
+    if row is None:
+        raise RunNotFound(f"Run not found: {shown(run_id)}")
+    key, record = int(row[0]), row[1]
+    if odb is not None and record is not None:
+        curves_oid = cast(odb.get(from_hex(record)), RunRecord).curves
+        return {} if curves_oid is None else dict(_sealed_stats(odb, curves_oid))
+    return _index_stats(conn, key)
+
+
+def sealed_point_counts(odb: ObjectStore | None, record: str | None) -> dict[str, int]:
+    """Point counts a sealed run's curve set records (saves counting in SQL)."""
+    if odb is None or record is None:
+        return {}
+    curves_oid = cast(odb.get(from_hex(record)), RunRecord).curves
+    if curves_oid is None:
+        return {}
+    return {n: int(c.n) for n, c in cast(odb.get(curves_oid), CurveSet).metrics.items()}
+
+
+__all__ = [
+    "STATS_SCAN_LIMIT",
+    "curve",
+    "curve_names",
+    "curve_stats",
+    "curves",
+    "point_counts",
+    "run_key",
+    "run_metrics",
+    "sealed_point_counts",
+]

@@ -1,0 +1,405 @@
+"""Runs: resolving what a person or agent typed, listing and searching, one run in full."""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import json
+import sqlite3
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from extract.errors import AmbiguousId, InvalidInput, RunNotFound
+from extract.index.models import (
+    STATUSES,
+    Artifact,
+    LineageRef,
+    Page,
+    RunDetail,
+    RunRow,
+    StatusCounts,
+)
+from extract.index.read import _curves as curve_reader
+from extract.index.read._common import (
+    RUN_COLUMNS,
+    RUN_FULL,
+    by_ids,
+    chunks,
+    dict_rows,
+    loads,
+    marks,
+    num,
+    prefix_range,
+    run_row,
+    run_rows,
+    shown,
+    subtree,
+)
+from extract.index.read._experiments import get_experiment
+from extract.index.read._labels import labels
+from extract.index.read._registry import list_models
+from extract.index.read._todos import list_todos
+from extract.store.odb import ObjectStore
+
+#: The search filters (the MCP contract's names), AND-combined with each other and the text.
+FILTERS = ("tag", "status", "experiment_prefix", "started_after", "started_before")
+ORDERS = {
+    "newest": "started_at DESC, id DESC",
+    "oldest": "started_at ASC, id ASC",
+    "name": "name COLLATE NOCASE ASC, started_at ASC, id ASC",
+    "status": "status ASC, started_at DESC, id DESC",
+}
+#: A typed id prefix must be this long to match by prefix (ULIDs start with their time).
+MIN_PREFIX = 4
+ULID_LENGTH = 26
+
+
+# resolving ----------------------------------------------------------------------------
+
+
+def resolve_run(conn: sqlite3.Connection, text: object, *, hint: bool = False) -> str:
+    """The run id ``text`` names: a full id (any case), a unique id prefix, or a unique run
+    name. ``RunNotFound`` (``Run not found: 'X'``, exactly the reference's words; with
+    ``hint``, close names follow) or ``AmbiguousId`` (with the candidates) otherwise."""
+    if not isinstance(text, str) or not text.strip():
+        raise RunNotFound(f"Run not found: {shown(text)}")
+    t = text.strip()
+    row = conn.execute("SELECT id FROM runs WHERE id = ?", (t.upper(),)).fetchone()
+    if row:
+        return str(row[0])
+    found: list[str] = []
+    if MIN_PREFIX <= len(t) <= ULID_LENGTH and t.isalnum() and t.isascii():
+        p = t.upper()  # a range on the primary key: '~' sorts after every id character
+        found = [
+            r[0]
+            for r in conn.execute(
+                "SELECT id FROM runs WHERE id >= ? AND id < ? ORDER BY id LIMIT 6", (p, p + "~")
+            )
+        ]
+    if not found:
+        found = [
+            r[0]
+            for r in conn.execute("SELECT id FROM runs WHERE name = ? ORDER BY id LIMIT 6", (t,))
+        ]
+    if len(found) == 1:
+        return str(found[0])
+    if found:
+        listed = ", ".join(_labelled(conn, found[:5]))
+        raise AmbiguousId(
+            f"run {shown(text)} is ambiguous: it matches {listed}"
+            f"{' and more' if len(found) > 5 else ''}; give more of the id"
+        )
+    raise RunNotFound(f"Run not found: {shown(text)}{_close_names(conn, t) if hint else ''}")
+
+
+def _labelled(conn: sqlite3.Connection, ids: Sequence[str]) -> list[str]:
+    rows = {
+        r[0]: f"{r[0]} ({r[1]}#{r[2] or r[0][:10]})"
+        for r in by_ids(conn, "SELECT id, experiment_path, name FROM runs WHERE id IN ({ids})", ids)
+    }
+    return [rows.get(i, i) for i in ids]
+
+
+def _close_names(conn: sqlite3.Connection, text: str) -> str:
+    names = [r[0] for r in conn.execute("SELECT DISTINCT name FROM runs WHERE name IS NOT NULL")]
+    close = difflib.get_close_matches(text, names, n=3, cutoff=0.75)
+    return f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+
+
+# listing and searching -------------------------------------------------------------------
+
+
+def _utc_text(name: str, value: object) -> str:
+    """An ISO 8601 date or time as the index writes timestamps (UTC, milliseconds, Z),
+    so a string comparison in SQL orders them correctly. Naive times are UTC."""
+    if not isinstance(value, str):
+        raise InvalidInput(
+            f"Invalid value for filter {shown(name)}: expected an ISO 8601 string, got {shown(value)}"
+        )
+    try:
+        when = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput(
+            f"Invalid value for filter {shown(name)}: {shown(value)} is not an ISO 8601 date or time "
+            "(e.g. 2024-05-01 or 2024-05-01T12:00:00Z)"
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def check_filters(filters: Mapping[str, Any] | None) -> dict[str, str]:
+    """The filters, checked: known names only, string values, a known status, ISO times."""
+    if not filters:
+        return {}
+    if not isinstance(filters, Mapping):
+        raise InvalidInput(
+            f"filters must be an object such as {{'status': 'completed'}}, got {shown(filters)}"
+        )
+    out: dict[str, str] = {}
+    for name, value in filters.items():
+        if name not in FILTERS:
+            raise InvalidInput(
+                f"Unknown filter: {shown(name)}. Valid filters: {', '.join(FILTERS)}"
+            )
+        if name in ("started_after", "started_before"):
+            out[name] = _utc_text(name, value)
+            continue
+        if not isinstance(value, str):
+            raise InvalidInput(
+                f"Invalid value for filter {shown(name)}: expected a string, got {shown(value)}"
+            )
+        if name == "status" and value not in STATUSES:
+            raise InvalidInput(
+                f"Invalid status: {shown(value)}. Valid statuses: {', '.join(STATUSES)}"
+            )
+        out[name] = value
+    return out
+
+
+def _has_tag(tags_json: str | None, tag: str) -> int:
+    try:
+        tags = json.loads(tags_json) if tags_json else []
+    except ValueError:
+        return 0
+    return int(isinstance(tags, list) and tag in tags)
+
+
+def _matches(run_id: str, name: str | None, tags: str | None, notes: str | None, q: str) -> int:
+    """The one search rule: a case-insensitive substring of the name, a tag or the notes,
+    or a prefix of the id."""
+    if run_id.casefold().startswith(q):
+        return 1
+    if (name and q in name.casefold()) or (notes and q in notes.casefold()):
+        return 1
+    if tags:
+        try:
+            items = json.loads(tags)
+        except ValueError:
+            return 0
+        return int(isinstance(items, list) and any(q in str(t).casefold() for t in items))
+    return 0
+
+
+def search_condition(
+    conn: sqlite3.Connection, query: str, filters: Mapping[str, Any] | None
+) -> tuple[list[str], list[Any]]:
+    """SQL conditions (AND-combined) and arguments for the one search rule and filters."""
+    checked = check_filters(filters)
+    where: list[str] = []
+    args: list[Any] = []
+    if "experiment_prefix" in checked:
+        cond, more = prefix_range("experiment_path", checked["experiment_prefix"])
+        where.append(cond)
+        args += more
+    if "status" in checked:
+        where.append("status = ?")
+        args.append(checked["status"])
+    if "started_after" in checked:
+        where.append("started_at > ?")
+        args.append(checked["started_after"])
+    if "started_before" in checked:
+        where.append("started_at < ?")
+        args.append(checked["started_before"])
+    if "tag" in checked:
+        conn.create_function("extract_has_tag", 2, _has_tag, deterministic=True)
+        where.append("extract_has_tag(tags, ?)")
+        args.append(checked["tag"])
+    q = query.strip().casefold() if isinstance(query, str) else ""
+    if q:
+        if q.isascii() and q.isprintable() and not {'"', "\\"} & set(q):
+            # A cheap superset first (SQLite's lower() folds ASCII; an ASCII tag shows as
+            # itself in the tags JSON), so the exact rule runs on candidates only.
+            where.append(
+                "(instr(lower(id), ?) = 1 OR instr(lower(name), ?) > 0 "
+                "OR instr(lower(notes), ?) > 0 OR instr(lower(tags), ?) > 0)"
+            )
+            args += [q, q, q, q]
+        conn.create_function("extract_matches", 5, _matches, deterministic=True)
+        where.append("extract_matches(id, name, tags, notes, ?)")
+        args.append(q)
+    return where, args
+
+
+def list_runs(
+    conn: sqlite3.Connection,
+    scope: str = "",
+    *,
+    exact: bool = False,
+    query: str = "",
+    filters: Mapping[str, Any] | None = None,
+    order: str = "newest",
+    limit: int | None = None,
+    offset: int = 0,
+    include_deleted: bool = False,
+    full: bool = False,
+) -> Page[RunRow]:
+    """Runs in the experiment ``scope`` (an id or path; "" for the store) and below it
+    (only in it if ``exact``), matching ``query`` (see ``_matches``) and ``filters`` (see
+    :data:`FILTERS`), in ``order`` (see :data:`ORDERS`); deleted runs left out unless asked."""
+    if order not in ORDERS:
+        raise InvalidInput(f"unknown order {shown(order)}: use one of {', '.join(ORDERS)}")
+    where, args = search_condition(conn, query, filters)
+    if scope:
+        path = get_experiment(conn, scope).path
+        if exact:
+            where.append("experiment_path = ?")
+            args.append(path)
+        else:
+            cond, more = subtree(path)
+            where.append(cond)
+            args += more
+    if not include_deleted:
+        where.append("deleted = 0")
+    cond = " AND ".join(where) or "1"
+    total = int(conn.execute(f"SELECT COUNT(*) FROM runs WHERE {cond}", args).fetchone()[0])
+    cols = RUN_FULL if full else RUN_COLUMNS
+    sql = f"SELECT {cols} FROM runs WHERE {cond} ORDER BY {ORDERS[order]}"
+    if limit is not None:
+        sql += " LIMIT ? OFFSET ?"
+        args = [*args, int(limit), int(offset)]
+    return Page(tuple(run_rows(conn.execute(sql, args))), total)
+
+
+def runs_by_id(
+    conn: sqlite3.Connection, run_ids: Sequence[str], full: bool = False
+) -> dict[str, RunRow]:
+    """The given runs (deleted ones included), by id; ids not found are left out."""
+    cols = RUN_FULL if full else RUN_COLUMNS
+    cur = conn.cursor()
+    out: dict[str, RunRow] = {}
+    for part in chunks(list(run_ids)):
+        cur.execute(f"SELECT {cols} FROM runs WHERE id IN ({marks(len(part))})", list(part))
+        out.update((r.id, r) for r in run_rows(cur))
+    return out
+
+
+def headline(conn: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, dict[str, float]]:
+    """run id -> {metric: value} for the given runs; NaN where NaN was logged."""
+    out: dict[str, dict[str, float]] = {rid: {} for rid in run_ids}
+    sql = "SELECT run_id, name, value FROM scalar_metrics WHERE run_id IN ({ids}) ORDER BY name"
+    for rid, name, value in by_ids(conn, sql, run_ids):
+        out[rid][name] = num(value)
+    return out
+
+
+def metric_names(conn: sqlite3.Connection, scope: str = "") -> list[str]:
+    """Headline metric names logged by the runs in the experiment ``scope`` and below."""
+    cond, args = subtree(scope, "r.experiment_path")
+    return [
+        r[0]
+        for r in conn.execute(
+            "SELECT DISTINCT s.name FROM scalar_metrics s JOIN runs r ON r.id = s.run_id "
+            f"WHERE {cond} AND r.deleted = 0 ORDER BY s.name",
+            args,
+        )
+    ]
+
+
+def status_counts(conn: sqlite3.Connection) -> StatusCounts:
+    row = conn.execute(
+        "SELECT SUM(object_id IS NULL), SUM(object_id IS NOT NULL AND commit_id IS NULL), "
+        "SUM(commit_id IS NOT NULL) FROM runs WHERE deleted = 0"
+    ).fetchone()
+    return StatusCounts(int(row[0] or 0), int(row[1] or 0), int(row[2] or 0))
+
+
+STATES = {
+    "live": "object_id IS NULL",
+    "uncommitted": "object_id IS NOT NULL AND commit_id IS NULL",
+    "committed": "commit_id IS NOT NULL",
+}
+
+
+def runs_by_state(conn: sqlite3.Connection, state: str) -> list[RunRow]:
+    """Runs that are live, sealed but not committed, or committed; oldest first."""
+    if state not in STATES:
+        raise InvalidInput(f"unknown state {shown(state)}: use one of {', '.join(STATES)}")
+    return run_rows(
+        conn.execute(
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE {STATES[state]} AND deleted = 0 "
+            "ORDER BY started_at, id"
+        )
+    )
+
+
+def runs_in_commit(conn: sqlite3.Connection, commit_id: str) -> list[RunRow]:
+    return run_rows(
+        conn.execute(
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE commit_id = ? ORDER BY id", (commit_id,)
+        )
+    )
+
+
+# one run ---------------------------------------------------------------------------------
+
+
+def get_run(conn: sqlite3.Connection, text: object, odb: ObjectStore | None = None) -> RunDetail:
+    """Everything the index knows about one run (``text`` as ``resolve_run`` takes it),
+    its curves summarised. With ``odb``, a sealed run's curve summary comes from its
+    objects (see ``curves.curve_stats``)."""
+    rid = resolve_run(conn, text)
+    run = run_row(dict_rows(conn.execute(f"SELECT {RUN_FULL} FROM runs WHERE id = ?", (rid,)))[0])
+    assert run.code is not None and run.notes is not None  # a full row
+    metrics = {
+        name: num(value)
+        for name, value in conn.execute(
+            "SELECT name, value FROM scalar_metrics WHERE run_id = ? ORDER BY name", (rid,)
+        )
+    }
+    params = dict(
+        conn.execute("SELECT name, value FROM run_params WHERE run_id = ? ORDER BY name", (rid,))
+    )
+    artifacts = tuple(
+        Artifact(
+            id=a["id"],
+            name=a["name"],
+            kind=a["kind"],
+            step=a["step"],
+            shape=tuple(loads(a["shape"])) if a["shape"] else None,
+            dtype=a["dtype"],
+            metadata=loads(a["metadata"]),
+            created_at=a["created_at"],
+            object_id=a["object_id"],
+            rel_path=a["rel_path"],
+        )
+        for a in dict_rows(
+            conn.execute(
+                "SELECT id, name, kind, step, shape, dtype, metadata, created_at, object_id, "
+                "rel_path FROM artifacts WHERE run_id = ? ORDER BY name, step",
+                (rid,),
+            )
+        )
+    )
+    parents = dict_rows(
+        conn.execute(
+            "SELECT parent_type, parent_id, relation, created_at FROM lineage "
+            "WHERE child_type = 'run' AND child_id = ? ORDER BY id",
+            (rid,),
+        )
+    )
+    names = labels(conn, [(p["parent_type"], p["parent_id"]) for p in parents])
+    lineage = tuple(
+        LineageRef(
+            p["parent_type"],
+            p["parent_id"],
+            p["relation"],
+            p["created_at"],
+            names.get((p["parent_type"], p["parent_id"]), p["parent_id"]),
+            (p["parent_type"], p["parent_id"]) in names,
+        )
+        for p in parents
+    )
+    return RunDetail(
+        run=run,
+        config=run.config,
+        notes=run.notes,
+        metrics=metrics,
+        params=params,
+        artifacts=artifacts,
+        curves=curve_reader.curve_stats(conn, rid, odb=odb),
+        todos=list_todos(conn, "run", rid, include_done=True).items,
+        models=list_models(conn, run_id=rid).items,
+        lineage=lineage,
+        code=run.code,
+    )

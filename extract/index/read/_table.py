@@ -1,0 +1,218 @@
+"""The runs table: runs with the columns a person picks (headline metrics, config keys,
+params, run fields), sorted by any of them and filtered on each, in SQL, one page at a time.
+
+Columns are named as people type them:
+
+- a run field: ``name``, ``status``, ``experiment``, ``started``, ``ended``, ``steps``, ``id``;
+- ``config.<dotted key>`` (``config.opt.lr``): a config value, nested keys joined by dots;
+- ``param.<name>``: a string logged with ``run.log``;
+- ``metric.<name>``, or a bare name that is not a run field: a headline metric.
+
+A filter is ``COLUMN OP VALUE`` with OP one of ``= != < <= > >= ~`` (``~``: contains, any
+case); the value is a number when it reads as one. Several filters all apply. NaN metric
+values sort and filter as missing (SQLite holds NaN as NULL).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sqlite3
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from extract.errors import InvalidInput
+from extract.index.models import Column, Direction, RunTable
+from extract.index.read._common import RUN_FULL, dict_rows, run_row, shown, subtree
+from extract.index.read._experiments import get_experiment
+from extract.index.read._runs import headline, search_condition
+from extract.store.config import Config, metric_direction
+
+FIELDS = {
+    "name": "r.name",
+    "status": "r.status",
+    "experiment": "r.experiment_path",
+    "started": "r.started_at",
+    "ended": "r.ended_at",
+    "steps": "r.total_steps",
+    "id": "r.id",
+}
+OPS = ("<=", ">=", "!=", "=", "<", ">", "~")
+_FILTER = re.compile(r"^\s*(?P<col>[^<>=!~]+?)\s*(?P<op><=|>=|!=|=|<|>|~)\s*(?P<value>.*?)\s*$")
+
+
+def column(text: str) -> Column:
+    """A column from how a person names it (see the module docstring)."""
+    t = text.strip() if isinstance(text, str) else ""
+    if not t:
+        raise InvalidInput(f"empty column name (got {shown(text)})")
+    for prefix, kind in (("config.", "config"), ("param.", "param"), ("metric.", "metric")):
+        if t.startswith(prefix) and len(t) > len(prefix):
+            return Column(kind, t)  # type: ignore[arg-type]
+    if t in FIELDS:
+        return Column("field", t)
+    return Column("metric", t)
+
+
+def _key(col: Column) -> str:
+    """The metric, config key or param name a column stands for."""
+    if col.kind != "field" and col.name.startswith(("config.", "param.", "metric.")):
+        return col.name.split(".", 1)[1]
+    return col.name
+
+
+def _json_path(key: str) -> str:
+    return "$" + "".join(f'."{part}"' for part in key.split("."))
+
+
+def _expr(col: Column) -> tuple[str, list[Any]]:
+    """SQL for a column's value of run ``r``, and its arguments."""
+    if col.kind == "field":
+        return FIELDS[col.name], []
+    if col.kind == "config":
+        return "json_extract(r.config, ?)", [_json_path(_key(col))]
+    if col.kind == "param":
+        return "(SELECT p.value FROM run_params p WHERE p.run_id = r.id AND p.name = ?)", [
+            _key(col)
+        ]
+    return "(SELECT s.value FROM scalar_metrics s WHERE s.run_id = r.id AND s.name = ?)", [
+        _key(col)
+    ]
+
+
+def _value(text: str) -> Any:
+    try:
+        v = json.loads(text)
+    except ValueError:
+        return text
+    return v if isinstance(v, int | float | str) and not isinstance(v, bool) else text
+
+
+def parse_filter(text: str) -> tuple[Column, str, Any]:
+    m = _FILTER.match(text) if isinstance(text, str) else None
+    if m is None:
+        raise InvalidInput(
+            f"bad filter {shown(text)}: write COLUMN OP VALUE with OP one of {' '.join(OPS)}, "
+            "e.g. val_acc>0.9, config.opt.lr=0.01, status=completed, name~sweep"
+        )
+    return column(m["col"]), m["op"], _value(m["value"])
+
+
+def runs_table(
+    conn: sqlite3.Connection,
+    scope: str = "",
+    columns: Sequence[str] = (),
+    *,
+    sort: str | None = None,
+    descending: bool | None = None,
+    filters: Sequence[str] = (),
+    query: str = "",
+    search: Mapping[str, Any] | None = None,
+    limit: int | None = 50,
+    offset: int = 0,
+    config: Config | None = None,
+) -> RunTable:
+    """One page of the runs in the experiment ``scope`` and below, with ``columns``, sorted
+    by ``sort`` (a column; by default newest first) and filtered by ``filters`` (see the
+    module docstring), ``query`` and ``search`` (the search rule and filters of
+    ``runs.list_runs``). A metric column sorts best first unless ``descending`` says
+    otherwise; any other column ascending. The best value of each metric column among all
+    the matching runs is marked by run id."""
+    cols = tuple(column(c) for c in columns)
+    # The search conditions name the runs table's columns unqualified: in this query they
+    # can only mean run r's (the metric and param subqueries qualify their own).
+    where, args = search_condition(conn, query, search)
+    where.append("r.deleted = 0")
+    if scope:
+        cond, more = subtree(get_experiment(conn, scope).path, "r.experiment_path")
+        where.append(cond)
+        args += more
+    for text in filters:
+        col, op, value = parse_filter(text)
+        expr, more = _expr(col)
+        if op == "~":
+            where.append(f"instr(lower(CAST({expr} AS TEXT)), lower(?)) > 0")
+        else:
+            where.append(f"{expr} {op} ?")
+        args += [*more, value]
+    cond = " AND ".join(where)
+    total = int(conn.execute(f"SELECT COUNT(*) FROM runs r WHERE {cond}", args).fetchone()[0])
+    directions: dict[str, Direction] = {
+        c.name: metric_direction(_key(c), config) for c in cols if c.kind == "metric"
+    }
+    order = "r.started_at DESC, r.id DESC"
+    desc = bool(descending)
+    order_args: list[Any] = []
+    if sort is not None:
+        scol = column(sort)
+        expr, order_args = _expr(scol)
+        if descending is None:
+            desc = scol.kind == "metric" and metric_direction(_key(scol), config) == "max"
+        order = f"{expr} IS NULL, {expr} {'DESC' if desc else 'ASC'}, r.started_at DESC, r.id DESC"
+        order_args = order_args * 2
+    selects, select_args = [], []
+    for c in cols:
+        expr, more = _expr(c)
+        selects.append(expr)
+        select_args += more
+    extra = "".join(f", {s} AS c{i}" for i, s in enumerate(selects))
+    sql = (
+        f"SELECT {', '.join('r.' + c.strip() for c in RUN_FULL.split(','))}{extra} "
+        f"FROM runs r WHERE {cond} ORDER BY {order}"
+    )
+    page_args = [*select_args, *args, *order_args]
+    if limit is not None:
+        sql += " LIMIT ? OFFSET ?"
+        page_args += [int(limit), int(offset)]
+    rows = dict_rows(conn.execute(sql, page_args))
+    runs = tuple(run_row({k: v for k, v in r.items() if not _is_col(k)}) for r in rows)
+    heads = headline(conn, [r.id for r in runs])
+    values = tuple(
+        tuple(_cell(c, r[f"c{i}"], heads[run.id]) for i, c in enumerate(cols))
+        for r, run in zip(rows, runs, strict=True)
+    )
+    best = {
+        c.name: rid
+        for c in cols
+        if c.kind == "metric" and (rid := _best(conn, cond, args, c, directions[c.name]))
+    }
+    return RunTable(cols, runs, values, total, sort, desc, directions, best)
+
+
+def _is_col(key: str) -> bool:
+    return key.startswith("c") and key[1:].isdigit()
+
+
+def _cell(col: Column, raw: Any, heads: Mapping[str, float]) -> Any:
+    if col.kind == "metric":
+        return heads.get(_key(col))  # NaN where NaN was logged, None where not logged
+    if col.kind == "config" and isinstance(raw, str) and raw[:1] in "[{":
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw
+    return raw
+
+
+def _best(
+    conn: sqlite3.Connection, cond: str, args: list[Any], col: Column, direction: Direction
+) -> str | None:
+    expr, more = _expr(col)
+    row = conn.execute(
+        f"SELECT r.id FROM runs r WHERE {cond} AND {expr} IS NOT NULL "
+        f"ORDER BY {expr} {'ASC' if direction == 'min' else 'DESC'}, r.id LIMIT 1",
+        [*args, *more, *more],
+    ).fetchone()
+    return None if row is None else str(row[0])
+
+
+def cell_text(value: Any) -> str:
+    """A table cell as text: NaN named, lists and dicts as JSON, nothing as empty."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.6g}"
+    if isinstance(value, list | dict):
+        return json.dumps(value, sort_keys=True)
+    return str(value)
