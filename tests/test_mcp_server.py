@@ -203,10 +203,24 @@ async def errors_are_exact(s: Session, fx: Fixture) -> None:
     assert await s.error("get_lineage", node_type="model", node_id="../x") == (
         "Model not found: '../x'"
     )
-    # arguments of the wrong type are refused by the input schema, with the field named
-    wrong = await s.error("list_runs", limit="many")
-    assert "limit" in wrong
+    # arguments of the wrong type, or unknown ones, are refused, never coerced or ignored
+    assert await s.error("list_runs", limit="many") == "limit must be an integer (got 'many')"
+    assert await s.error("list_runs", limit="5") == "limit must be an integer (got '5')"
+    assert await s.error("list_runs", limit=True) == "limit must be an integer (got True)"
+    assert await s.error("list_runs", limit=2.0) == "limit must be an integer (got 2.0)"
+    assert await s.error("list_runs", bogus=1) == (
+        "Unknown argument: 'bogus'. Valid arguments: experiment_id, limit"
+    )
+    assert await s.error("compare_runs", run_ids=[fx.r1, 3]) == (
+        "run_ids must hold only strings (got 3)"
+    )
+    assert await s.error("compare_runs", run_ids=[fx.r1, fx.r2], include_curves=1) == (
+        "include_curves must be true or false (got 1)"
+    )
     assert "Unknown tool" in await s.error("delete_run", run_id=fx.r1)
+    # an optional object or list may come as a JSON string (the MCP Inspector sends it so)
+    tagged = await s.ok("search", filters=json.dumps({"status": "completed"}))
+    assert tagged["total"] >= 1
 
 
 @check

@@ -21,8 +21,9 @@ from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnno
 from pydantic import BaseModel, Field
 
 from extract import __version__
-from extract.errors import ExtractError
+from extract.errors import ExtractError, InvalidInput
 from extract.mcp import tools
+from extract.mcp.arguments import check_arguments
 from extract.mcp.models import (
     Comparison,
     ExperimentList,
@@ -62,6 +63,12 @@ class _Server(MCPServer[Any]):
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Any, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:
+        tool = self._tool_manager.get_tool(name)
+        if tool is not None:
+            try:
+                check_arguments(tool.parameters, arguments or {})
+            except InvalidInput as e:
+                raise AgentError(str(e)) from e
         try:
             return await super().call_tool(name, arguments, context)
         except UnexpectedToolError:
