@@ -6,7 +6,7 @@ import typer
 
 from extract import __version__
 
-from . import git_cmds, mcp_cmd, plumbing, store_cmds, sync_cmds, track_cmds, tui_cmd
+from . import git_cmds, mcp_cmd, plumbing, runs_cmd, store_cmds, sync_cmds, track_cmds, tui_cmd
 
 app = typer.Typer(
     name="extract",
@@ -19,6 +19,7 @@ app = typer.Typer(
 
 app.command("init")(store_cmds.init)
 app.command("status")(track_cmds.status)
+app.command("runs")(runs_cmd.runs)
 app.command("commit")(track_cmds.commit)
 app.command("reset")(track_cmds.reset)
 app.command("log")(track_cmds.log)

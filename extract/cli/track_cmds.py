@@ -586,6 +586,7 @@ def sql(
         str,
         typer.Option("--timeout", help="Stop the query after this long (s, m, h; 0 for no limit)."),
     ] = f"{read.DEFAULT_SECONDS:g}s",
+    json_out: Annotated[bool, typer.Option("--json", help="The same as --format json.")] = False,
 ) -> None:
     """Run a read-only SQL query over the index (tables: runs, scalar_metrics, curve_points, ...).
 
@@ -597,6 +598,7 @@ def sql(
     """
     if fmt not in ("table", "csv", "json"):
         raise InvalidInput(f"--format must be table, csv or json, got {fmt!r}")
+    fmt = "json" if json_out else fmt
     seconds = parse_duration(timeout)
     with reader(store) as (_repo, conn), read.CtrlC() as pressed:
         res = read.run_sql(conn, query_text, limit=limit, seconds=seconds or None, stop=pressed)

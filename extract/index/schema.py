@@ -9,7 +9,7 @@ load faster, while queries written against the seed's schema still work.
 from __future__ import annotations
 
 #: Bumped whenever the schema changes; an index of another version is rebuilt.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 TABLES = (
     "experiments",
@@ -94,6 +94,10 @@ CREATE VIEW IF NOT EXISTS curve_points AS
     SELECT r.id AS run_id, m.name AS name, c.step AS step, c.value AS value,
            c.wall_time AS wall_time
     FROM curve_data c JOIN runs r ON r.key = c.run_key JOIN metric_names m ON m.id = c.metric_id;
+-- One row per tag of a run: plain SQL (json_each), so outside readers (the sqlite3 CLI,
+-- pandas, polars) can filter by tag without extract's array_contains().
+CREATE VIEW IF NOT EXISTS run_tags AS
+    SELECT r.id AS run_id, t.value AS tag FROM runs r, json_each(r.tags) t;
 CREATE TABLE IF NOT EXISTS artifacts (
     id TEXT PRIMARY KEY,
     run_id TEXT REFERENCES runs(id),
