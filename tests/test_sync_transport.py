@@ -50,9 +50,9 @@ from extract.objects import (
     to_hex,
 )
 from extract.sdk import Store
-from extract.store import odb as odbmod
 from extract.store.fsck import fsck
 from extract.store.history import State, now_iso, read_state, write_state
+from extract.store.odb import _ingest as odbmod  # the ingest tuning knobs
 from extract.store.odb import decode_loose, encode_loose_bytes
 from extract.store.repo import MAIN, Repository
 from extract.store.walk import object_links
@@ -900,7 +900,7 @@ def test_fetch_killed_while_writing_a_pack_resumes(
     url = sshd.url(big.root)
     script = (
         "import sys\n"
-        "from extract.store import odb\n"
+        "from extract.store.odb import _ingest as odb\n"
         "odb.PACK_AFTER, odb.PACK_BYTES = 16, 256 << 10\n"
         "from extract.store.repo import Repository\n"
         "from extract.sync import ops\n"

@@ -102,8 +102,9 @@ from extract.objects import (
     iter_links,
     to_hex,
 )
+from extract.objects import blob as blobfmt
 from extract.store.history import author
-from extract.store.odb import Buffer, check_stored, encode_loose_bytes, is_plain_blob
+from extract.store.odb import Buffer, check_stored, encode_loose_bytes
 from extract.sync.transport import Transport
 from extract.sync.walk import objects_to_send
 
@@ -899,7 +900,7 @@ class GitTransport(Transport):
                     f"objects up to {MAX_GIT_OBJECT // 2**20} MiB (git hosts refuse big files). "
                     "Push this store to a path or ssh remote instead"
                 )
-            is_blob = is_plain_blob(raw)
+            is_blob = blobfmt.is_blob(raw)
             sha = _git_sha(_TYPE_BLOB, raw)
             self._write(_TYPE_BLOB, sha, raw, guess=is_blob)
             self._pending[oid] = _Pending(sha, is_blob, None if is_blob else raw)
