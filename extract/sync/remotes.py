@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from extract.errors import InvalidInput, RemoteNotFound
 from extract.store import config as configmod
 from extract.store.fsutil import atomic_write
 from extract.store.repo import Repository
+from extract.sync.transport.url import GIT_PREFIX
 
 _HEADER = re.compile(r"^\s*\[\s*remotes\.(?P<name>[^\]\s]+)\s*\]\s*(#.*)?$")
 _ANY_HEADER = re.compile(r"^\s*\[")
@@ -77,8 +79,6 @@ def resolve_remote(repo: Repository, name: str | None) -> tuple[str, str]:
         return name, remotes[name]
     if "/" in name or ":" in name or name.startswith("."):
         return _name_for_url(name), name
-    from extract.sync.gittransport import resolve_git_remote  # it imports the transports
-
     git_url = resolve_git_remote(repo.root, name)  # the code repository's own remote of that name
     if git_url is not None:
         return name, git_url
@@ -87,6 +87,16 @@ def resolve_remote(repo: Repository, name: str | None) -> tuple[str, str]:
         f"({', '.join(remotes) or 'none configured'}) nor a git remote of this code repository; "
         "give a path, an ssh URL or git::<git url>"
     )
+
+
+def resolve_git_remote(store_root: Path, name: str) -> str | None:
+    """``git::<url>`` for git remote ``name`` of the code repository that holds the store,
+    or None."""
+    # Imported here: pygit2 loads only when a name is not a configured remote.
+    from extract.git.remotes import code_remote_url
+
+    url = code_remote_url(store_root, name)
+    return None if url is None else GIT_PREFIX + url
 
 
 def _name_for_url(url: str) -> str:
