@@ -48,7 +48,6 @@ __all__ = [
     "parse",
     "parse_color",
     "parse_hierarchy",
-    "toml_string",
     "with_hierarchy",
 ]
 
@@ -663,7 +662,7 @@ def _show(value: object) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return toml_string(value)
+        return _toml_string(value)
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, list):
@@ -674,7 +673,7 @@ def _show(value: object) -> str:
     return f"{value} (a {type(value).__name__})"
 
 
-def toml_string(value: str) -> str:
+def _toml_string(value: str) -> str:
     """A TOML basic string for ``value``."""
     out = ['"']
     for ch in value:
@@ -689,12 +688,19 @@ def toml_string(value: str) -> str:
 
 
 def with_hierarchy(text: str, hierarchy: tuple[str, ...]) -> str:
-    """``text`` (a config without a hierarchy) with ``[store] hierarchy`` set."""
-    line = f"hierarchy = {toml_string(format_hierarchy(hierarchy))}\n"
+    """``text`` (a config without a hierarchy) with ``[store] hierarchy`` set; the rest of
+    the file (comments, order, formatting) is kept as it was (tomlkit)."""
+    value = format_hierarchy(hierarchy)
     if not text.strip():
-        return "# extract store configuration; see docs/configuration.md\n[store]\n" + line
-    lines = text.splitlines(keepends=True)
-    for i, existing in enumerate(lines):
-        if existing.strip() == "[store]":
-            return "".join([*lines[: i + 1], line, *lines[i + 1 :]])
-    return "[store]\n" + line + "\n" + text
+        return (
+            "# extract store configuration; see docs/configuration.md\n[store]\n"
+            f"hierarchy = {_toml_string(value)}\n"
+        )
+    import tomlkit  # here: it takes ~0.1 s to import, and only `init` writes a hierarchy
+
+    doc = tomlkit.parse(text)
+    store = doc.get("store")
+    if store is None:
+        store = doc["store"] = tomlkit.table()
+    store["hierarchy"] = value
+    return tomlkit.dumps(doc)
