@@ -25,13 +25,12 @@ from extract.objects.kinds import cast
 from extract.store.history import (
     SECTIONS,
     State,
-    author,
     now_iso,
     read_state,
     split_model_key,
     write_state,
 )
-from extract.store.refs import ANY
+from extract.store.refs import ANY, author
 from extract.store.repo import MAIN, Repository
 from extract.sync.transport import Transport
 from extract.sync.walk import ancestors, objects_to_send

@@ -46,8 +46,8 @@ from extract.objects import (
     to_hex,
 )
 from extract.objects import blob as blobfmt
-from extract.store.history import author
 from extract.store.odb import Buffer, check_stored, encode_loose_bytes
+from extract.store.refs import author
 from extract.sync.transport._base import Transport
 from extract.sync.transport.git._client import NETWORK_ERRORS, GitRemote
 from extract.sync.transport.git._pack import (
