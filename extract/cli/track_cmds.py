@@ -24,7 +24,7 @@ from extract.objects.kinds import cast
 from extract.store import chunking
 from extract.store.checkout import checkout as checkout_content
 from extract.store.config import metric_direction
-from extract.store.fieldglob import flatten_config
+from extract.store.flatten import flatten_config
 from extract.store.history import commit_staged, list_staged, reset_main, walk_commits
 from extract.store.repo import MAIN, Repository
 

@@ -1,4 +1,4 @@
-"""The object kinds of store format 1: typed values, pure encode and decode.
+"""The object kinds (the same in store formats 1 and 2): typed values, pure encode and decode.
 
 Each object is a canonical msgpack map holding ``kind`` (a string), ``v`` (the
 kind's format version) and exactly the fields of that kind's table in
