@@ -33,7 +33,7 @@ from extract.store.history import (
 from extract.store.refs import ANY, author
 from extract.store.repo import MAIN, Repository
 from extract.sync.transport import Transport
-from extract.sync.walk import ancestors, objects_to_send
+from extract.sync.walk import ancestors, check_connected, objects_to_send
 
 #: (done, total, bytes so far) -> None; the CLI draws a progress bar with it.
 Progress = Callable[[int, int, int], None]
@@ -149,7 +149,7 @@ def _complete(repo: Repository, head: ObjectId, haves: list[ObjectId]) -> bool:
     if not repo.objects.has(head):
         return False
     try:
-        objects_to_send(repo.objects, [head], haves)
+        check_connected(repo.objects, [head], haves)
     except ExtractError:
         return False
     return True

@@ -13,7 +13,7 @@ from extract.objects import ObjectId, check_ref_name, to_hex
 from extract.store.odb import Buffer, DiskObjectStore
 from extract.store.repo import FORMAT_FILE, Repository
 from extract.sync.transport._base import Tick, Transport, receive
-from extract.sync.walk import objects_to_send
+from extract.sync.walk import check_connected, objects_to_send
 
 
 class LocalTransport(Transport):
@@ -105,7 +105,7 @@ class LocalTransport(Transport):
             raise ObjectNotFound(
                 f"cannot move {name} to {to_hex(new)[:12]}: that commit was never sent"
             )
-        objects_to_send(self.repo.objects, [new], [expected] if expected else [])
+        check_connected(self.repo.objects, [new], [expected] if expected else [])
         try:
             self.repo.refs.set(name, new, expected=expected, message=f"push: {to_hex(new)[:12]}")
         finally:

@@ -67,7 +67,7 @@ from extract.sync.transport.git._trees import (
     fanout,
 )
 from extract.sync.transport.url import cache_key, git_location, redact
-from extract.sync.walk import objects_to_send
+from extract.sync.walk import check_connected, objects_to_send
 
 #: The git refs extract owns in a git repository.
 GIT_REF_PREFIX = "refs/extract/"
@@ -392,7 +392,7 @@ class GitTransport(Transport):
             if current != expected:
                 raise RefConflict(self._conflict(name, current, expected))
         # Connectivity: every object ``new`` reaches is on the remote or goes with this push.
-        objects_to_send(RemoteObjects(self), [new], [expected] if expected else [])
+        check_connected(RemoteObjects(self), [new], [expected] if expected else [])
         if state is not None and state.head == new and not self._unsent():
             return
         build = self._build(git_ref, state, new)
