@@ -16,6 +16,17 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+__all__ = [
+    "HEAD_SIZE",
+    "PREFIX",
+    "SUFFIX",
+    "DataSpan",
+    "bin_header",
+    "blob_parts",
+    "data_span",
+    "is_blob",
+]
+
 PREFIX = b"\x83\xa4data"
 SUFFIX = b"\xa4kind\xa4blob\xa1v\x01"
 #: bin8, bin16 and bin32: the marker and how many bytes of length follow it.

@@ -42,7 +42,7 @@ def open_transport(url: str, create: bool = False, store: Path | None = None) ->
     """The transport for ``url``; ``store`` is the local store (a git remote keeps a cache there)."""
     u = parse_url(url)
     if u.kind == "git":
-        # Imported here: dulwich and pygit2 cost ~0.1 s to load, which a path or ssh
+        # Imported here: dulwich and pygit2 cost ~0.2 s to load, which a path or ssh
         # transfer (and `extract serve`) never needs.
         from extract.sync.transport.git import GitTransport
 

@@ -64,10 +64,13 @@ class _Server:
     def answer(self, req: Any) -> None:
         if not isinstance(req, list) or not req or not isinstance(req[0], str):
             raise ProtocolError("malformed request")
-        handler = _HANDLERS.get(req[0])
-        if handler is None:
-            raise ProtocolError(f"unknown request {req[0]!r}")
-        handler(self, req[1:])
+        verb, args = req[0], req[1:]
+        if verb not in _HANDLERS:
+            raise ProtocolError(f"unknown request {verb!r}")
+        arity, handler = _HANDLERS[verb]
+        if len(args) < arity:
+            raise ProtocolError(f"malformed request: {verb} takes {arity} argument(s)")
+        handler(self, args)
 
     def reply(self, *values: Any) -> None:
         write_frame(self.out, ["ok", *values])
@@ -131,14 +134,15 @@ class _Server:
         self.reply()
 
 
-_HANDLERS: dict[str, Callable[[_Server, list[Any]], None]] = {
-    "hello": _Server.hello,
-    "ls-refs": _Server.ls_refs,
-    "walk": _Server.walk,
-    "has": _Server.has,
-    "get": _Server.get,
-    "put": _Server.put,
-    "update-ref": _Server.update_ref,
+#: verb -> (how many arguments it needs at least, its handler); objects_spec/sync-protocol.md.
+_HANDLERS: dict[str, tuple[int, Callable[[_Server, list[Any]], None]]] = {
+    "hello": (0, _Server.hello),  # (the client's version follows; the reply says ours)
+    "ls-refs": (0, _Server.ls_refs),
+    "walk": (2, _Server.walk),
+    "has": (1, _Server.has),
+    "get": (1, _Server.get),
+    "put": (0, _Server.put),
+    "update-ref": (3, _Server.update_ref),
 }
 
 

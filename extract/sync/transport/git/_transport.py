@@ -221,7 +221,8 @@ class GitTransport(Transport):
         repo.object_store.pack_compression_level = 0
         return repo
 
-    def _reopen(self) -> None:
+    def _reopen_cache(self) -> None:
+        """A new pygit2 handle on the cache, after dulwich wrote to it (packs, refs)."""
         self._pg = pygit2.Repository(str(self.cache))
 
     def _inflate(self, git_sha: bytes) -> bytes:
@@ -232,7 +233,7 @@ class GitTransport(Transport):
         assert isinstance(obj, pygit2.Blob)
         return bytes(obj.data)
 
-    def _refresh(self) -> None:
+    def _fetch_refs(self) -> None:
         """Fetch the remote's refs/extract/* into the cache (only new git objects travel)."""
         seen: dict[Ref, ObjectID] = {}
         store = self._dul.object_store
@@ -265,7 +266,7 @@ class GitTransport(Transport):
                 self._dul.refs.remove_if_equals(name, None)
         for name, sha in seen.items():
             self._dul.refs[name] = sha
-        self._reopen()
+        self._reopen_cache()
         states: dict[str, RefState] = {}
         for name, sha in seen.items():
             git_ref = name.decode("utf-8", "replace")
@@ -306,14 +307,16 @@ class GitTransport(Transport):
             ) from None
         return RefState(git_ref, commit_id, tree, oid)
 
-    def _fresh(self) -> dict[str, RefState]:
+    def _known_refs(self) -> dict[str, RefState]:
+        """The remote's refs as last fetched (fetched now if never): what put, walk and a
+        ref update build on, checked again only where a stale view would matter."""
         if self._refs is None:
-            self._refresh()
+            self._fetch_refs()
         assert self._refs is not None
         return self._refs
 
     def list_refs(self) -> dict[str, ObjectId]:
-        self._refresh()
+        self._fetch_refs()
         assert self._refs is not None
         out: dict[str, ObjectId] = {}
         for git_ref, state in self._refs.items():
@@ -326,17 +329,17 @@ class GitTransport(Transport):
         return out
 
     def walk(self, wants: Sequence[ObjectId], haves: Sequence[ObjectId]) -> list[ObjectId]:
-        self._fresh()
+        self._known_refs()
         return objects_to_send(RemoteObjects(self), wants, haves)
 
     def has(self, ids: Sequence[ObjectId]) -> list[bool]:
-        self._fresh()
+        self._known_refs()
         r = RemoteObjects(self)
         return [r.has(i) for i in ids]
 
     def get(self, ids: Sequence[ObjectId]) -> Generator[tuple[ObjectId, Buffer], None, None]:
         """``ids`` in stored form (as a loose object file holds them), from the cache."""
-        self._fresh()
+        self._known_refs()
         r = RemoteObjects(self)
         for oid in ids:
             yield oid, encode_loose_bytes(r.raw(oid)[0])  # hash checked first
@@ -347,7 +350,7 @@ class GitTransport(Transport):
         everything it links to is on the remote or came before it), then written into a
         pack in the cache as one git blob of its canonical bytes. Nothing leaves until
         ``update_ref``."""
-        self._fresh()
+        self._known_refs()
         n = 0
         for oid, stored in items:
             n += 1
@@ -384,10 +387,10 @@ class GitTransport(Transport):
                 f"a git remote carries only refs/heads/* (as refs/extract/*), not {name!r}"
             )
         git_ref = GIT_REF_PREFIX + name[len(HEADS) :]
-        state = self._fresh().get(git_ref)
+        state = self._known_refs().get(git_ref)
         if (state.head if state else None) != expected:
-            self._refresh()  # our view may be old: look again before calling it a conflict
-            state = self._fresh().get(git_ref)
+            self._fetch_refs()  # our view may be old: look again before calling it a conflict
+            state = self._known_refs().get(git_ref)
             current = state.head if state else None
             if current != expected:
                 raise RefConflict(self._conflict(name, current, expected))
@@ -430,8 +433,8 @@ class GitTransport(Transport):
             raise self._refused(name, git_ref, base_hex, str(status))
         # The remote has it: mirror it in the cache and forget what went.
         self._dul.refs[ref_b] = build.commit_hex
-        self._reopen()
-        states = dict(self._fresh())
+        self._reopen_cache()
+        states = dict(self._known_refs())
         states[git_ref] = self._read_state(
             git_ref, pygit2.Oid(hex=build.commit_hex.decode("ascii"))
         )
@@ -460,8 +463,8 @@ class GitTransport(Transport):
         (git reports a lost compare-and-swap only as "failed to update ref"); otherwise
         the host said no (a hook, permissions, a protected ref) and we repeat its words."""
         with contextlib.suppress(ExtractError):
-            self._refresh()
-            state = self._fresh().get(git_ref)
+            self._fetch_refs()
+            state = self._known_refs().get(git_ref)
             current = ObjectID(str(state.commit).encode("ascii")) if state else None
             if current != base:
                 return RefConflict(
