@@ -524,8 +524,8 @@ def bench_full(base: Path, sz: Sizes, repeat: int, sshd: Sshd) -> tuple[list[Row
             repo = Repository(dest)
             with open_transport(url) as t:
                 res = ops.fetch(repo, t, "origin")
-            if res.remote_head != head:
-                raise RuntimeError(f"{key}: fetched {res.remote_head!r}, wanted {head!r}")
+            if res.head != head:
+                raise RuntimeError(f"{key}: fetched {res.head!r}, wanted {head!r}")
             fetched[key] = res.objects
             packs[key] = len(repo.objects.packs())
 

@@ -41,6 +41,7 @@
     │       └── ModelConflict             name@version already holds other content
     └── RemoteError                       6  the other side of a transfer failed us
         └── ProtocolError                 it broke the protocol, went away, or refused
+            ├── ConnectionClosed          the stream ended: the other side hung up
             └── StreamLost                the byte stream can no longer be followed
 
 Each class carries the exit code the CLI uses (``cli/_common.handle_errors`` is the one
@@ -253,6 +254,11 @@ class RemoteError(ExtractError):
 
 class ProtocolError(RemoteError):
     """The other side broke the protocol, went away, or sent something we refuse."""
+
+
+class ConnectionClosed(ProtocolError):
+    """The stream ended where a frame or object bytes were due: the other side hung up
+    (or its process died). A client asks its ssh process why; a server just stops."""
 
 
 class StreamLost(ProtocolError):

@@ -37,7 +37,8 @@ import pytest
 
 from extract.objects import Commit, Event, ObjectId, new_ulid
 from extract.sdk import Store
-from extract.store.history import author, commit_staged, head_state, now_iso, write_state
+from extract.store.history import commit_staged, head_state, now_iso, write_state
+from extract.store.refs import author
 from extract.store.repo import MAIN, Repository
 from extract.sync.walk import objects_to_send
 

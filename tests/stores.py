@@ -9,8 +9,8 @@ from pathlib import Path
 from extract import Store
 from extract.objects import ObjectId, RunRecord, to_hex
 from extract.objects.kinds import cast
-from extract.store import odb as odbmod
 from extract.store.history import commit_staged, head_state
+from extract.store.odb import _ingest as odbmod  # the ingest tuning knobs
 from extract.store.pack import Pack
 from extract.store.repo import MAIN, Repository
 from extract.sync.transport import receive

@@ -1,4 +1,6 @@
-"""config.toml: every section, key, default and error (docs/configuration.md)."""
+"""config.toml: every section, key, default and error (docs/configuration.md): the store's
+sections (store/config.py) and the TUI's (tui/settings.py), which ``parse_tui`` checks
+after the store's."""
 
 from __future__ import annotations
 
@@ -12,25 +14,29 @@ import pytest
 from extract.errors import ConfigError, InvalidInput
 from extract.store import config as configmod
 from extract.store.config import (
+    MINIMIZE_HINTS,
+    Config,
+    MetricsConfig,
+    load,
+    metric_direction,
+    parse,
+)
+from extract.tui.settings import (
     COLOR_NAMES,
     COMPARE_SECTIONS,
-    MINIMIZE_HINTS,
     SUMMARY_SECTIONS,
     THEME_DEFAULTS,
     CompareConfig,
-    Config,
     HighlightRule,
     InfoConfig,
-    MetricsConfig,
     NotificationsConfig,
     SummaryConfig,
     TablesConfig,
     ThemeConfig,
+    TuiConfig,
     auto_curve_height,
-    load,
-    metric_direction,
-    parse,
     parse_color,
+    tui_config,
 )
 
 SEED_STYLE = """\
@@ -101,10 +107,15 @@ future_setting = 1
 """
 
 
+def parse_tui(text: str) -> TuiConfig:
+    """The whole file as the TUI sees it: the store's sections, then the TUI's."""
+    return tui_config(parse(text))
+
+
 def test_seed_style_config_parses_completely() -> None:
-    cfg = parse(SEED_STYLE)
-    assert cfg.hierarchy == ("benchmark", "model", "variant")
-    assert cfg.auto_commit is True
+    cfg = parse_tui(SEED_STYLE)
+    assert cfg.store.hierarchy == ("benchmark", "model", "variant")
+    assert cfg.store.auto_commit is True
     assert cfg.summary == SummaryConfig(
         sections=("metrics", "curves", "runs"), curve_width=90, curve_height=10, curve_smooth=True
     )
@@ -112,7 +123,7 @@ def test_seed_style_config_parses_completely() -> None:
         fields=("method.**", "!method.parent", "task.num_train_epochs", "{lr,seed}")
     )
     assert cfg.compare == CompareConfig(sections=("config", "pivot"), curve_width=40)
-    assert cfg.metrics == MetricsConfig(
+    assert cfg.store.metrics == MetricsConfig(
         minimize=("forgetting_rate", "custom_loss"), maximize=("custom_score",)
     )
     assert cfg.tables.highlight == (
@@ -126,12 +137,12 @@ def test_seed_style_config_parses_completely() -> None:
     assert cfg.theme.bg == "#000000"
     assert cfg.theme.explicit == frozenset(THEME_DEFAULTS)
     assert cfg.notifications == NotificationsConfig(timeout=5)
-    assert dict(cfg.remotes) == {
+    assert dict(cfg.store.remotes) == {
         "origin": "/mnt/backup/.extract",
         "lab-server_2.b": "ssh://lab/home/me/.extract",
     }
-    assert list(cfg.remotes) == ["origin", "lab-server_2.b"]
-    assert cfg.raw["tui"] == {"future_setting": 1}  # unknown sections are kept, not checked
+    assert list(cfg.store.remotes) == ["origin", "lab-server_2.b"]
+    assert cfg.store.raw["tui"] == {"future_setting": 1}  # unknown sections are kept, not checked
 
 
 def test_dotted_remote_names() -> None:
@@ -144,8 +155,12 @@ def test_dotted_remote_names() -> None:
 
 
 def test_defaults() -> None:
-    for cfg in (Config(), parse(""), parse("[summary]\n[info]\n[compare]\n[metrics]\n[tables]\n")):
-        assert cfg.auto_commit is False
+    for cfg in (
+        TuiConfig(),
+        parse_tui(""),
+        parse_tui("[summary]\n[info]\n[compare]\n[metrics]\n[tables]\n"),
+    ):
+        assert cfg.store.auto_commit is False
         assert cfg.summary == SummaryConfig()
         assert cfg.summary.sections == ("runs", "metrics", "tables", "curves") == SUMMARY_SECTIONS
         assert cfg.summary.curve_width == 80
@@ -155,12 +170,12 @@ def test_defaults() -> None:
         assert cfg.compare.sections == ("pivot", "config", "tables", "curves") == COMPARE_SECTIONS
         assert cfg.compare.curve_width == 50
         assert cfg.compare.curve_height is None
-        assert cfg.metrics == MetricsConfig((), ())
+        assert cfg.store.metrics == MetricsConfig((), ())
         assert cfg.tables == TablesConfig(())
         assert cfg.theme == ThemeConfig()
         assert cfg.theme.explicit == frozenset()
         assert cfg.notifications.timeout == 3
-        assert dict(cfg.remotes) == {}
+        assert dict(cfg.store.remotes) == {}
 
 
 def test_theme_defaults_are_the_seeds() -> None:
@@ -179,7 +194,7 @@ def test_theme_defaults_are_the_seeds() -> None:
 
 
 def test_partial_theme_keeps_defaults_and_records_what_was_set() -> None:
-    theme = parse('[theme]\naccent = "#123ABC"\n').theme
+    theme = parse_tui('[theme]\naccent = "#123ABC"\n').theme
     assert theme.accent == "#123abc"
     assert theme.fg == THEME_DEFAULTS["fg"]
     assert theme.explicit == frozenset({"accent"})
@@ -191,13 +206,13 @@ def test_missing_file_gives_defaults(tmp_path: Path) -> None:
 
 
 def test_config_is_frozen() -> None:
-    cfg = parse("")
+    cfg = parse_tui("")
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.summary = SummaryConfig()  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.summary.curve_width = 3  # type: ignore[misc]
     with pytest.raises(TypeError):
-        cfg.remotes["x"] = "y"  # type: ignore[index]
+        cfg.store.remotes["x"] = "y"  # type: ignore[index]
 
 
 def test_existing_helpers_still_work() -> None:
@@ -232,7 +247,9 @@ def test_existing_helpers_still_work() -> None:
 )
 def test_valid_values(text: str, field: str, value: object) -> None:
     section, key = field.split(".")
-    assert getattr(getattr(parse(text), section), key) == value
+    cfg = parse_tui(text)
+    owner = cfg.store if section == "metrics" else cfg
+    assert getattr(getattr(owner, section), key) == value
 
 
 # Every error: the TOML, and the message after "config.toml: ".
@@ -491,7 +508,7 @@ ERRORS = [
 @pytest.mark.parametrize(("text", "message"), ERRORS)
 def test_errors(text: str, message: str) -> None:
     with pytest.raises(ConfigError) as info:
-        parse(text)
+        parse_tui(text)
     assert str(info.value).startswith("config.toml: " + message), str(info.value)
 
 
@@ -506,15 +523,15 @@ def test_errors_name_the_file(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_text("[summary]\ncurve_width = 150\n")
     with pytest.raises(ConfigError, match=re.escape(f"{path}: [summary] curve_width")):
-        load(path)
+        tui_config(load(path))
     assert ConfigError.exit_code == 2
 
 
 def test_error_shows_long_values_briefly() -> None:
     with pytest.raises(ConfigError, match=r"got \[1, 2, 3, 4, 5, 6, \.\.\.\]"):
-        parse("[summary]\ncurve_width = [1, 2, 3, 4, 5, 6, 7]")
+        parse_tui("[summary]\ncurve_width = [1, 2, 3, 4, 5, 6, 7]")
     with pytest.raises(ConfigError, match=r"got 1979-05-27 \(a date\)"):
-        parse("[summary]\ncurve_width = 1979-05-27")
+        parse_tui("[summary]\ncurve_width = 1979-05-27")
 
 
 def test_unknown_sections_and_top_level_keys_are_kept() -> None:
@@ -676,7 +693,7 @@ def test_highlight_conditions() -> None:
 
 
 def test_highlight_first_match_wins() -> None:
-    tables = parse(SEED_STYLE).tables
+    tables = parse_tui(SEED_STYLE).tables
     assert tables.rule_for(0.0) == HighlightRule(color="darkgray", eq=0.0)
     assert tables.rule_for(0.95) == HighlightRule(color="green", min=0.9)
     assert tables.rule_for(0.6) == HighlightRule(color="#ff6600", min=0.5, max=0.9)
@@ -698,7 +715,3 @@ def test_numpy_numbers_are_numbers() -> None:
 
 def test_auto_curve_height() -> None:
     assert [auto_curve_height(n) for n in range(7)] == [12, 12, 10, 8, 6, 6, 6]
-    assert SummaryConfig().curve_height_for(2) == 10
-    assert SummaryConfig(curve_height=20).curve_height_for(2) == 20
-    assert CompareConfig().curve_height_for(3) == 8
-    assert CompareConfig(curve_height=7).curve_height_for(1) == 7

@@ -1,8 +1,10 @@
-"""[info] fields globs over flattened config keys (docs/configuration.md, [info])."""
+"""[info] fields globs over flattened config keys (docs/configuration.md, [info]): the
+pattern syntax on wcmatch (tui/fields.py), and flatten_config (store/flatten.py)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pytest
@@ -10,13 +12,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from extract.errors import InvalidInput
-from extract.store.fieldglob import (
-    FieldFilter,
-    compile_glob,
-    flatten_config,
-    glob_match,
-    match_fields,
-)
+from extract.store.flatten import flatten_config
+from extract.tui.fields import FieldFilter, compile_glob
+
+
+def glob_match(pattern: str, key: str) -> bool:
+    """Whether the dotted ``key`` matches the positive ``pattern``."""
+    return compile_glob(pattern).matches(key)
+
+
+def match_fields(keys: Iterable[str], patterns: Sequence[str]) -> list[str]:
+    """The ``keys`` that ``patterns`` selects, in the order of ``keys``."""
+    return FieldFilter(patterns).select(keys)
+
 
 # The seed's table, row for row: pattern, keys it matches, keys it does not match.
 SEED_TABLE = [

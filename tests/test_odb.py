@@ -181,7 +181,7 @@ def test_ingest_keeps_everything_checked_when_the_body_fails(tmp_path: Path) -> 
         for i, (oid, stored) in enumerate(items):
             sink.put_stored(oid, stored)
             if i == 4:
-                sink.cut()
+                sink.close_group()
             assert odb.has(oid)  # checked and on its way: present for its parents' checks
         raise RuntimeError("connection cut")
     for oid, _ in items:

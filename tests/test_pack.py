@@ -12,10 +12,10 @@ import pytest
 
 from extract.errors import CorruptPack, ObjectNotFound
 from extract.objects import Blob, Commit, ObjectId, Tree, encode_object, hash_bytes
-from extract.store import odb as odbmod
 from extract.store.fsck import fsck
 from extract.store.gc import gc
 from extract.store.odb import DiskObjectStore
+from extract.store.odb import _ingest as odbmod  # the ingest tuning knobs
 from extract.store.pack import (
     ENTRY,
     PACK_HEADER,
@@ -149,7 +149,7 @@ def ingest(odb: DiskObjectStore, items: list[tuple[ObjectId, bytes]], cut_every:
         for i, (oid, stored) in enumerate(items, 1):
             sink.put_stored(oid, stored)
             if i % cut_every == 0:
-                sink.cut()
+                sink.close_group()
     odb.sync()
 
 

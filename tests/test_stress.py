@@ -93,8 +93,8 @@ def test_writers_commits_gc_reindex_and_fetches_together(tmp_path: Path) -> None
     commit_staged(repo_a, "the rest of a")
     with LocalTransport(b) as t:
         fetched = ops.fetch(repo_a, t, "peer")
-    assert fetched.remote_head is not None
-    ops.merge(repo_a, fetched.remote_head)
+    assert fetched.head is not None
+    ops.merge(repo_a, fetched.head)
     rep = fsck(repo_a, read_data=True)
     assert rep.ok, "\n".join(map(str, rep.errors))
 

@@ -28,8 +28,10 @@ from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import pytest
+from dulwich.object_format import DEFAULT_OBJECT_FORMAT
+from dulwich.pack import PackChunkGenerator
 
-import extract.sync.gittransport as gt
+import extract.sync.transport.git._transport as gt
 from extract.errors import (
     CorruptObject,
     ExtractError,
@@ -40,6 +42,7 @@ from extract.errors import (
     StoreNotFound,
     UnknownFormatVersion,
 )
+from extract.git.remotes import git_remote_url
 from extract.objects import Blob, Commit, ObjectId, encode_object, hash_bytes, to_hex
 from extract.sdk import Store
 from extract.store.fsck import fsck
@@ -48,14 +51,11 @@ from extract.store.odb import decode_loose, encode_loose_bytes
 from extract.store.repo import MAIN, Repository
 from extract.store.walk import object_links
 from extract.sync import ops
-from extract.sync.gittransport import (
-    GitTransport,
-    git_location,
-    git_remote_url,
-    is_git_url,
-    resolve_git_remote,
-)
+from extract.sync.remotes import resolve_git_remote
 from extract.sync.transport import LocalTransport
+from extract.sync.transport.git import GitTransport
+from extract.sync.transport.git._pack import TYPE_BLOB, GitPackWriter, PackEntry, git_sha
+from extract.sync.transport.url import git_location, is_git_url, redact
 from tests.cli import extract
 from tests.sshd import (
     SshServer,
@@ -462,7 +462,7 @@ def test_fetch_everything_then_only_the_new_run(
 
     local = make_store(tmp_path / "local" / ".extract")
     r1 = ops.fetch(local, connect(remote, local.root), "origin")
-    assert r1.remote_head == first and r1.objects == len(reachable(src, first))
+    assert r1.head == first and r1.objects == len(reachable(src, first))
     assert local.refs.read("refs/remotes/origin/main") == first
     assert local.refs.read(MAIN) is None
     assert ops.merge(local, first).kind == "fast-forward"
@@ -503,7 +503,7 @@ def test_fetch_from_an_empty_git_repository(
     remote = bare(tmp_path / "remote.git")
     local = make_store(tmp_path / "local" / ".extract")
     r = ops.fetch(local, connect(remote, local.root), "origin")
-    assert r.remote_head is None and r.objects == 0
+    assert r.head is None and r.objects == 0
     assert local.refs.names() == []
 
 
@@ -619,26 +619,37 @@ def test_each_push_is_one_git_commit_rewriting_only_changed_fanout(
     assert len(tree_paths) < len(total_dirs)
 
 
-def test_the_pack_we_send_is_valid_with_or_without_passthrough(
-    tmp_path: Path, connect: Callable[..., GitTransport], monkeypatch: pytest.MonkeyPatch
+def test_the_pack_we_send_carries_our_entries_verbatim_and_is_valid(
+    tmp_path: Path, connect: Callable[..., GitTransport]
 ) -> None:
-    """Our pre-compressed entries go through dulwich verbatim; if a dulwich release
-    stopped passing them through, the fallback (inflated objects) must work too."""
-    assert gt._passthrough_ok(), (
-        "dulwich no longer writes comp_chunks verbatim: the slow path is in use"
+    """Our pre-compressed entries go through dulwich verbatim (its PackChunkGenerator
+    reuses a record's comp_chunks: ``reuse_compressed``, on by default), so nothing is
+    compressed twice; and git accepts the pack, stored and deflated entries alike."""
+    entry_dir = tmp_path / "entry"
+    writer = GitPackWriter(entry_dir)
+    content = b"extract passthrough check\n" * 100
+    entry = writer.add(TYPE_BLOB, git_sha(TYPE_BLOB, content), content, guess=False)
+    writer.finish()
+    assert isinstance(entry, PackEntry)
+    sent = b"".join(
+        PackChunkGenerator(
+            num_records=1,
+            records=iter([entry.record(git_sha(TYPE_BLOB, content))]),
+            object_format=DEFAULT_OBJECT_FORMAT,
+        )
     )
+    assert sent[12:-20] == entry.read(), "dulwich no longer sends our entries verbatim"
     src, head = source(tmp_path)
     blob = tmp_path / "w.bin"
     blob.write_bytes(os.urandom(200_000) + b"\0" * 300_000)  # one stored, one deflated chunk
     with Store(src.root) as s, s.experiment({"sweep": "x", "trial": "w"}).run(name="w") as r:
         r.register_model("w", "1", blob)
     head = commit(src, "w")
-    monkeypatch.setattr(gt, "_PASSTHROUGH", False)
     remote = bare(tmp_path / "remote.git")
     ops.push(src, connect(remote, src.root), "origin")
     git("--git-dir", str(remote), "fsck", "--strict", "--no-dangling")
     local = make_store(tmp_path / "local" / ".extract")
-    assert ops.fetch(local, connect(remote, local.root), "origin").remote_head == head
+    assert ops.fetch(local, connect(remote, local.root), "origin").head == head
 
 
 def test_a_deleted_cache_costs_a_fetch_not_data(
@@ -691,7 +702,7 @@ def test_clone_the_code_then_fetch_origin_brings_the_experiments(
     assert git("for-each-ref", "refs/extract", cwd=two) == "", "a plain clone stays code-only"
     s2 = make_store(two / ".extract")
     r = ops.fetch(s2, transport(s2, "origin"), "origin")
-    assert r.remote_head == h1
+    assert r.head == h1
     assert ops.merge(s2, h1).kind == "fast-forward"
     assert head_runs(s2, h1) == head_runs(s1, h1)
 
@@ -704,12 +715,12 @@ def test_clone_the_code_then_fetch_origin_brings_the_experiments(
     with pytest.raises(RefConflict):
         ops.push(s1, transport(s1, "origin"), "origin")
     f = ops.fetch(s1, transport(s1, "origin"), "origin")
-    assert f.remote_head is not None
-    assert ops.merge(s1, f.remote_head).kind == "merge"
+    assert f.head is not None
+    assert ops.merge(s1, f.head).kind == "merge"
     ops.push(s1, transport(s1, "origin"), "origin")
     f2 = ops.fetch(s2, transport(s2, "origin"), "origin")
-    assert f2.remote_head is not None
-    assert ops.merge(s2, f2.remote_head).kind == "fast-forward"
+    assert f2.head is not None
+    assert ops.merge(s2, f2.head).kind == "fast-forward"
     h = s1.refs.read(MAIN)
     assert h is not None and s2.refs.read(MAIN) == h
     assert len(head_runs(s1, h)) == 6
@@ -846,16 +857,14 @@ def test_https_credentials_come_from_git_credential_helpers(
     ops.push(src, connect(src.root), "origin")
     assert git_ref(remote) is not None
     local = make_store(tmp_path / "local" / ".extract")
-    assert ops.fetch(local, connect(local.root), "origin").remote_head == head
+    assert ops.fetch(local, connect(local.root), "origin").head == head
 
 
 def test_messages_never_show_a_password(tmp_path: Path) -> None:
-    assert gt.redact("git+https://me:tok@github.com/a.git") == "git+https://***@github.com/a.git"
-    assert (
-        gt.redact("git::https://ghp_token@github.com/a.git") == "git::https://***@github.com/a.git"
-    )
-    assert gt.redact("git+ssh://me:pw@host/x") == "git+ssh://me:***@host/x"
-    assert gt.redact("git::me@host:code.git") == "git::me@host:code.git"
+    assert redact("git+https://me:tok@github.com/a.git") == "git+https://***@github.com/a.git"
+    assert redact("git::https://ghp_token@github.com/a.git") == "git::https://***@github.com/a.git"
+    assert redact("git+ssh://me:pw@host/x") == "git+ssh://me:***@host/x"
+    assert redact("git::me@host:code.git") == "git::me@host:code.git"
     t = GitTransport("git+http://me:s3cret@127.0.0.1:9/x.git", store=tmp_path / "s")
     try:
         with pytest.raises(ExtractError) as e:
@@ -900,7 +909,7 @@ def test_a_200_mib_model_round_trips(
     t0 = time.perf_counter()
     fetched = ops.fetch(dst, connect(remote, dst.root), "origin")
     fetch_s = time.perf_counter() - t0
-    assert fetched.remote_head == head and fetched.objects == pushed.objects
+    assert fetched.head == head and fetched.objects == pushed.objects
     assert ops.merge(dst, head).kind == "fast-forward"
     with Store(dst.root) as s:
         out = s.checkout_model("net", "1", tmp_path / "out")
@@ -933,7 +942,7 @@ def test_the_spec_example_ids() -> None:
             .stdout.decode()
             .strip()
         )
-        assert real == git_id == gt._git_sha(3, content).hex()
+        assert real == git_id == git_sha(3, content).hex()
         assert git_id in spec
     assert to_hex(hash_bytes(raw)) in spec
     assert raw.hex(" ") in spec

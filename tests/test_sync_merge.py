@@ -57,9 +57,9 @@ def exchange(dst: Repository, src: Repository, name: str, strategy: str | None =
     """``dst`` fetches ``src`` and merges it; the merge kind ('none' if src has no commits)."""
     with LocalTransport(src.root) as t:
         r = ops.fetch(dst, t, name)
-    if r.remote_head is None:
+    if r.head is None:
         return "none"
-    return ops.merge(dst, r.remote_head, strategy=strategy).kind
+    return ops.merge(dst, r.head, strategy=strategy).kind
 
 
 def state_of(repo: Repository) -> State:
@@ -511,7 +511,7 @@ def test_model_conflict_changes_nothing(tmp_path: Path) -> None:
     head_a = a.refs.get(MAIN)
     rows_a = index_rows(a)
     with LocalTransport(b.root) as t:
-        theirs = ops.fetch(a, t, "b").remote_head
+        theirs = ops.fetch(a, t, "b").head
     assert theirs is not None
     refs_before = {n: a.refs.read(n) for n in a.refs.names()}
     with pytest.raises(MergeConflict) as e:

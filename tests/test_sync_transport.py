@@ -50,9 +50,9 @@ from extract.objects import (
     to_hex,
 )
 from extract.sdk import Store
-from extract.store import odb as odbmod
 from extract.store.fsck import fsck
 from extract.store.history import State, now_iso, read_state, write_state
+from extract.store.odb import _ingest as odbmod  # the ingest tuning knobs
 from extract.store.odb import decode_loose, encode_loose_bytes
 from extract.store.repo import MAIN, Repository
 from extract.store.walk import object_links
@@ -80,6 +80,7 @@ from extract.sync.transport import (
     parse_url,
     send_objects,
 )
+from extract.sync.transport import _local as local_transport
 from tests.cli import REPO, extract
 from tests.sshd import (
     SshServer,
@@ -118,7 +119,7 @@ def connect(
     """``connect(store_dir, create=False)``: a transport of this test's kind to a store."""
     server: SshServer | None = request.getfixturevalue("ssh_env") if kind == "ssh" else None
     if kind == "path-copy":
-        monkeypatch.setattr(ops, "_same_device", lambda a, b: False)
+        monkeypatch.setattr(local_transport, "_same_device", lambda a, b: False)
     opened: list[Transport] = []
 
     def _open(path: Path, create: bool = False) -> Transport:
@@ -334,7 +335,7 @@ def test_fetch_everything_then_only_the_new_run(tmp_path: Path, connect: Connect
     src, first = source(tmp_path, runs=4)
     local = make_store(tmp_path / "local" / ".extract")
     r = ops.fetch(local, connect(src.root), "origin")
-    assert r.remote_head == first and r.objects == len(reachable(src, first))
+    assert r.head == first and r.objects == len(reachable(src, first))
     assert local.refs.read("refs/remotes/origin/main") == first
     assert local.refs.read(MAIN) is None  # fetch never moves main
     assert ops.merge(local, first).kind == "fast-forward"
@@ -399,7 +400,7 @@ def test_fetch_from_an_empty_remote(tmp_path: Path, connect: Connect) -> None:
     empty = remote_store(tmp_path, "empty")
     local = make_store(tmp_path / "local" / ".extract")
     r = ops.fetch(local, connect(empty.root), "origin")
-    assert r.remote_head is None and r.objects == 0
+    assert r.head is None and r.objects == 0
     assert local.refs.names() == []
 
 
@@ -900,7 +901,7 @@ def test_fetch_killed_while_writing_a_pack_resumes(
     url = sshd.url(big.root)
     script = (
         "import sys\n"
-        "from extract.store import odb\n"
+        "from extract.store.odb import _ingest as odb\n"
         "odb.PACK_AFTER, odb.PACK_BYTES = 16, 256 << 10\n"
         "from extract.store.repo import Repository\n"
         "from extract.sync import ops\n"

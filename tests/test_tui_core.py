@@ -16,11 +16,12 @@ from extract.errors import InvalidInput
 from extract.index import browse
 from extract.index.build import Indexer
 from extract.index.db import open_reader
-from extract.store.config import HighlightRule, TablesConfig, parse
+from extract.store.config import parse
 from extract.store.history import list_staged
 from extract.store.repo import Repository
 from extract.tui import chart, dag, heatmap
 from extract.tui.core import Browser
+from extract.tui.settings import HighlightRule, TablesConfig, tui_config
 from tests.test_tui_fixture import Fixture, build, fixed_clock
 
 REPO = Path(__file__).resolve().parent.parent
@@ -307,9 +308,11 @@ def test_catmull_rom_passes_through_the_points() -> None:
 
 
 def test_highlight_rules_first_match_wins_and_colours() -> None:
-    cfg = parse(
-        '[[tables.highlight]]\neq = 1\ncolor = "none"\n[[tables.highlight]]\nmin = 0.5\ncolor = "#ff6600"\n'
-        '[[tables.highlight]]\npattern = "nan"\ncolor = "darkgray"\n'
+    cfg = tui_config(
+        parse(
+            '[[tables.highlight]]\neq = 1\ncolor = "none"\n[[tables.highlight]]\nmin = 0.5\ncolor = "#ff6600"\n'
+            '[[tables.highlight]]\npattern = "nan"\ncolor = "darkgray"\n'
+        )
     ).tables
 
     def style(v: float) -> Style | None:
@@ -376,7 +379,8 @@ def test_dag_layout_puts_generations_in_columns() -> None:
 def test_docs_list_every_key_and_setting() -> None:
     import dataclasses
 
-    from extract.store import config as cfg
+    from extract.store import config as store_cfg
+    from extract.tui import settings as cfg
     from extract.tui.keys import KEYMAP
 
     doc = (REPO / "docs" / "tui.md").read_text()
@@ -390,7 +394,7 @@ def test_docs_list_every_key_and_setting() -> None:
         ("summary", cfg.SummaryConfig),
         ("info", cfg.InfoConfig),
         ("compare", cfg.CompareConfig),
-        ("metrics", cfg.MetricsConfig),
+        ("metrics", store_cfg.MetricsConfig),
         ("notifications", cfg.NotificationsConfig),
     ):
         for f in dataclasses.fields(klass):

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from rich.style import Style
 
-from extract.store.config import THEME_DEFAULTS
 from extract.store.history import list_staged
 from extract.store.repo import Repository
 from extract.tui.app import FOREVER, ExtractApp
@@ -23,6 +22,7 @@ from extract.tui.screens.lists import RunBrowser, RunPicker, SearchScreen, Selec
 from extract.tui.screens.main import MainScreen
 from extract.tui.screens.popups import ConfirmDelete, HelpScreen, TodoAdd
 from extract.tui.screens.tableview import TableScreen
+from extract.tui.settings import THEME_DEFAULTS
 from extract.tui.widgets.detail import DetailPanel
 from extract.tui.widgets.navigator import Navigator
 from extract.tui.widgets.views import DashboardView, LineageView, RegistryView, TodoView

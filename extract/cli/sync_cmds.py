@@ -60,7 +60,7 @@ def progress_bar(what: str, quiet: bool) -> Iterator[ops.Progress | None]:
         yield update
 
 
-def _fetch(repo: Repository, remote: str | None, quiet: bool) -> tuple[str, ops.FetchResult]:
+def _fetch(repo: Repository, remote: str | None, quiet: bool) -> tuple[str, ops.TransferResult]:
     name, url = resolve_remote(repo, remote)
     with open_transport(url, store=repo.root) as t, progress_bar("fetch", quiet) as bar:
         return name, ops.fetch(repo, t, name, bar)
@@ -123,19 +123,19 @@ def fetch(
         print_json(
             {
                 "remote": name,
-                "head": to_hex(r.remote_head) if r.remote_head else None,
+                "head": to_hex(r.head) if r.head else None,
                 "objects": r.objects,
                 "bytes": r.bytes,
                 "seconds": round(r.seconds, 3),
             }
         )
     elif not quiet:
-        if r.remote_head is None:
+        if r.head is None:
             typer.echo(f"{name} has no commits yet")
         else:
             typer.echo(
                 f"fetched {r.objects} objects ({r.bytes} bytes) from {name}: "
-                f"refs/remotes/{name}/main at {short(r.remote_head)}"
+                f"refs/remotes/{name}/main at {short(r.head)}"
             )
 
 
@@ -204,12 +204,10 @@ def pull(
     """Fetch, then merge. Example: extract pull cluster"""
     repo = open_store(store, writes="`extract pull`")
     name, r = _fetch(repo, remote, quiet or json_out)
-    if r.remote_head is None:
+    if r.head is None:
         _report_merge(ops.MergeResult("up-to-date", repo.refs.read("refs/heads/main")), json_out)
         return
-    result = ops.merge(
-        repo, r.remote_head, strategy=_strategy(ours, theirs), message=f"merge {name}"
-    )
+    result = ops.merge(repo, r.head, strategy=_strategy(ours, theirs), message=f"merge {name}")
     refresh_index(repo)
     if not quiet or json_out:
         _report_merge(result, json_out)

@@ -37,8 +37,10 @@ def tui(
       extract tui --store /data/project/.extract
       extract tui --web --port 8000     (then open http://localhost:8000)
     """
+    from extract.tui.settings import tui_config  # (no textual: that loads with the app)
+
     repo = open_store(store)
-    _ = repo.config  # a malformed config.toml is reported here, before the screen is taken
+    tui_config(repo.config)  # a malformed config.toml is reported here, before the screen is taken
     if not web:
         from extract.tui import run
 

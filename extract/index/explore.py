@@ -34,7 +34,7 @@ from extract.index.query import dict_rows, escape_like
 from extract.objects import Array, Blob, CurveSet, Link, ObjectId, RunRecord, from_hex
 from extract.objects.kinds import cast
 from extract.store.config import Config, Direction, metric_direction
-from extract.store.fieldglob import flatten_config
+from extract.store.flatten import flatten_config
 from extract.store.odb import ObjectStore
 
 __all__ = [

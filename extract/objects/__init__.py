@@ -1,5 +1,6 @@
 """Pure object layer: canonical encoding, ids and object kinds. No file I/O."""
 
+from extract.objects.blob import blob_parts
 from extract.objects.codec import Link, Value, decode, encode, iter_links
 from extract.objects.ids import (
     HASH_NAME,
@@ -24,7 +25,6 @@ from extract.objects.kinds import (
     ObjectKind,
     RunRecord,
     Tree,
-    blob_parts,
     decode_object,
     encode_object,
     object_from_value,

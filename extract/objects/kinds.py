@@ -1,4 +1,4 @@
-"""The object kinds of store format 1: typed values, pure encode and decode.
+"""The object kinds (the same in store formats 1 and 2): typed values, pure encode and decode.
 
 Each object is a canonical msgpack map holding ``kind`` (a string), ``v`` (the
 kind's format version) and exactly the fields of that kind's table in
@@ -12,8 +12,6 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self, TypeVar
-
-import msgpack
 
 from extract.errors import SchemaError, UnknownFormatVersion
 from extract.objects.codec import Link, Value, decode, encode
@@ -36,7 +34,6 @@ EVENT_OPS = (
     "lineage",
     "experiment",
 )
-ARRAY_DTYPE_KINDS = "biuf"  # bool, signed, unsigned, float (complex and objects refused)
 _DTYPE = re.compile(r"\|b1|\|i1|\|u1|<i[248]|<u[248]|<f[248]")
 _ULID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")
 #: Columns of a curve: name -> little-endian dtype of the packed values.
@@ -133,26 +130,6 @@ class Blob(ObjectKind):
     def from_fields(cls, value: Mapping[str, Value]) -> Self:
         f = _Fields(cls.KIND, value, ("data",))
         return cls(f.get("data", lambda x: type(x) is bytes, "binary"))
-
-
-def blob_parts(data: bytes | memoryview) -> tuple[bytes, bytes]:
-    """Prefix and suffix that surround ``data`` in a blob's canonical bytes.
-
-    Lets large chunks be hashed and written without copying them into one buffer;
-    the test suite checks it against ``encode``.
-    """
-    packer = msgpack.Packer(use_bin_type=True)
-    prefix = b"\x83" + packer.pack("data") + _bin_header(len(data))
-    suffix = packer.pack("kind") + packer.pack("blob") + packer.pack("v") + b"\x01"
-    return prefix, suffix
-
-
-def _bin_header(n: int) -> bytes:
-    if n < 2**8:
-        return b"\xc4" + n.to_bytes(1, "big")
-    if n < 2**16:
-        return b"\xc5" + n.to_bytes(2, "big")
-    return b"\xc6" + n.to_bytes(4, "big")
 
 
 @dataclass(frozen=True)
@@ -551,8 +528,6 @@ KINDS: dict[str, type[ObjectKind]] = {
     for k in (Blob, ChunkList, Tree, Array, CurveSet, RunRecord, ModelVersion, Event, Commit)
 }
 
-AnyObject = ObjectKind
-
 
 def encode_object(obj: ObjectKind) -> bytes:
     return encode(obj.to_value())
@@ -579,14 +554,6 @@ def object_from_value(value: Value) -> ObjectKind:
 def decode_object(raw: bytes | memoryview) -> ObjectKind:
     """Bytes to a typed object: canonical form, then the kind's field table."""
     return object_from_value(decode(raw))
-
-
-def kind_of(raw: bytes | memoryview) -> str:
-    """The kind named in ``raw``, without checking its fields (for listings)."""
-    value = decode(raw)
-    if type(value) is not dict or type(value.get("kind")) is not str:
-        raise SchemaError("an object map must hold a string 'kind'")
-    return str(value["kind"])
 
 
 def cast(obj: ObjectKind, cls: type[T]) -> T:

@@ -19,7 +19,7 @@ import blake3
 from pyfastcdc import FastCDC
 
 from extract.errors import SchemaError
-from extract.objects import Blob, ChunkList, ObjectId, blob_parts, hash_bytes
+from extract.objects import Blob, ChunkList, ObjectId
 from extract.objects.kinds import cast
 from extract.store.fsutil import atomic_write
 from extract.store.odb import ObjectStore
@@ -142,16 +142,3 @@ def read_into(odb: ObjectStore, root: ObjectId, out: BinaryIO) -> int:
     if isinstance(obj, ChunkList) and h.digest() != obj.b3:
         raise SchemaError(f"content of {root.hex()} does not match its recorded BLAKE3 hash")
     return total
-
-
-def content_size(odb: ObjectStore, root: ObjectId) -> int:
-    obj = odb.get(root)
-    if isinstance(obj, Blob):
-        return len(obj.data)
-    return cast(obj, ChunkList).size
-
-
-def blob_id(data: bytes) -> ObjectId:
-    """The id ``data`` gets as a single blob, without storing it."""
-    prefix, suffix = blob_parts(data)
-    return hash_bytes(prefix + data + suffix)

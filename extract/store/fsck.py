@@ -23,12 +23,13 @@ from extract.objects import (
     iter_links,
     to_hex,
 )
+from extract.objects import blob as blobfmt
 from extract.objects.kinds import Commit
 from extract.store import damage, journal
-from extract.store.odb import decode_loose
+from extract.store.odb import BLOB_HEAD, decode_loose, stored_blob_span
 from extract.store.pack import PACK_SUFFIX, pread_all, read_pack
 from extract.store.repo import Repository
-from extract.store.walk import BLOB_HEAD, BLOB_SUFFIX, blob_layout, list_tmp, roots
+from extract.store.walk import list_tmp, roots
 
 
 @dataclass(frozen=True)
@@ -73,34 +74,103 @@ def _reader(fd: int, base: int) -> Callable[[int, int], bytes]:
 def fsck(
     repo: Repository, read_data: bool = False, progress: Callable[[int], None] | None = None
 ) -> FsckReport:
-    rep = FsckReport()
-    odb = repo.objects
-    links: dict[ObjectId, list[ObjectId]] = {}
-    present: set[ObjectId] = set()
-    kinds: dict[ObjectId, str] = {}
+    check = _Fsck(repo, read_data, progress)
+    check.loose_objects()
+    check.packs()
+    all_roots = check.roots()
+    check.reachability(all_roots)
+    check.warnings()
+    return check.rep
 
-    def err(subject: str, message: str) -> None:
-        rep.problems.append(Problem("error", subject, message))
 
-    def check(oid: ObjectId, where: Path, size: int, read_at: Callable[[int, int], bytes]) -> None:
+class _Fsck:
+    """One fsck run, phase by phase: what each object read so far links to and is."""
+
+    def __init__(
+        self, repo: Repository, read_data: bool, progress: Callable[[int], None] | None
+    ) -> None:
+        self.repo = repo
+        self.odb = repo.objects
+        self.read_data = read_data
+        self.progress = progress
+        self.rep = FsckReport()
+        self.links: dict[ObjectId, list[ObjectId]] = {}
+        self.present: set[ObjectId] = set()
+        self.kinds: dict[ObjectId, str] = {}
+
+    def error(self, subject: str, message: str) -> None:
+        self.rep.problems.append(Problem("error", subject, message))
+
+    def warning(self, subject: str, message: str) -> None:
+        self.rep.problems.append(Problem("warning", subject, message))
+
+    def loose_objects(self) -> None:
+        for sub, name in self.odb.iter_files():
+            path = self.odb.root / sub / name
+            try:
+                oid = from_hex(sub + name)
+            except InvalidId:
+                self.error(
+                    str(path), "stray file in the object directory (its name is not an object id)"
+                )
+                continue
+            if path.is_dir():
+                self.error(
+                    str(path), "stray directory in the object directory (an object is a file)"
+                )
+                continue
+            with open(path, "rb") as f:
+                fd = f.fileno()
+                self.object(oid, path, os.fstat(fd).st_size, _reader(fd, 0))
+
+    def packs(self) -> None:
+        pack_dir = self.odb.pack_dir
+        for file in sorted(os.listdir(pack_dir)) if pack_dir.is_dir() else []:
+            path = pack_dir / file
+            if not file.endswith(PACK_SUFFIX):
+                self.error(str(path), "stray file in the pack directory (not a pack)")
+                continue
+            if path.is_dir():  # nothing else reads it: odb skips a pack it cannot open as a file
+                self.error(str(path), "stray directory in the pack directory (a pack is a file)")
+                continue
+            try:
+                pack = read_pack(path)  # from disk, not a cached index
+            except CorruptPack as e:
+                self.error(str(path), f"damaged pack, none of its objects is used: {e.why}")
+                continue
+            except FileNotFoundError:
+                continue  # gc replaced it meanwhile
+            self.rep.packs += 1
+            with open(path, "rb") as f:
+                fd = f.fileno()
+                for oid, offset, length in pack.entries():
+                    if oid in self.present or oid in self.links:
+                        continue  # also loose, and checked there
+                    self.rep.packed += 1
+                    self.object(oid, path, length, _reader(fd, offset))
+
+    def object(
+        self, oid: ObjectId, where: Path, size: int, read_at: Callable[[int, int], bytes]
+    ) -> None:
         """One stored object, wherever it lies: ``read_at(start, n)`` reads its bytes."""
+        rep = self.rep
         rep.objects += 1
-        if progress:
-            progress(rep.objects)
+        if self.progress:
+            self.progress(rep.objects)
         hexid = to_hex(oid)
         try:
-            layout = blob_layout(read_at(0, BLOB_HEAD))
-            if layout is not None and not read_data:
-                start, n = layout
-                if size != start + n + len(BLOB_SUFFIX):
+            span = stored_blob_span(read_at(0, BLOB_HEAD))
+            if span is not None and not self.read_data:
+                # A blob's framing and length, without reading (or hashing) its data.
+                if size != span.end:
                     raise CorruptObject(
                         hexid, None, where, f"truncated or padded ({size} bytes stored)"
                     )
-                if read_at(size - len(BLOB_SUFFIX), len(BLOB_SUFFIX)) != BLOB_SUFFIX:
+                if read_at(size - len(blobfmt.SUFFIX), len(blobfmt.SUFFIX)) != blobfmt.SUFFIX:
                     raise CorruptObject(hexid, None, where, "blob trailer is damaged")
                 rep.blobs += 1
-                kinds[oid] = "blob"
-                present.add(oid)
+                self.kinds[oid] = "blob"
+                self.present.add(oid)
                 return
             raw = decode_loose(read_at(0, size), hexid, where)
             rep.bytes_hashed += len(raw)
@@ -108,130 +178,89 @@ def fsck(
             if actual != oid:
                 raise CorruptObject(hexid, to_hex(actual), where, "content does not match its id")
             obj = decode_object(raw)
-            kinds[oid] = obj.KIND
-            links[oid] = list(iter_links(decode(raw)))
+            self.kinds[oid] = obj.KIND
+            self.links[oid] = list(iter_links(decode(raw)))
             if obj.KIND == "blob":
                 rep.blobs += 1
-            present.add(oid)
+            self.present.add(oid)
         except CorruptObject as e:
-            err(hexid, str(e).removeprefix(f"corrupt object {hexid}").lstrip(": "))
+            self.error(hexid, str(e).removeprefix(f"corrupt object {hexid}").lstrip(": "))
             rep.damaged.append(oid)
         except ExtractError as e:
-            err(hexid, f"malformed object: {e} ({where})")
+            self.error(hexid, f"malformed object: {e} ({where})")
             rep.damaged.append(oid)
 
-    for sub, name in odb.iter_files():
-        path = odb.root / sub / name
-        try:
-            oid = from_hex(sub + name)
-        except InvalidId:
-            err(str(path), "stray file in the object directory (its name is not an object id)")
-            continue
-        if path.is_dir():
-            err(str(path), "stray directory in the object directory (an object is a file)")
-            continue
-        with open(path, "rb") as f:
-            fd = f.fileno()
-            check(oid, path, os.fstat(fd).st_size, _reader(fd, 0))
+    def roots(self) -> list[tuple[str, ObjectId]]:
+        """Everything that must be present, each ref checked to name a commit."""
+        all_roots = roots(self.repo, self.error)
+        for name, oid in all_roots:
+            kind = self.kinds.get(oid)
+            if name.startswith("refs/") and kind is not None and kind != Commit.KIND:
+                self.error(name, f"points at a {kind} object {to_hex(oid)[:12]}, not a commit")
+        return all_roots
 
-    packed = 0
-    names = sorted(os.listdir(odb.pack_dir)) if odb.pack_dir.is_dir() else []
-    for file in names:
-        path = odb.pack_dir / file
-        if not file.endswith(PACK_SUFFIX):
-            err(str(path), "stray file in the pack directory (not a pack)")
-            continue
-        if path.is_dir():  # nothing else reads it: odb skips a pack it cannot open as a file
-            err(str(path), "stray directory in the pack directory (a pack is a file)")
-            continue
-        try:
-            pack = read_pack(path)  # from disk, not a cached index
-        except CorruptPack as e:
-            err(str(path), f"damaged pack, none of its objects is used: {e.why}")
-            continue
-        except FileNotFoundError:
-            continue  # gc replaced it meanwhile
-        rep.packs += 1
-        with open(path, "rb") as f:
-            fd = f.fileno()
-            for oid, offset, length in pack.entries():
-                if oid in present or oid in links:
-                    continue  # also loose, and checked there
-                packed += 1
-                check(oid, path, length, _reader(fd, offset))
-    rep.packed = packed
+    def reachability(self, all_roots: list[tuple[str, ObjectId]]) -> None:
+        """Walk from the roots: what is missing, what is dangling, and for each damaged or
+        missing object what needs it."""
+        rep = self.rep
+        reachable: set[ObjectId] = set()
+        # Depth first, the most direct roots last on the stack so they are walked first: an
+        # object is labelled with the first root that reaches it, and "reachable from
+        # refs/heads/main" says more than "from reflog refs/heads/main" (old history) or
+        # "from staged ..." (not yet committed).
+        stack: list[tuple[str, ObjectId]] = sorted(all_roots, key=_root_rank, reverse=True)
+        while stack:
+            via, oid = stack.pop()
+            if oid in reachable:
+                continue
+            reachable.add(oid)
+            if oid not in self.present:
+                if oid not in rep.damaged:  # a damaged one was named where it was read
+                    self.error(to_hex(oid), f"missing object (reachable from {via})")
+                    rep.missing.append(oid)
+                continue
+            stack.extend((via, child) for child in self.links.get(oid, ()))
+        rep.reachable = len(reachable & self.present)
+        rep.dangling = sorted(self.present - reachable)
+        rep.damaged = list(dict.fromkeys(rep.damaged))
+        if rep.damaged or rep.missing:
+            rep.needed_by = damage.needed_by(
+                self.repo, rep.damaged + rep.missing, self.links, self.kinds, all_roots
+            )
+            named = {to_hex(o): damage.summary(n) for o, n in rep.needed_by.items()}
+            rep.problems = [
+                Problem(p.severity, p.subject, f"{p.message}; needed by {named[p.subject]}")
+                if p.severity == "error" and p.subject in named
+                else p
+                for p in rep.problems
+            ]
 
-    def root_error(subject: str, message: str) -> None:
-        err(subject, message)
-
-    all_roots = roots(repo, root_error)
-    for name, oid in all_roots:
-        if name.startswith("refs/") and oid in kinds and kinds[oid] != Commit.KIND:
-            err(name, f"points at a {kinds[oid]} object {to_hex(oid)[:12]}, not a commit")
-
-    reachable: set[ObjectId] = set()
-    # Depth first, the most direct roots last on the stack so they are walked first: an
-    # object is labelled with the first root that reaches it, and "reachable from
-    # refs/heads/main" says more than "from reflog refs/heads/main" (old history) or
-    # "from staged ..." (not yet committed).
-    stack: list[tuple[str, ObjectId]] = sorted(all_roots, key=_root_rank, reverse=True)
-    while stack:
-        via, oid = stack.pop()
-        if oid in reachable:
-            continue
-        reachable.add(oid)
-        if oid not in present:
-            if oid not in rep.damaged:  # a damaged one was named where it was read
-                err(to_hex(oid), f"missing object (reachable from {via})")
-                rep.missing.append(oid)
-            continue
-        stack.extend((via, child) for child in links.get(oid, ()))
-    rep.reachable = len(reachable & present)
-    rep.dangling = sorted(present - reachable)
-    rep.damaged = list(dict.fromkeys(rep.damaged))
-    if rep.damaged or rep.missing:
-        rep.needed_by = damage.needed_by(repo, rep.damaged + rep.missing, links, kinds, all_roots)
-        named = {to_hex(o): damage.summary(n) for o, n in rep.needed_by.items()}
-        rep.problems = [
-            Problem(p.severity, p.subject, f"{p.message}; needed by {named[p.subject]}")
-            if p.severity == "error" and p.subject in named
-            else p
-            for p in rep.problems
-        ]
-
-    now = time.time()
-    for tmp in list_tmp(odb):
-        age = now - tmp.stat().st_mtime
-        rep.problems.append(
-            Problem(
-                "warning",
+    def warnings(self) -> None:
+        """What an interrupted write left behind, and damaged reflogs and journals."""
+        repo = self.repo
+        now = time.time()
+        for tmp in list_tmp(self.odb):
+            age = now - tmp.stat().st_mtime
+            self.warning(
                 str(tmp),
                 f"temporary file left by an interrupted write "
                 f"({age:.0f} s old); `extract gc` removes it",
             )
-        )
-    for lock in repo.refs.locks():
-        rep.problems.append(
-            Problem(
-                "warning",
+        for lock in repo.refs.locks():
+            self.warning(
                 str(lock),
                 "ref lock file: an update is running or crashed; "
                 "if no extract process is running, remove it",
             )
-        )
-    for name in repo.refs.reflog_names():
-        _check_reflog(repo, name, rep)
-    for path in sorted(repo.journal_dir.glob("*")):
-        if path.is_file() and journal.read(path).torn:
-            rep.problems.append(
-                Problem(
-                    "warning",
+        for name in repo.refs.reflog_names():
+            _check_reflog(repo, name, self.rep)
+        for path in sorted(repo.journal_dir.glob("*")):
+            if path.is_file() and journal.read(path).torn:
+                self.warning(
                     str(path),
                     "journal ends in a torn record (a crash mid-write); "
                     "the intact records before it are kept",
                 )
-            )
-    return rep
 
 
 def _root_rank(root: tuple[str, ObjectId]) -> int:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
-import getpass
 import os
 import socket
 from collections.abc import Callable, Iterator
@@ -43,6 +42,7 @@ from extract.objects.kinds import cast
 from extract.objects.names import MAX_NAME_BYTES
 from extract.store.fsutil import atomic_write
 from extract.store.odb import ObjectStore
+from extract.store.refs import author
 from extract.store.repo import MAIN, Repository
 
 SECTIONS = ("runs", "models", "events")
@@ -51,14 +51,6 @@ HIERARCHY_ENTRY = "hierarchy"
 
 def now_iso() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def author() -> str:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = str(os.getuid())
-    return f"{user}@{socket.gethostname()}"
 
 
 def bucket_of(key: str) -> str:

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Final
 
 from extract.errors import (
-    ExtractError,
     InvalidId,
     LockHeld,
     RefConflict,
@@ -56,7 +55,8 @@ class ReflogEntry:
     message: str
 
 
-def _who() -> str:
+def author() -> str:
+    """``user@host``: who made a commit or moved a ref (in commits and reflog lines)."""
     try:
         user = getpass.getuser()
     except (KeyError, OSError):
@@ -174,7 +174,7 @@ class RefStore:
         new_file = not path.exists()
         msg = " ".join(message.split())  # one line, whatever the caller passed
         line = (
-            f"{_hex_or_zero(old)} {_hex_or_zero(new)} {int(time.time() * 1000)} {_who()}\t{msg}\n"
+            f"{_hex_or_zero(old)} {_hex_or_zero(new)} {int(time.time() * 1000)} {author()}\t{msg}\n"
         ).encode()
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
         try:
@@ -218,19 +218,6 @@ class RefStore:
         """1-based numbers of the reflog's damaged lines (0: the file cannot be read at
         all); empty if the reflog is sound or only torn by a crash (see ``check_reflog``)."""
         return self.check_reflog(name).damaged
-
-    def damaged_reflogs(self) -> list[str]:
-        """Names of the reflogs with damage (``check_reflog``). gc calls this and refuses to
-        run while any is listed: the ids a damaged reflog lost are no longer roots."""
-        out = []
-        for name in self.reflog_names():
-            try:
-                damaged = self.reflog_damage(name)
-            except ExtractError:  # a file under logs/ whose name is no ref name
-                damaged = [0]
-            if damaged:
-                out.append(name)
-        return out
 
     def reflog_names(self) -> list[str]:
         out = []

@@ -19,14 +19,9 @@ from pathlib import Path
 
 from extract.errors import ExtractError
 from extract.objects import ObjectId, decode, iter_links, to_hex
+from extract.objects.blob import is_blob
 from extract.store.fsutil import fsync_dir, temp_file, write_all
-from extract.store.odb import (
-    Buffer,
-    DiskObjectStore,
-    check_stored,
-    decode_loose,
-    is_plain_blob,
-)
+from extract.store.odb import Buffer, DiskObjectStore, check_stored, decode_loose
 from extract.store.pack import Pack, pread_all
 from extract.store.repo import Repository
 
@@ -45,7 +40,7 @@ def sound(oid: ObjectId, stored: Buffer) -> bool:
 def links_of(oid: ObjectId, stored: Buffer) -> list[ObjectId]:
     """The objects a sound stored object links to."""
     raw = decode_loose(stored, to_hex(oid), None)
-    return [] if is_plain_blob(raw) else list(iter_links(decode(raw)))
+    return [] if is_blob(raw) else list(iter_links(decode(raw)))
 
 
 def read_loose(odb: DiskObjectStore, oid: ObjectId) -> bytes | None:

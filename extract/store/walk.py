@@ -9,49 +9,13 @@ from pathlib import Path
 from extract.errors import ObjectFormatError
 from extract.objects import ObjectId, Value, decode, iter_links
 from extract.objects.codec import scan_links
-from extract.store.odb import (
-    CODEC_RAW,
-    HEADER_SIZE,
-    LOOSE_FORMAT,
-    MAGIC,
-    DiskObjectStore,
-    decode_loose,
-)
+from extract.store.odb import BLOB_HEAD, DiskObjectStore, decode_loose, stored_blob_span
 from extract.store.repo import Repository
-
-#: The canonical bytes of every uncompressed blob start with this: a 3-entry map whose
-#: first (sorted) key is "data", followed by a bin header. No other kind starts so.
-BLOB_START = b"\x83\xa4data"
-BLOB_SUFFIX = b"\xa4kind\xa4blob\xa1v\x01"
-_BIN_LEN = {0xC4: 1, 0xC5: 2, 0xC6: 4}
-
-
-#: Stored bytes that ``blob_layout`` needs to see.
-BLOB_HEAD = HEADER_SIZE + len(BLOB_START) + 5
-
-
-def blob_layout(head: bytes) -> tuple[int, int] | None:
-    """(header size, data length) if the first ``BLOB_HEAD`` stored bytes of an object are
-    a raw-stored blob's, else None."""
-    if head[:2] != MAGIC or len(head) < HEADER_SIZE + len(BLOB_START) + 1:
-        return None
-    if head[2] != LOOSE_FORMAT or head[3] != CODEC_RAW:
-        return None
-    body = head[HEADER_SIZE:]
-    if not body.startswith(BLOB_START):
-        return None
-    marker = body[len(BLOB_START)]
-    width = _BIN_LEN.get(marker)
-    if width is None or len(body) < len(BLOB_START) + 1 + width:
-        return None
-    start = len(BLOB_START) + 1
-    n = int.from_bytes(body[start : start + width], "big")
-    return HEADER_SIZE + start + width, n
 
 
 def object_links(odb: DiskObjectStore, oid: ObjectId) -> list[ObjectId]:
     """Links of a stored object, verified; blobs are recognised from their first bytes."""
-    if blob_layout(odb.read_head(oid, BLOB_HEAD)) is not None:
+    if stored_blob_span(odb.read_head(oid, BLOB_HEAD)) is not None:
         return []
     return list(iter_links(decode(odb.get_raw(oid))))
 
@@ -60,7 +24,7 @@ def sent_links(odb: DiskObjectStore, oid: ObjectId) -> list[ObjectId]:
     """Links of a stored object as a sender's walk reads them: not verified (no hash, no
     canonical check), because the receiver verifies every object it is sent. About half
     the cost of ``object_links``."""
-    if blob_layout(odb.read_head(oid, BLOB_HEAD)) is not None:
+    if stored_blob_span(odb.read_head(oid, BLOB_HEAD)) is not None:
         return []  # a blob's data is never read here: it may be large and links to nothing
     return scan_links(decode_loose(odb.read_file(oid), oid.hex(), None))
 

@@ -58,8 +58,8 @@ def pull(root: str | Path, remote: str) -> dict[str, int]:
     before = table_counts(repo)
     with open_transport(url, store=repo.root) as t:
         result = ops.fetch(repo, t, name)
-    if result.remote_head is not None:
-        ops.merge(repo, result.remote_head)
+    if result.head is not None:
+        ops.merge(repo, result.head)
     return _added(before, table_counts(repo))
 
 

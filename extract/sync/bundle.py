@@ -24,7 +24,7 @@ from extract.store.odb import encode_loose_bytes
 from extract.store.refs import ANY
 from extract.store.repo import MAIN, Repository
 from extract.sync.protocol import read_frame, write_frame
-from extract.sync.walk import objects_to_send
+from extract.sync.walk import check_connected, objects_to_send
 
 MAGIC = b"EXTRACT-BUNDLE 1\n"
 BUNDLE_REMOTE = "bundle"
@@ -108,7 +108,7 @@ def _import_bundle(repo: Repository, src: Path) -> BundleInfo:
         except ProtocolError as e:
             raise BundleError(f"{src} is truncated or damaged: {e}") from None
     count, total = tally
-    objects_to_send(repo.objects, [head], [])  # complete history, or ObjectNotFound
+    check_connected(repo.objects, [head], [])  # the complete history, or ObjectNotFound
     repo.refs.set(
         f"refs/remotes/{BUNDLE_REMOTE}/main", head, expected=ANY, message=f"import {src.name}"
     )

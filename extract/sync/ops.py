@@ -14,12 +14,10 @@ nothing written, unless ``--ours``/``--theirs`` chooses.
 
 from __future__ import annotations
 
-import os
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from extract.errors import ExtractError, InvalidInput, MergeConflict, RefConflict, StoreError
 from extract.objects import Commit, ObjectId, to_hex
@@ -27,17 +25,15 @@ from extract.objects.kinds import cast
 from extract.store.history import (
     SECTIONS,
     State,
-    author,
     now_iso,
     read_state,
     split_model_key,
     write_state,
 )
-from extract.store.odb import Buffer, DiskObjectStore
-from extract.store.refs import ANY
+from extract.store.refs import ANY, author
 from extract.store.repo import MAIN, Repository
-from extract.sync.transport import LocalTransport, Transport, receive
-from extract.sync.walk import ancestors, objects_to_send
+from extract.sync.transport import Transport
+from extract.sync.walk import ancestors, check_connected, objects_to_send
 
 #: (done, total, bytes so far) -> None; the CLI draws a progress bar with it.
 Progress = Callable[[int, int, int], None]
@@ -48,17 +44,30 @@ def tracking_ref(remote: str) -> str:
 
 
 @dataclass
-class FetchResult:
-    remote_head: ObjectId | None
+class TransferResult:
+    """What a fetch or a push moved."""
+
+    head: ObjectId | None  # the commit that moved: the remote's main (fetch) or ours (push)
     objects: int = 0
     bytes: int = 0
     seconds: float = 0.0
     up_to_date: bool = False
 
+    def counter(self, total: int, progress: Progress | None) -> Callable[[int], None]:
+        """A per-object tick that counts into this result and reports ``progress``."""
+
+        def tick(nbytes: int) -> None:
+            self.objects += 1
+            self.bytes += nbytes
+            if progress:
+                progress(self.objects, total, self.bytes)
+
+        return tick
+
 
 def fetch(
     repo: Repository, transport: Transport, remote: str, progress: Progress | None = None
-) -> FetchResult:
+) -> TransferResult:
     # One write transaction: what arrives is unnamed until the remote-tracking ref moves.
     with repo.writing():
         return _fetch(repo, transport, remote, progress)
@@ -66,11 +75,11 @@ def fetch(
 
 def _fetch(
     repo: Repository, transport: Transport, remote: str, progress: Progress | None
-) -> FetchResult:
+) -> TransferResult:
     t0 = time.perf_counter()
     refs = transport.list_refs()
     head = refs.get(MAIN)
-    result = FetchResult(head)
+    result = TransferResult(head)
     if head is None:
         result.up_to_date = True
         return result
@@ -81,22 +90,10 @@ def _fetch(
     if not _complete(repo, head, haves):
         candidates = transport.walk([head], haves)
         missing = [oid for oid in candidates if not odb.has(oid)]
-
-        def tick(nbytes: int) -> None:
-            result.objects += 1
-            result.bytes += nbytes
-            if progress:
-                progress(result.objects, len(missing), result.bytes)
-
         # Each object is checked (hash, kind, and that everything it links to is already
         # here: objects come children first) before it is written, so when the last one is
         # in, the new head's whole history is.
-        if isinstance(transport, LocalTransport) and _can_link(transport.repo.objects, odb):
-            for oid in missing:  # same filesystem: share the immutable files, as git clone --local
-                tick(odb.link_from(transport.repo.objects, oid))
-            odb.sync()
-        else:
-            receive(odb, transport.get(missing), tick)
+        transport.copy_into(odb, missing, result.counter(len(missing), progress))
         if result.objects != len(missing):
             raise StoreError(
                 f"fetch from {transport.url} ended early: {result.objects} of {len(missing)} objects"
@@ -112,25 +109,16 @@ def _fetch(
     return result
 
 
-@dataclass
-class PushResult:
-    head: ObjectId | None
-    objects: int = 0
-    bytes: int = 0
-    seconds: float = 0.0
-    up_to_date: bool = False
-
-
 def push(
     repo: Repository, transport: Transport, remote: str, progress: Progress | None = None
-) -> PushResult:
+) -> TransferResult:
     """Objects first, then the remote's main, moved only if it is still where we saw it."""
     t0 = time.perf_counter()
     local = repo.refs.read(MAIN)
     if local is None:
         raise InvalidInput("nothing to push: main has no commits yet (`extract commit -m MSG`)")
     remote_head = transport.list_refs().get(MAIN)
-    result = PushResult(local)
+    result = TransferResult(local)
     if remote_head == local:
         result.up_to_date = True
         return result
@@ -143,25 +131,7 @@ def push(
     flags = transport.has(candidates)
     missing = [oid for oid, present in zip(candidates, flags, strict=True) if not present]
 
-    def stream() -> Iterator[tuple[ObjectId, Buffer]]:
-        for oid in missing:
-            stored = repo.objects.get_stored(oid)
-            result.objects += 1
-            result.bytes += len(stored)
-            if progress:
-                progress(result.objects, len(missing), result.bytes)
-            yield oid, stored
-
-    if isinstance(transport, LocalTransport) and _can_link(repo.objects, transport.repo.objects):
-        remote_odb = transport.repo.objects
-        with transport.repo.writing():  # the remote's own transaction, until update_ref
-            for oid in missing:
-                result.bytes += remote_odb.link_from(repo.objects, oid)
-                result.objects += 1
-            remote_odb.sync()
-            transport.hold()
-    else:
-        transport.put(stream())
+    transport.copy_from(repo.objects, missing, result.counter(len(missing), progress))
     try:
         transport.update_ref(MAIN, local, remote_head)
     except RefConflict:
@@ -179,23 +149,10 @@ def _complete(repo: Repository, head: ObjectId, haves: list[ObjectId]) -> bool:
     if not repo.objects.has(head):
         return False
     try:
-        objects_to_send(repo.objects, [head], haves)
+        check_connected(repo.objects, [head], haves)
     except ExtractError:
         return False
     return True
-
-
-def _can_link(src: DiskObjectStore, dst: DiskObjectStore) -> bool:
-    """Whether objects can move by hard link: both stores on one filesystem, and every object
-    of the source loose (a packed object is one range of a pack: it is streamed instead)."""
-    return _same_device(src.root, dst.root) and not src.has_packs()
-
-
-def _same_device(a: Path, b: Path) -> bool:
-    try:
-        return os.stat(a).st_dev == os.stat(b).st_dev
-    except OSError:
-        return False
 
 
 # merging -------------------------------------------------------------------------

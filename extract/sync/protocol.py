@@ -26,7 +26,7 @@ from typing import IO, Any
 
 import msgpack
 
-from extract.errors import ProtocolError, StreamLost
+from extract.errors import ConnectionClosed, ProtocolError, StreamLost
 from extract.objects import ObjectId
 from extract.objects.ids import DIGEST_SIZE
 
@@ -35,6 +35,10 @@ PROTOCOL_VERSION = 3
 MAX_FRAME = 256 * 1024 * 1024
 #: The most stored bytes one object batch may announce (a batch is read into one buffer).
 MAX_BATCH = MAX_FRAME
+#: A sender makes object batches of about this many bytes (small objects many to a batch) ...
+GROUP_BYTES = 1 << 20
+#: ... and at most this many objects (``extract serve`` holds a batch's files open at once).
+BATCH_OBJECTS = 256
 _LEN = struct.Struct(">I")
 
 
@@ -54,6 +58,15 @@ def read_frame(inp: IO[bytes]) -> Any:
         return msgpack.unpackb(payload, raw=False, strict_map_key=True)
     except (ValueError, TypeError, msgpack.UnpackException) as e:
         raise ProtocolError(f"the remote sent a malformed message: {e}") from None
+
+
+def decode_ids(values: Any) -> list[ObjectId]:
+    """A list of ids as a frame carries it (32-byte strings), checked."""
+    if not isinstance(values, list) or not all(
+        isinstance(v, bytes) and len(v) == DIGEST_SIZE for v in values
+    ):
+        raise ProtocolError("expected a list of 32-byte ids")
+    return [ObjectId(v) for v in values]
 
 
 def write_objects(out: IO[bytes], items: Sequence[tuple[ObjectId, bytes | memoryview]]) -> None:
@@ -148,7 +161,9 @@ def read_objects(
     while got < total:
         n = inp.readinto(view[got:])  # type: ignore[attr-defined]
         if not n:
-            raise ProtocolError("the connection to the remote closed in the middle of a transfer")
+            raise ConnectionClosed(
+                "the connection to the remote closed in the middle of a transfer"
+            )
         got += n
     out = []
     pos = 0
@@ -164,7 +179,9 @@ def _read_exact(inp: IO[bytes], n: int) -> bytes:
     while left:
         data = inp.read(left)
         if not data:
-            raise ProtocolError("the connection to the remote closed in the middle of a transfer")
+            raise ConnectionClosed(
+                "the connection to the remote closed in the middle of a transfer"
+            )
         chunks.append(data)
         left -= len(data)
     return b"".join(chunks)

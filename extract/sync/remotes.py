@@ -1,16 +1,24 @@
-"""Named remotes in config.toml: ``[remotes.<name>] url = "..."``."""
+"""Named remotes in config.toml: ``[remotes.<name>] url = "..."``.
+
+Edits go through tomlkit, which keeps the user's comments, order and formatting: adding a
+remote changes nothing else in the file, and removing one removes exactly it, however it
+was written (a ``[remotes.<name>]`` table, an inline table, a dotted key).
+"""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from extract.errors import InvalidInput, RemoteNotFound
+from extract.errors import ConfigError, InvalidInput, RemoteNotFound
 from extract.store import config as configmod
 from extract.store.fsutil import atomic_write
 from extract.store.repo import Repository
+from extract.sync.transport.url import GIT_PREFIX
 
-_HEADER = re.compile(r"^\s*\[\s*remotes\.(?P<name>[^\]\s]+)\s*\]\s*(#.*)?$")
-_ANY_HEADER = re.compile(r"^\s*\[")
+if TYPE_CHECKING:
+    from tomlkit import TOMLDocument
 
 
 def list_remotes(repo: Repository) -> dict[str, str]:
@@ -21,32 +29,59 @@ def add_remote(repo: Repository, name: str, url: str) -> None:
     remotes = list_remotes(repo)
     if name in remotes:
         raise InvalidInput(f"remote {name!r} already exists ({remotes[name]}); remove it first")
-    path = repo.config_path
-    text = path.read_text("utf-8") if path.exists() else ""
-    sep = "" if not text or text.endswith("\n") else "\n"
-    # the name quoted: "v1.2" is one remote, not a table v1 holding a table 2
-    new = f"{text}{sep}\n[remotes.{configmod.toml_string(name)}]\nurl = {configmod.toml_string(url)}\n"
-    _check_and_write(repo, new)
+    import tomlkit  # here, as in _document
+
+    doc = _document(repo)
+    table = doc.get("remotes")
+    if table is None:
+        # A super table: written as [remotes.<name>] headers, never a bare [remotes].
+        table = doc["remotes"] = tomlkit.table(is_super_table=True)
+    # Written in the style of the remotes already there; tomlkit quotes a name that needs
+    # it: "v1.2" is one remote, not a table v1 holding a table 2.
+    entry = tomlkit.inline_table() if _inline(table) else tomlkit.table()
+    entry["url"] = url
+    table[name] = entry
+    _check_and_write(repo, doc.as_string())
 
 
 def remove_remote(repo: Repository, name: str) -> None:
     remotes = list_remotes(repo)
     if name not in remotes:
         raise RemoteNotFound(f"Remote not found: {name!r}; remotes: {', '.join(remotes) or 'none'}")
-    lines = repo.config_path.read_text("utf-8").splitlines(keepends=True)
-    out, skipping = [], False
-    for line in lines:
-        m = _HEADER.match(line)
-        if m:
-            skipping = m.group("name").strip('"') == name
-        elif _ANY_HEADER.match(line):
-            skipping = False
-        if not skipping:
-            out.append(line)
-    _check_and_write(repo, "".join(out).rstrip("\n") + "\n")
+    doc = _document(repo)
+    table = doc["remotes"]
+    del table[name]
+    if not table:
+        del doc["remotes"]
+    text = doc.as_string().rstrip("\n")  # the blank line that set the table apart goes too
+    _check_and_write(repo, text + "\n" if text else "")
     tracking = f"refs/remotes/{name}/main"
     if repo.refs.read(tracking) is not None:
         repo.refs.set(tracking, None, message=f"remote remove {name}")
+
+
+def _document(repo: Repository) -> TOMLDocument:
+    # Imported here: tomlkit takes ~0.1 s to import, which only `extract remote add` and
+    # `remove` need (fetch and push resolve names from the parsed config).
+    import tomlkit
+    from tomlkit.exceptions import ParseError
+
+    path = repo.config_path
+    text = path.read_text("utf-8") if path.exists() else ""
+    try:
+        return tomlkit.parse(text)
+    except ParseError as e:  # (config.parse said it was sound TOML)
+        raise ConfigError(f"{path}: malformed TOML: {e}") from None
+
+
+def _inline(table: object) -> bool:
+    """Whether the remotes are written inline: ``remotes = {...}`` or ``name = {url = ...}``."""
+    from tomlkit.items import InlineTable, Table
+
+    if isinstance(table, InlineTable):
+        return True
+    values = list(table.values()) if isinstance(table, Table) else []
+    return bool(values) and all(isinstance(v, InlineTable) for v in values)
 
 
 def _check_and_write(repo: Repository, text: str) -> None:
@@ -77,8 +112,6 @@ def resolve_remote(repo: Repository, name: str | None) -> tuple[str, str]:
         return name, remotes[name]
     if "/" in name or ":" in name or name.startswith("."):
         return _name_for_url(name), name
-    from extract.sync.gittransport import resolve_git_remote  # it imports the transports
-
     git_url = resolve_git_remote(repo.root, name)  # the code repository's own remote of that name
     if git_url is not None:
         return name, git_url
@@ -87,6 +120,16 @@ def resolve_remote(repo: Repository, name: str | None) -> tuple[str, str]:
         f"({', '.join(remotes) or 'none configured'}) nor a git remote of this code repository; "
         "give a path, an ssh URL or git::<git url>"
     )
+
+
+def resolve_git_remote(store_root: Path, name: str) -> str | None:
+    """``git::<url>`` for git remote ``name`` of the code repository that holds the store,
+    or None."""
+    # Imported here: pygit2 loads only when a name is not a configured remote.
+    from extract.git.remotes import code_remote_url
+
+    url = code_remote_url(store_root, name)
+    return None if url is None else GIT_PREFIX + url
 
 
 def _name_for_url(url: str) -> str:

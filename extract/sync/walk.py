@@ -136,6 +136,14 @@ def objects_to_send(
     return order
 
 
+def check_connected(
+    source: DiskObjectStore | Graph, wants: Iterable[ObjectId], haves: Iterable[ObjectId]
+) -> None:
+    """Raise (ObjectNotFound, or the error of a damaged object) unless everything ``wants``
+    reaches, down to ``haves``, is present: the check before a ref moves onto ``wants``."""
+    objects_to_send(source, wants, haves)
+
+
 def _links_of_reachable(
     odb: Graph, wants: Iterable[ObjectId], skip: set[ObjectId]
 ) -> dict[ObjectId, list[ObjectId]]:

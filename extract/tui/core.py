@@ -34,11 +34,13 @@ from extract.index.build import Indexer
 from extract.objects import from_hex
 from extract.store import chunking
 from extract.store.arrays import ArrayReader
-from extract.store.config import Config, Direction, metric_direction
-from extract.store.fieldglob import FieldFilter, flatten_config
+from extract.store.config import Direction, metric_direction
+from extract.store.flatten import flatten_config
 from extract.store.repo import Repository
 from extract.store.writable import require_writable
 from extract.tui import actions
+from extract.tui.fields import FieldFilter
+from extract.tui.settings import TuiConfig, tui_config
 
 Array = np.ndarray[Any, Any]
 #: Runs listed under one experiment in the navigator before "more in the run browser".
@@ -275,7 +277,8 @@ class Browser:
         clock: Callable[[], dt.datetime] | None = None,
     ) -> None:
         self.repo = Repository(Path(root))
-        self.config: Config = self.repo.config
+        #: The store's config and the TUI's sections of it, checked as the TUI opens.
+        self.config: TuiConfig = tui_config(self.repo.config)
         self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
@@ -364,7 +367,7 @@ class Browser:
             return changed
 
     def direction(self, metric: str) -> Direction:
-        return metric_direction(metric, self.config)
+        return metric_direction(metric, self.config.store)
 
     def now(self) -> dt.datetime:
         return self.clock()

@@ -15,7 +15,6 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
-from extract.store.config import Config, auto_curve_height
 from extract.tui import chart, fmt, heatmap
 from extract.tui.core import (
     Chart,
@@ -28,23 +27,24 @@ from extract.tui.core import (
     TableWindow,
     missing,
 )
+from extract.tui.settings import TuiConfig, auto_curve_height
 from extract.tui.theme import palette, priority_color, status_color
 
 ARROW = {"min": "↓", "max": "↑"}
 
 
-def heading(text: str, cfg: Config) -> Text:
+def heading(text: str, cfg: TuiConfig) -> Text:
     return Text(text, style=Style(color=cfg.theme.accent, bold=True))
 
 
-def status(row: RunRow, cfg: Config) -> Text:
+def status(row: RunRow, cfg: TuiConfig) -> Text:
     return Text(
         f"{fmt.STATUS_GLYPH.get(row.status, '?')} {row.status}",
         style=Style(color=status_color(cfg.theme, row.status)),
     )
 
 
-def _kv(table: Table, key: str, value: RenderableType | str, cfg: Config) -> None:
+def _kv(table: Table, key: str, value: RenderableType | str, cfg: TuiConfig) -> None:
     table.add_row(Text(key, style=Style(color=cfg.theme.accent_dim)), value)
 
 
@@ -66,7 +66,7 @@ class Charts:
     def __init__(
         self,
         charts: Sequence[Chart],
-        cfg: Config,
+        cfg: TuiConfig,
         *,
         pct: int,
         height: int | None,
@@ -130,7 +130,7 @@ def _series_note(steps: Any, values: Any) -> str:
 # ---------------------------------------------------------------------------
 
 
-def run_section(d: RunDetail, cfg: Config, marked: bool) -> RenderableType:
+def run_section(d: RunDetail, cfg: TuiConfig, marked: bool) -> RenderableType:
     """The "runs" section of a run: who, when, where from, which objects."""
     r, info = d.row, d.info
     title = Text(r.label, style=Style(bold=True))
@@ -194,7 +194,7 @@ def run_section(d: RunDetail, cfg: Config, marked: bool) -> RenderableType:
     return Group(title, t)
 
 
-def todo_text(todo: dict[str, Any], cfg: Config) -> Text:
+def todo_text(todo: dict[str, Any], cfg: TuiConfig) -> Text:
     text = Text("[x] " if todo["done"] else "[ ] ")
     p = int(todo.get("priority") or 0)
     text.append(f"{fmt.PRIORITY.get(p, p)} ", style=Style(color=priority_color(cfg.theme, p)))
@@ -202,7 +202,7 @@ def todo_text(todo: dict[str, Any], cfg: Config) -> Text:
     return text
 
 
-def metrics_section(d: RunDetail, cfg: Config) -> RenderableType:
+def metrics_section(d: RunDetail, cfg: TuiConfig) -> RenderableType:
     metrics = d.info.get("metrics") or {}
     params = d.info.get("params") or {}
     if not metrics and not params:
@@ -222,7 +222,7 @@ def metrics_section(d: RunDetail, cfg: Config) -> RenderableType:
 
 
 def tables_section(
-    tables: Sequence[Any], previews: dict[str, TableWindow], cfg: Config, width_hint: int = 0
+    tables: Sequence[Any], previews: dict[str, TableWindow], cfg: TuiConfig, width_hint: int = 0
 ) -> RenderableType:
     if not tables:
         return Text("no tables logged", style="dim")
@@ -249,7 +249,7 @@ def tables_section(
 class Preview:
     """The top-left corner of a table, as many columns as fit, coloured like the viewer."""
 
-    def __init__(self, win: TableWindow, cfg: Config, mode: str | None = None) -> None:
+    def __init__(self, win: TableWindow, cfg: TuiConfig, mode: str | None = None) -> None:
         self.win = win
         self.cfg = cfg
         self.mode = mode or ("rules" if cfg.tables.highlight else "heatmap")
@@ -270,7 +270,7 @@ class Preview:
 
 def curves_section(
     d: RunDetail | NodeSummary,
-    cfg: Config,
+    cfg: TuiConfig,
     *,
     focus: int,
     smooth: bool,
@@ -291,7 +291,7 @@ def curves_section(
     return Charts(d.charts, cfg, pct=pct, height=height, smooth=smooth, focus=focus, notes=notes)
 
 
-def info_section(d: RunDetail, cfg: Config) -> RenderableType:
+def info_section(d: RunDetail, cfg: TuiConfig) -> RenderableType:
     t = Table(
         box=None, padding=(0, 2), show_edge=False, header_style=Style(color=cfg.theme.accent_dim)
     )
@@ -329,14 +329,14 @@ def info_section(d: RunDetail, cfg: Config) -> RenderableType:
 # ---------------------------------------------------------------------------
 
 
-def _best_style(cfg: Config) -> Style:
+def _best_style(cfg: TuiConfig) -> Style:
     return Style(color=cfg.theme.success, bold=True)
 
 
 class NodeRuns:
     """An experiment's runs with as many headline metric columns as the width allows."""
 
-    def __init__(self, s: NodeSummary, cfg: Config, marked: set[str]) -> None:
+    def __init__(self, s: NodeSummary, cfg: TuiConfig, marked: set[str]) -> None:
         self.s = s
         self.cfg = cfg
         self.marked = marked
@@ -390,7 +390,7 @@ class NodeRuns:
             )
 
 
-def node_runs_section(s: NodeSummary, cfg: Config, marks: Iterable[str]) -> RenderableType:
+def node_runs_section(s: NodeSummary, cfg: TuiConfig, marks: Iterable[str]) -> RenderableType:
     title = Text(s.path or "all experiments", style=Style(bold=True))
     if s.node is not None and s.node.node_type:
         title.append(f"  [{s.node.node_type}]", style=Style(color=cfg.theme.accent_dim))
@@ -406,7 +406,7 @@ def node_runs_section(s: NodeSummary, cfg: Config, marks: Iterable[str]) -> Rend
     return Group(*parts)
 
 
-def rankings_section(s: NodeSummary, cfg: Config) -> RenderableType:
+def rankings_section(s: NodeSummary, cfg: TuiConfig) -> RenderableType:
     if not s.rankings:
         return Text("no headline metrics logged", style="dim")
     t = Table(
@@ -431,7 +431,7 @@ def rankings_section(s: NodeSummary, cfg: Config) -> RenderableType:
     return t
 
 
-def node_info_section(s: NodeSummary, cfg: Config) -> RenderableType:
+def node_info_section(s: NodeSummary, cfg: TuiConfig) -> RenderableType:
     t = _grid()
     if s.node is None:
         _kv(t, "store", "all experiments", cfg)
@@ -456,7 +456,7 @@ def node_info_section(s: NodeSummary, cfg: Config) -> RenderableType:
 # ---------------------------------------------------------------------------
 
 
-def _run_header(rows: Sequence[RunRow], cfg: Config) -> list[Text]:
+def _run_header(rows: Sequence[RunRow], cfg: TuiConfig) -> list[Text]:
     colors = palette(cfg.theme)
     return [
         Text(r.label, style=Style(color=colors[i % len(colors)], bold=True))
@@ -464,7 +464,7 @@ def _run_header(rows: Sequence[RunRow], cfg: Config) -> list[Text]:
     ]
 
 
-def pivot_section(c: CompareData, cfg: Config) -> RenderableType:
+def pivot_section(c: CompareData, cfg: TuiConfig) -> RenderableType:
     if not c.metrics:
         return Group(
             heading("Headline metrics", cfg), Text("no headline metrics logged", style="dim")
@@ -488,7 +488,7 @@ def pivot_section(c: CompareData, cfg: Config) -> RenderableType:
     return Group(heading("Headline metrics  (★ best by direction)", cfg), t)
 
 
-def config_section(c: CompareData, cfg: Config) -> RenderableType:
+def config_section(c: CompareData, cfg: TuiConfig) -> RenderableType:
     title = heading("Config differences", cfg)
     if not c.config_keys:
         return Group(title, Text("configs agree on every shown key", style="dim"))
@@ -523,7 +523,7 @@ def _cfg_value(v: Any) -> Text:
 class SideBySide:
     """Renderables in columns of equal width, as wide as they are given."""
 
-    def __init__(self, titled: Sequence[tuple[Text, TableWindow]], cfg: Config) -> None:
+    def __init__(self, titled: Sequence[tuple[Text, TableWindow]], cfg: TuiConfig) -> None:
         self.titled = list(titled)
         self.cfg = cfg
 
@@ -557,7 +557,7 @@ class SideBySide:
 
 
 def compare_tables_section(
-    c: CompareData, previews: dict[str, TableWindow], cfg: Config
+    c: CompareData, previews: dict[str, TableWindow], cfg: TuiConfig
 ) -> RenderableType:
     title = heading("Tables", cfg)
     if not c.tables:
@@ -582,7 +582,7 @@ def compare_tables_section(
     return Group(*parts)
 
 
-def compare_curves_section(c: CompareData, cfg: Config, focus: int) -> RenderableType:
+def compare_curves_section(c: CompareData, cfg: TuiConfig, focus: int) -> RenderableType:
     return Group(
         heading("Curves", cfg),
         Charts(
@@ -596,7 +596,7 @@ def compare_curves_section(c: CompareData, cfg: Config, focus: int) -> Renderabl
     )
 
 
-def diff_view(d: DiffData, cfg: Config) -> RenderableType:
+def diff_view(d: DiffData, cfg: TuiConfig) -> RenderableType:
     colors = palette(cfg.theme)
     a = Text("a  ", style="bold") + Text(d.a.full_label, style=Style(color=colors[0], bold=True))
     a.append(f"  {d.a.id}", style="dim")
@@ -665,7 +665,7 @@ def diff_view(d: DiffData, cfg: Config) -> RenderableType:
 # ---------------------------------------------------------------------------
 
 
-def dashboard_view(d: Dashboard, cfg: Config) -> RenderableType:
+def dashboard_view(d: Dashboard, cfg: TuiConfig) -> RenderableType:
     o = d.overview
     head = Text("store ", style=Style(color=cfg.theme.accent_dim))
     head.append(d.store, style="bold")

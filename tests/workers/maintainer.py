@@ -39,9 +39,9 @@ def once(op: str, repo: Repository, arg: str | None, n: int) -> None:
         assert arg is not None
         with LocalTransport(Path(arg)) as t:
             result = ops.fetch(repo, t, "peer")
-        while result.remote_head is not None:
+        while result.head is not None:
             try:
-                ops.merge(repo, result.remote_head)
+                ops.merge(repo, result.head)
                 break
             except RefConflict:  # a local commit moved main meanwhile: merge onto it
                 continue

@@ -8,8 +8,10 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from extract.errors import InvalidInput
 from extract.index.models import Code, ConfigSummary, RunRow
+from extract.store.flatten import flatten_config
+
+__all__ = ["flatten_config"]  # re-exported: readers import it from here
 
 #: The columns a ``RunRow`` is built from (``RUN_CONFIG`` adds the config).
 RUN_COLUMNS = (
@@ -73,32 +75,6 @@ def loads(text: str | None) -> Any:
 def num(value: float | None) -> float:
     """A number from the index: NULL is how SQLite keeps a NaN that was logged."""
     return math.nan if value is None else float(value)
-
-
-def flatten_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Nested dicts as one level of dotted keys: ``{"opt": {"lr": 8}}`` -> ``{"opt.lr": 8}``.
-
-    Lists are values, not paths. An empty nested dict stays as a value, so its key is
-    still shown. Keys keep their order (depth first). A key that itself holds a dot can
-    collide with a nested path; the later one in order wins.
-    """
-    if config is None:
-        return {}
-    if not isinstance(config, Mapping):
-        raise InvalidInput(f"a config to flatten must be a dict, got {type(config).__name__}")
-    out: dict[str, Any] = {}
-    stack: list[tuple[str, Iterator[tuple[Any, Any]]]] = [("", iter(config.items()))]
-    while stack:
-        prefix, items = stack[-1]
-        for k, v in items:
-            key = f"{prefix}.{k}" if prefix else str(k)
-            if isinstance(v, Mapping) and v:
-                stack.append((key, iter(v.items())))
-                break
-            out[key] = v
-        else:
-            stack.pop()
-    return out
 
 
 def config_summary(config: Any) -> ConfigSummary:
