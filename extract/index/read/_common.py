@@ -9,9 +9,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from extract.index.models import Code, ConfigSummary, RunRow
-from extract.store.flatten import flatten_config
-
-__all__ = ["flatten_config"]  # re-exported: readers import it from here
+from extract.store.flatten import flatten_config as flatten_config  # readers take it here
 
 #: The columns a ``RunRow`` is built from (``RUN_CONFIG`` adds the config).
 RUN_COLUMNS = (
