@@ -513,7 +513,9 @@ def test_downsample_keeps_first_and_last_and_is_even(fx: Fixture, view: StoreVie
             assert c.total == LONG_STEPS
             assert len(c.steps) == min(bound, LONG_STEPS)
             assert c.steps[0] == 0 and c.steps[-1] == LONG_STEPS - 1
-            assert all(math.isclose(v, 1.0 / (s + 1)) for s, v in zip(c.steps, c.values, strict=True))
+            assert all(
+                math.isclose(v, 1.0 / (s + 1)) for s, v in zip(c.steps, c.values, strict=True)
+            )
 
 
 # list_todos ----------------------------------------------------------------------------------
