@@ -406,6 +406,8 @@ class RunBrowser(Screen[None], _RunList):
         if msg.token != self._token:
             return  # an answer to an older sort or an older store
         t = msg.table
+        if not msg.offset:
+            self.cells = {}  # the columns may have changed
         self.cells.update((r.id, v) for r, v in zip(t.rows, t.values, strict=True))
         table = self._table()
         if msg.offset:
@@ -449,6 +451,11 @@ class RunBrowser(Screen[None], _RunList):
     @on(VirtualTable.Highlighted)
     def _moved(self) -> None:
         self._want_pages()
+
+    @on(Failed)
+    def _failed(self, msg: Failed) -> None:
+        msg.stop()
+        host(self).say(msg.text, "error")
 
     # keys ----------------------------------------------------------------------------
     @on(VirtualTable.Activated)
@@ -526,7 +533,7 @@ class ColumnPicker(ModalScreen[str | None]):
         self.path = path
         self.sorted_by = current
         self.text = ""
-        self.all: list[Column] = []
+        self.all: list[Column] | None = None  # None until read
 
     def compose(self) -> ComposeResult:
         with Vertical() as v:
@@ -585,6 +592,8 @@ class ColumnPicker(ModalScreen[str | None]):
         self._narrow()
 
     def _narrow(self) -> None:
+        if self.all is None:
+            return
         text = self.text.strip().casefold()
         table = self.query_one(VirtualTable)
         table.empty = f"no such column: enter sorts by {self.text.strip()!r} as typed"
