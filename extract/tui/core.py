@@ -601,12 +601,14 @@ class Browser:
         for m in names[:MAX_CHARTS]:
             d = self.direction(m)
             best, per_path = read.leaders(conn, path, m, d)
-            branch: dict[str, float] = {}
-            for c in children:
-                values = {p: v for p, v in per_path if p == c or p.startswith(c + "/")}
-                top = read.best_of(values, d)
-                if top:
-                    branch[c] = values[top[0]]
+            under: dict[str, dict[str, float]] = {c: {} for c in children}
+            for p, v in per_path:  # each path's best value, filed under its child branch
+                branch_of = under.get("/".join(p.split("/")[: depth + 1]))
+                if branch_of is not None:
+                    branch_of[p] = v
+            branch = {
+                c: vals[top[0]] for c, vals in under.items() if (top := read.best_of(vals, d))
+            }
             yield Ranking(
                 m,
                 d,
