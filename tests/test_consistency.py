@@ -193,7 +193,7 @@ def test_which_run_is_best(fx: Fx, tui: Browser) -> None:
     mcp = via_mcp(fx, "compare_runs", run_ids=[a, b, c])
     assert mcp["metrics"]["acc"]["ranking"] == [b, a, c]  # NaN last
     core = tui.compare([a, b, c])
-    assert core.best["acc"] == (b,)
+    assert core.comparison.metric("acc").best == (b,)
     cli = via_cli(fx, "runs", "-c", "acc")
     assert cli["best"]["acc"] == b  # the deleted run's 0.99 does not count
     assert via_cli(fx, "diff", a, b)["metrics"]["acc"]["better"] == "b"
@@ -231,7 +231,7 @@ def test_experiments_todos_and_values(fx: Fx, tui: Browser) -> None:
     assert math.isnan(fx.store.load_run(a).detail.metrics["loss"])
     assert via_mcp(fx, "get_run", run_id=a)["metrics_final"]["loss"] == "NaN"
     assert via_cli(fx, "show", a)["metrics"]["loss"] == "nan"
-    assert math.isnan(tui.run_detail(a).detail.metrics["loss"])
+    assert math.isnan(tui.run_detail(a).info.metrics["loss"])
     # a live run is live everywhere
     assert via_mcp(fx, "get_run", run_id=fx.live.id)["live"] is True
     assert via_cli(fx, "show", fx.live.id)["object_id"] is None

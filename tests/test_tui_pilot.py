@@ -18,7 +18,13 @@ from extract.tui.app import FOREVER, ExtractApp
 from extract.tui.keys import KEYMAP, all_keys
 from extract.tui.screens.common import goto_run
 from extract.tui.screens.compare import CompareScreen, DiffScreen
-from extract.tui.screens.lists import RunBrowser, RunPicker, SearchScreen, SelectionScreen
+from extract.tui.screens.lists import (
+    ColumnPicker,
+    RunBrowser,
+    RunPicker,
+    SearchScreen,
+    SelectionScreen,
+)
 from extract.tui.screens.main import MainScreen
 from extract.tui.screens.popups import ConfirmDelete, HelpScreen, TodoAdd
 from extract.tui.screens.tableview import TableScreen
@@ -167,14 +173,14 @@ def test_dashboard_models_and_todo_views(fx: Fixture) -> None:
             assert detail(app).key == ("run", fx.runs["lr1e-3"])
             await press(app, pilot, "5")
             table = app.screen.query_one("#todo-table", VirtualTable)
-            assert [t["priority"] for t in table.rows] == [2, 1, 0]
+            assert [t.priority for t in table.rows] == [2, 1, 0]
             await press(app, pilot, "space")  # the high-priority one is done
-            assert table.rows[0]["done"] is True
+            assert table.rows[0].done is True
             assert "[x]" in screen_text(app)
             await press(app, pilot, "f")
-            assert all(not t["done"] for t in table.rows) and len(table.rows) == 2
+            assert all(not t.done for t in table.rows) and len(table.rows) == 2
             await press(app, pilot, "f", "home", "enter")
-            assert table.rows[0]["done"] is False  # reopened
+            assert table.rows[0].done is False  # reopened
             ops = {s.key for s in list_staged(Repository(fx.root)) if s.section == "events"}
             assert len(ops) >= 2
 
@@ -277,7 +283,7 @@ def test_search_popup_filters_marks_and_goes_to_a_run(fx: Fixture) -> None:
                 await pilot.press(ch)
             await settle(app, pilot)
             table = app.screen.query_one(VirtualTable)
-            assert [r.label for r in table.rows] == ["lr1e-1"]
+            assert [r.short for r in table.rows] == ["lr1e-1"]
             await press(app, pilot, "tab", "space")
             assert fx.runs["lr1e-1"] in app.marks
             await press(app, pilot, "shift+tab", "enter")
@@ -310,8 +316,8 @@ def test_run_picker_and_run_browser(fx: Fixture) -> None:
             browser = app.screen
             table = browser.query_one(VirtualTable)
             assert len(table.rows) == 5
-            assert browser.metrics == ["final_acc", "final_loss", "test_error"]
-            assert browser.values[fx.runs["lr1e-3"]]["final_acc"] == 0.91  # fetched for the page
+            assert [c.name for c in browser.columns] == ["final_acc", "final_loss", "test_error"]
+            assert browser.cells[fx.runs["lr1e-3"]][0] == 0.91  # read with the page
             orders = []
             for _ in range(4):
                 await press(app, pilot, "o")
@@ -328,6 +334,100 @@ def test_run_picker_and_run_browser(fx: Fixture) -> None:
             assert len(table.rows) == 4
             await press(app, pilot, "escape")
             assert isinstance(app.screen, MainScreen)
+
+    run(go())
+
+
+def _names(browser: RunBrowser) -> list[str]:
+    return [r.short for r in browser.query_one(VirtualTable).rows]
+
+
+async def _sort_by(app: ExtractApp, pilot: Any, text: str) -> None:
+    await press(app, pilot, "s")
+    assert isinstance(app.screen, ColumnPicker)
+    for ch in text:
+        await pilot.press(ch)
+    await settle(app, pilot)
+    await press(app, pilot, "enter")
+
+
+def test_run_browser_sorts_by_any_metric_or_config_column(fx: Fixture) -> None:
+    async def go() -> None:
+        app = app_for(fx)
+        async with app.run_test(size=(160, 30)) as pilot:
+            await settle(app, pilot)
+            await press(app, pilot, "b")
+            screen = app.screen
+            assert isinstance(screen, RunBrowser)
+            browser: RunBrowser = screen
+            await press(app, pilot, "s")
+            picker = app.screen
+            assert isinstance(picker, ColumnPicker)
+            listed = [c.name for c in picker.query_one(VirtualTable).rows]
+            assert {"final_loss", "config.lr", "config.method.momentum", "param.arch"} <= set(
+                listed
+            )
+            await press(app, pilot, "escape")
+            assert app.screen == browser
+            assert browser.sort is None
+
+            # a loss: lower is better, so the best run comes first
+            await _sort_by(app, pilot, "final_lo")
+            assert app.screen == browser and browser.sort == "final_loss"
+            assert _names(browser) == ["vit-base", "lr1e-3", "lr1e-2", "lr1e-1", "baseline"]
+            text = screen_text(app)
+            assert "by final_loss ▲ (best first)" in text and "final_lo…▲" in text
+            await press(app, pilot, "r")
+            assert _names(browser)[:4] == ["lr1e-1", "lr1e-2", "lr1e-3", "vit-base"]
+            assert "by final_loss ▼ (worst first)" in screen_text(app)
+
+            # a config key: ascending, shown as a column next to the metric chosen before
+            await _sort_by(app, pilot, "config.lr")
+            assert browser.sort == "config.lr"
+            assert [c.name for c in browser.columns][:2] == ["config.lr", "final_loss"]
+            assert _names(browser)[:2] == ["vit-base", "lr1e-3"]  # 0.0005, 0.001
+            lrs = [browser.cells[r.id][0] for r in browser.query_one(VirtualTable).rows]
+            assert lrs == sorted(lrs)
+            await press(app, pilot, "r")
+            assert [browser.cells[r.id][0] for r in browser.query_one(VirtualTable).rows] == (
+                sorted(lrs, reverse=True)
+            )
+
+            # a name typed that is not listed is taken as typed; presets still cycle
+            await _sort_by(app, pilot, "steps")
+            assert browser.sort == "steps" and "steps" in [c.name for c in browser.columns]
+            await press(app, pilot, "o")
+            assert browser.order == "newest" and browser.sort is None
+            await press(app, pilot, "r")
+            assert browser.order == "oldest"
+            await press(app, pilot, "escape")
+
+    run(go())
+
+
+def test_run_browser_reads_pages_as_they_scroll_into_view(
+    fx: Fixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from extract.tui.screens import lists
+
+    monkeypatch.setattr(lists, "PAGE", 1)
+
+    async def go() -> None:
+        app = app_for(fx)
+        async with app.run_test(size=(160, 5)) as pilot:  # room for one row
+            await settle(app, pilot)
+            await press(app, pilot, "b")
+            browser = app.screen
+            assert isinstance(browser, RunBrowser)
+            rows = browser.query_one(VirtualTable).rows
+            assert len(rows) == 5 and rows[2:] == [None, None, None]  # not near the screen
+            await press(app, pilot, "end")  # the last row and the one before it are read
+            assert rows[2] is None and None not in rows[3:]
+            await press(app, pilot, "up", "up")
+            assert [r.short for r in rows] == [r.short for r in app.browser.runs("")]
+            await press(app, pilot, "space")
+            third: Any = browser.query_one(VirtualTable).rows[2]
+            assert list(app.marks) == [third.id]
 
     run(go())
 
@@ -475,12 +575,8 @@ def test_add_todo_with_priority_and_scope(fx: Fixture) -> None:
             await settle(app, pilot)
             assert isinstance(app.screen, MainScreen)
             todos = app.browser.todos()
-            new = next(t for t in todos if t["content"] == "rerun")
-            assert (
-                new["priority"] == 2
-                and new["scope_type"] == "run"
-                and new["scope_id"] == fx.runs["lr1e-2"]
-            )
+            new = next(t for t in todos if t.content == "rerun")
+            assert (new.priority, new.scope_type, new.scope_id) == (2, "run", fx.runs["lr1e-2"])
             await press(app, pilot, "5")
             assert "rerun" in screen_text(app)
             await press(app, pilot, "a", "escape")
@@ -519,6 +615,7 @@ def _binding_keys() -> set[str]:
         SearchScreen,
         RunPicker,
         RunBrowser,
+        ColumnPicker,
         SelectionScreen,
         CompareScreen,
         DiffScreen,

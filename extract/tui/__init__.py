@@ -1,7 +1,7 @@
 """The terminal UI (``extract tui``): a textual app over a headless core.
 
 ``extract.tui.core.Browser`` answers every question the screens ask, through
-the read-only query layer; ``extract.tui.app.ExtractApp`` draws the answers.
+the one read layer (``extract.index.read``); ``extract.tui.app.ExtractApp`` draws them.
 Importing this package loads neither textual nor rich; ``run`` does.
 """
 

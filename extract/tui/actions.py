@@ -16,6 +16,8 @@ from extract.index.events import record_event
 from extract.index.ids import experiment_id
 
 PRIORITIES = {0: "low", 1: "mid", 2: "high"}
+#: What the writes go through: the open store's index writer (``Index.writer()``).
+Writer = Indexer
 
 
 def record(indexer: Indexer, op: str, target: str, data: dict[str, Any]) -> str:

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 from textual import work
 from textual.app import App
 
-from extract.tui.core import Browser, RunRow
+from extract.index.models import RunRow
+from extract.tui.core import Browser
 from extract.tui.messages import MarksChanged, StoreChanged
 from extract.tui.screens.main import MainScreen
 from extract.tui.theme import build, variables

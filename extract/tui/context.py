@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Protocol, cast
 
 from textual.dom import DOMNode
 
-from extract.tui.core import Browser, RunRow
+from extract.index.models import RunRow
+from extract.tui.core import Browser
 
 if TYPE_CHECKING:
     from textual.notifications import SeverityLevel

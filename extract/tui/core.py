@@ -1,13 +1,18 @@
 """The headless core of the terminal UI: every question the screens ask, as plain data.
 
 The UI talks to a :class:`Browser` and to nothing else in extract. A Browser
-reads through the read-only query layer (``extract.index.query`` and
-``extract.index.browse``) on one reader connection, refreshes the index from live
-journals through ``extract.index.access.open_index`` (which also heals a damaged
-index and indexes a read-only store in the user's cache), loads big data
-(tables) lazily from objects, and writes only events, through ``actions``.
-Methods block; the UI calls them from thread workers. A lock serialises them,
-so one Browser is safe to share between workers.
+reads through the one read layer, ``extract.index.read``, on one reader
+connection, and hands the screens its typed, frozen answers
+(``extract.index.models``: ``RunRow``, ``ExperimentNode``, ``RunDetail``,
+``Comparison``, ``RunDiff``, ``LineageGraph``, ...), wrapped where the UI adds
+something of its own (the config keys ``[info] fields`` shows, charts, table
+references). So the TUI, the CLI and the MCP server agree on which runs a search
+finds, which config values are equal and which run is best. It refreshes the
+index from live journals through ``extract.index.access.open_index`` (which also
+heals a damaged index and indexes a read-only store in the user's cache), loads
+big data (tables) lazily from objects, and writes only events, through
+``actions``. Methods block; the UI calls them from thread workers. A lock
+serialises them, so one Browser is safe to share between workers.
 
 Importing this module loads neither textual nor rich (a test checks it), so the
 core can be driven and measured on its own.
@@ -17,10 +22,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import math
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,14 +32,29 @@ from typing import Any
 import numpy as np
 
 from extract.errors import InvalidInput
-from extract.index import browse, query
+from extract.index import models, read
 from extract.index.access import Index, open_index
-from extract.index.build import Indexer
+from extract.index.models import (
+    Artifact,
+    Change,
+    Column,
+    Comparison,
+    CurvePoints,
+    CurveStats,
+    Direction,
+    ExperimentNode,
+    LineageGraph,
+    ModelVersion,
+    Overview,
+    RunDiff,
+    RunRow,
+    RunTable,
+    Todo,
+)
 from extract.objects import from_hex
 from extract.store import chunking
 from extract.store.arrays import ArrayReader
-from extract.store.config import Direction, metric_direction
-from extract.store.flatten import flatten_config
+from extract.store.config import metric_direction
 from extract.store.repo import Repository
 from extract.store.writable import require_writable
 from extract.tui import actions
@@ -50,6 +69,15 @@ NODE_RUN_LIMIT = 20
 NODE_CURVE_RUNS = 8
 #: Curves drawn per chart panel at most (the rest are listed).
 MAX_CHARTS = 8
+#: Points per curve a chart asks the read layer for. A chart is at most a few hundred
+#: braille columns (two pixels each) wide; the envelope keeps the lowest and highest
+#: point of each of 1,000 step ranges and both ends, so a spike survives and a
+#: 10M-point curve costs a scan in SQLite, not 10M points in Python.
+CHART_POINTS = 2000
+#: Generations the lineage view walks at most (the read layer's bound).
+MAX_LINEAGE_DEPTH = read.MAX_DEPTH
+#: Search terms that map to the read layer's filters: ``status:running tag:x exp:imagenet/``.
+SEARCH_TERMS = {"status": "status", "tag": "tag", "exp": "experiment_prefix"}
 
 
 def parse_time(text: str | None) -> dt.datetime | None:
@@ -61,60 +89,28 @@ def parse_time(text: str | None) -> dt.datetime | None:
         return None
 
 
+def column(name: str) -> Column:
+    """A run browser column from how a person names it: a run field (``steps``), a
+    headline metric (``val_acc``), ``config.<key>`` or ``param.<name>`` (``read.column``)."""
+    return read.column(name)
+
+
+def search_terms(text: str) -> tuple[str, dict[str, str]]:
+    """Free text and filters from what a person types in the search box: ``status:``,
+    ``tag:`` and ``exp:`` terms become filters, the other words one substring."""
+    words, filters = [], {}
+    for word in text.split():
+        key, sep, value = word.partition(":")
+        if sep and key in SEARCH_TERMS and value:
+            filters[SEARCH_TERMS[key]] = value
+        else:
+            words.append(word)
+    return " ".join(words), filters
+
+
 # ---------------------------------------------------------------------------
-# What the core hands to the UI
+# What the core hands to the UI (besides the read layer's own values)
 # ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TreeNode:
-    path: str
-    name: str
-    node_type: str | None
-    depth: int
-    n_runs: int
-    n_total: int
-    n_live: int
-    id: str
-
-
-@dataclass(frozen=True)
-class RunRow:
-    id: str
-    name: str | None
-    status: str
-    started_at: str | None
-    ended_at: str | None
-    experiment_path: str
-    tags: tuple[str, ...]
-    total_steps: int | None
-    live: bool
-    committed: bool
-    deleted: bool = False
-
-    @property
-    def label(self) -> str:
-        return self.name or self.id[:10]
-
-    @property
-    def full_label(self) -> str:
-        return f"{self.experiment_path}#{self.label}"
-
-    @classmethod
-    def of(cls, row: dict[str, Any]) -> RunRow:
-        return cls(
-            id=row["id"],
-            name=row.get("name"),
-            status=row.get("status") or "?",
-            started_at=row.get("started_at"),
-            ended_at=row.get("ended_at"),
-            experiment_path=row.get("experiment_path") or "",
-            tags=tuple(row.get("tags") or ()),
-            total_steps=row.get("total_steps"),
-            live=row.get("object_id") is None,
-            committed=row.get("commit_id") is not None,
-            deleted=bool(row.get("deleted")),
-        )
 
 
 @dataclass(frozen=True)
@@ -125,6 +121,15 @@ class Series:
     steps: Array
     values: Array
     slot: int = 0  # colour slot
+    total: int | None = None  # points the curve holds (more than drawn when downsampled)
+
+    @property
+    def points(self) -> int:
+        return len(self.steps) if self.total is None else self.total
+
+
+def _series(label: str, curve: CurvePoints, slot: int = 0) -> Series:
+    return Series(label, curve.steps, curve.values, slot, curve.total)
 
 
 @dataclass(frozen=True)
@@ -156,26 +161,36 @@ class TableRef:
 
 @dataclass(frozen=True)
 class RunDetail:
-    """Everything the detail panel shows for one run."""
+    """Everything the detail panel shows for one run: the read layer's answer (``info``)
+    and what the panel derives from it."""
 
-    row: RunRow
-    info: dict[str, Any]  # query.run(): config, metrics, params, artifacts, todos, models, lineage
+    info: models.RunDetail
     directions: dict[str, Direction]
     config: dict[str, Any]  # flattened and filtered by [info] fields
     config_hidden: int  # keys the filter left out
-    curve_stats: dict[str, dict[str, Any]]
     charts: tuple[Chart, ...]
     tables: tuple[TableRef, ...]
-    texts: tuple[dict[str, Any], ...]
-    points: int
+    texts: tuple[Artifact, ...]
     duration: float | None
+
+    @property
+    def row(self) -> RunRow:
+        return self.info.run
+
+    @property
+    def curve_stats(self) -> Mapping[str, CurveStats]:
+        return self.info.curves
+
+    @property
+    def points(self) -> int:
+        return sum(s.points for s in self.info.curves.values())
 
 
 @dataclass(frozen=True)
 class Ranking:
     metric: str
     direction: Direction
-    best: tuple[tuple[str, float], ...]  # (run label, value) best first
+    best: tuple[tuple[str, float], ...]  # (run name, value) best first
     branches: tuple[tuple[str, float], ...]  # (child experiment, its best value) best first
 
 
@@ -184,67 +199,64 @@ class NodeSummary:
     """The detail panel for an experiment (or the whole store, path "")."""
 
     path: str
-    node: TreeNode | None
+    node: ExperimentNode | None
     total: int
     live: int
     runs: tuple[RunRow, ...]
-    headline: dict[str, dict[str, float | None]]
+    headline: dict[str, dict[str, float]]  # run id -> metric -> value (NaN where logged)
     metrics: tuple[str, ...]
-    best: dict[str, str]  # metric -> run id holding the best value among ``runs``
+    best: dict[str, tuple[str, ...]]  # metric -> ids of the shown runs holding the best value
     directions: dict[str, Direction]
     rankings: tuple[Ranking, ...]
     charts: tuple[Chart, ...]
-    todos: tuple[dict[str, Any], ...]
+    todos: tuple[Todo, ...]
 
 
 @dataclass(frozen=True)
 class Dashboard:
-    overview: dict[str, Any]
+    overview: Overview
     live: tuple[tuple[RunRow, int], ...]  # running runs with their curve points
     recent: tuple[RunRow, ...]
-    top: tuple[TreeNode, ...]
-    models: tuple[dict[str, Any], ...]
-    todos: tuple[dict[str, Any], ...]
+    top: tuple[ExperimentNode, ...]
+    models: tuple[ModelVersion, ...]
+    todos: tuple[Todo, ...]
     store: str
     head: str | None
 
 
 @dataclass(frozen=True)
 class CompareData:
-    runs: tuple[RunRow, ...]
-    metrics: tuple[str, ...]
-    values: dict[str, dict[str, float | None]]  # run id -> metric -> value
-    directions: dict[str, Direction]
-    best: dict[str, tuple[str, ...]]  # metric -> run ids holding the best value
-    config_keys: tuple[str, ...]  # flattened keys where at least two runs differ (filtered)
-    config: dict[str, dict[str, Any]]  # run id -> flattened config
-    params: dict[str, dict[str, str]]
+    """Runs side by side: the read layer's comparison (its one equality rule says which
+    config keys differ, its one "better" rule which runs are best), the differing keys
+    that ``[info] fields`` shows, the runs' tables and their curves overlaid."""
+
+    comparison: Comparison
+    config_keys: tuple[str, ...]  # comparison.config_diffs that [info] fields shows
+    config_hidden: int  # differing keys the filter left out
     tables: tuple[tuple[str, tuple[TableRef, ...]], ...]  # table name -> one per run having it
     charts: tuple[Chart, ...]
 
-
-_MISSING = object()
+    @property
+    def runs(self) -> tuple[RunRow, ...]:
+        return self.comparison.runs
 
 
 @dataclass(frozen=True)
 class DiffData:
-    a: RunRow
-    b: RunRow
-    config: tuple[tuple[str, Any, Any], ...]  # key, a, b (filtered by [info] fields)
-    metrics: tuple[tuple[str, float | None, float | None, Direction, str | None], ...]
-    params: tuple[tuple[str, Any, Any], ...]
-    code: tuple[tuple[str, Any, Any], ...]
-    tags: tuple[tuple[str, ...], tuple[str, ...]]
+    """Two runs: the read layer's diff, with the differing config keys that ``[info]
+    fields`` shows (the filter narrows what is shown, never what differs)."""
 
+    diff: RunDiff
+    config: tuple[Change, ...]
+    config_hidden: int
 
-@dataclass(frozen=True)
-class LineageData:
-    root: tuple[str, str]
-    root_label: str
-    nodes: tuple[dict[str, Any], ...]
-    edges: tuple[dict[str, Any], ...]
-    depth: int
-    direction: str
+    @property
+    def a(self) -> RunRow:
+        return self.diff.a
+
+    @property
+    def b(self) -> RunRow:
+        return self.diff.b
 
 
 @dataclass
@@ -309,7 +321,7 @@ class Browser:
                 return
             self._index = open_index(self.repo, warn=self.warnings.append)
             self._conn = self._index.reader()
-            self._marker = browse.change_marker(self._conn)
+            self._marker = read.change_marker(self._conn)
 
     def close(self) -> None:
         with self._lock:
@@ -326,7 +338,7 @@ class Browser:
         return self._conn
 
     @property
-    def indexer(self) -> Indexer:
+    def indexer(self) -> actions.Writer:
         """The index writer, for the UI's own writes (events); the store must be writable."""
         require_writable(self.repo.root, "this change")
         if self._index is None:
@@ -353,7 +365,7 @@ class Browser:
             assert self._index is not None
             self._index.refresh()
             self._conn = self._index.reader()  # a new one if a damaged file was rebuilt
-            marker = browse.change_marker(self.conn)
+            marker = read.change_marker(self.conn)
             changed = marker != self._marker
             self._marker = marker
             return changed
@@ -361,7 +373,7 @@ class Browser:
     def changed(self) -> bool:
         """Whether the index changed (another process wrote) since the last look."""
         with self._lock:
-            marker = browse.change_marker(self.conn)
+            marker = read.change_marker(self.conn)
             changed = marker != self._marker
             self._marker = marker
             return changed
@@ -373,22 +385,9 @@ class Browser:
         return self.clock()
 
     # navigator -----------------------------------------------------------------
-    def tree(self) -> list[TreeNode]:
+    def tree(self) -> list[ExperimentNode]:
         with self._reading() as conn:
-            rows = browse.experiment_tree(conn)
-        return [
-            TreeNode(
-                path=r["path"],
-                name=r["name"],
-                node_type=r["node_type"],
-                depth=r["path"].count("/"),
-                n_runs=r["n_runs"],
-                n_total=r["n_total"],
-                n_live=r["n_live"],
-                id=r["id"],
-            )
-            for r in rows
-        ]
+            return read.experiment_tree(conn)
 
     def runs(
         self,
@@ -399,76 +398,98 @@ class Browser:
         limit: int | None = None,
         offset: int = 0,
     ) -> list[RunRow]:
+        """Runs in the experiment ``path`` and below (only in it if ``exact``)."""
         with self._reading() as conn:
-            rows = browse.run_rows(conn, path, exact=exact, order=order, limit=limit, offset=offset)
-        return [RunRow.of(r) for r in rows]
+            page = read.list_runs(conn, path, exact=exact, order=order, limit=limit, offset=offset)
+        return list(page.items)
 
     def runs_by_id(self, ids: Sequence[str]) -> dict[str, RunRow]:
         with self._reading() as conn:
-            rows = browse.runs_by_id(conn, ids)
-        return {k: RunRow.of(v) for k, v in rows.items()}
+            return read.runs_by_id(conn, ids)
 
-    def headline(self, ids: Sequence[str]) -> dict[str, dict[str, float | None]]:
+    def headline(self, ids: Sequence[str]) -> dict[str, dict[str, float]]:
+        """run id -> {metric: value}; NaN where NaN was logged."""
         with self._reading() as conn:
-            return browse.headline(conn, ids)
+            return read.headline(conn, ids)
 
     def metric_names(self, path: str = "") -> list[str]:
         with self._reading() as conn:
-            return browse.metric_names(conn, path)
+            return read.metric_names(conn, path)
 
     def counts(self) -> tuple[int, int]:
         """(runs, running runs), deleted ones left out."""
         with self._reading() as conn:
-            over = browse.overview(conn)
-        return int(over["runs"]), int(over["status"].get("running", 0))
+            over = read.overview(conn)
+        return over.runs, over.by_status.get("running", 0)
 
     def search(self, text: str, limit: int = 200) -> list[RunRow]:
-        """Free text (name, tags, notes, id prefix) plus ``status:``, ``tag:`` and ``exp:``
-        terms, e.g. ``lr status:running exp:imagenet/``."""
-        words, filters = [], {}
-        names = {"status": "status", "tag": "tag", "exp": "experiment_prefix"}
-        for word in text.split():
-            key, sep, value = word.partition(":")
-            if sep and key in names and value:
-                filters[names[key]] = value
-            else:
-                words.append(word)
+        """The read layer's one search rule: free text is a case-insensitive substring of
+        the name, a tag or the notes, or an id prefix; ``status:``, ``tag:`` and ``exp:``
+        terms are its filters, e.g. ``lr status:running exp:imagenet/``. Newest first."""
+        query, filters = search_terms(text)
         with self._reading() as conn:
-            rows = browse.search(conn, " ".join(words), filters, limit)
-        return [RunRow.of(r) for r in rows]
+            page = read.list_runs(conn, query=query, filters=filters, limit=limit)
+        return list(page.items)
+
+    # the run browser ---------------------------------------------------------------
+    def run_table(
+        self,
+        path: str = "",
+        columns: Sequence[str] = (),
+        *,
+        sort: str | None = None,
+        descending: bool | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> RunTable:
+        """The runs of ``path`` and below with the chosen columns (metrics, ``config.*``,
+        ``param.*``, run fields), sorted in SQL by any of them: see ``read.runs_table``.
+        A metric sorts best first unless ``descending`` says otherwise."""
+        with self._reading() as conn:
+            return read.runs_table(
+                conn,
+                path,
+                columns,
+                sort=sort,
+                descending=descending,
+                limit=limit,
+                offset=offset,
+                config=self.config.store,
+            )
+
+    def metric_columns(self, path: str = "") -> list[str]:
+        """The headline metrics of ``path`` and below as run browser columns (a metric
+        named like a run field is ``metric.<name>``)."""
+        return [m if column(m).kind == "metric" else f"metric.{m}" for m in self.metric_names(path)]
+
+    def table_columns(self, path: str = "") -> tuple[Column, ...]:
+        """Every column the run browser can show and sort by, for ``path`` and below."""
+        with self._reading() as conn:
+            return read.table_columns(conn, path)
 
     # one run ---------------------------------------------------------------
     def run_detail(self, run_id: str) -> RunDetail:
         with self._reading() as conn:
-            info = query.run(conn, run_id)
-            stats = browse.curve_summary(conn, run_id)
-            data = browse.curves(conn, run_id)
-        row = RunRow.of(info)
-        flat = flatten_config(info["config"] or {})
+            info = read.get_run(conn, run_id)
+            data = read.curves(conn, info.id, max_points=CHART_POINTS, mode="envelope")
+        row = info.run
+        flat = read.flatten_config(info.config)
         shown = {k: v for k, v in flat.items() if self._filter(k)}
-        total = info.get("total_steps")
+        total = row.total_steps
         charts = tuple(
             Chart(
-                name,
-                (Series(row.label, steps, values, 0),),
-                total - 1 if total else None,
-                self.direction(name),
+                name, (_series(row.short, c),), total - 1 if total else None, self.direction(name)
             )
-            for name, (steps, values) in data.items()
+            for name, c in data.items()
         )
-        tables = tuple(self._table_refs(row, info["artifacts"]))
-        texts = tuple(a for a in info["artifacts"] if a["kind"] == "text")
         return RunDetail(
-            row=row,
             info=info,
-            directions={m: self.direction(m) for m in info["metrics"]},
+            directions={m: self.direction(m) for m in info.metrics},
             config=shown,
             config_hidden=len(flat) - len(shown),
-            curve_stats=stats,
             charts=charts,
-            tables=tables,
-            texts=texts,
-            points=sum(s["points"] for s in stats.values()),
+            tables=tuple(self._table_refs(row, info.artifacts)),
+            texts=tuple(a for a in info.artifacts if a.kind == "text"),
             duration=self.duration(row),
         )
 
@@ -482,23 +503,21 @@ class Browser:
         return None if end is None else max(0.0, (end - start).total_seconds())
 
     @staticmethod
-    def _table_refs(row: RunRow, artifacts: Sequence[dict[str, Any]]) -> Iterator[TableRef]:
-        import json
-
+    def _table_refs(row: RunRow, artifacts: Sequence[Artifact]) -> Iterator[TableRef]:
         for a in artifacts:
-            if a["kind"] != "matrix" or not a.get("object_id"):
+            if a.kind != "matrix" or not a.object_id:
                 continue
-            meta = json.loads(a["metadata"]) if a.get("metadata") else None
-            shape = tuple(json.loads(a["shape"])) if a.get("shape") else ()
+            meta = a.metadata
+            axes = meta.get("axes") if isinstance(meta, Mapping) else None
             yield TableRef(
                 run_id=row.id,
-                run_label=row.label,
-                name=a["name"],
-                step=a.get("step"),
-                shape=tuple(int(s) for s in shape),
-                dtype=a.get("dtype") or "",
-                object_id=a["object_id"],
-                axes=(meta or {}).get("axes") if isinstance(meta, dict) else None,
+                run_label=row.short,
+                name=a.name,
+                step=a.step,
+                shape=tuple(int(s) for s in a.shape or ()),
+                dtype=a.dtype or "",
+                object_id=a.object_id,
+                axes=dict(axes) if isinstance(axes, Mapping) else None,
             )
 
     def text(self, object_id: str) -> str:
@@ -510,65 +529,55 @@ class Browser:
     # an experiment --------------------------------------------------------------
     def node_summary(self, path: str) -> NodeSummary:
         with self._reading() as conn:
-            nodes = {n["path"]: n for n in browse.experiment_tree(conn)}
-            total = browse.count_runs(conn, path)
-            rows = [RunRow.of(r) for r in browse.run_rows(conn, path, limit=NODE_RUN_LIMIT)]
-            heads = browse.headline(conn, [r.id for r in rows])
-            names = tuple(browse.metric_names(conn, path))
+            nodes = {n.path: n for n in read.experiment_tree(conn)}
+            page = read.list_runs(conn, path, limit=NODE_RUN_LIMIT)
+            rows = page.items
+            heads = read.headline(conn, [r.id for r in rows])
+            names = tuple(read.metric_names(conn, path))
             rankings = tuple(self._rankings(conn, path, names, nodes))
             todos = tuple(
                 t
-                for t in browse.all_todos(conn, include_done=False)
+                for t in read.list_todos(conn, None).items
                 if path
-                and t["scope_type"] == "experiment"
-                and t["scope_label"] is not None
-                and (t["scope_label"] == path or t["scope_label"].startswith(path + "/"))
+                and t.scope_type == "experiment"
+                and t.scope_label is not None
+                and (t.scope_label == path or t.scope_label.startswith(path + "/"))
             )
             overlay = rows[:NODE_CURVE_RUNS]
-            curves = {r.id: browse.curves(conn, r.id) for r in overlay}
+            curves = {
+                r.id: read.curves(conn, r.id, max_points=CHART_POINTS, mode="envelope")
+                for r in overlay
+            }
         directions = {m: self.direction(m) for m in names}
-        best = {}
-        for m in names:
-            vals = [
-                (v, r.id)
-                for r in rows
-                if (v := heads[r.id].get(m)) is not None and not math.isnan(v)
-            ]
-            if vals:
-                pick = min if directions[m] == "min" else max
-                best[m] = pick(vals)[1]
+        best = {
+            m: ids
+            for m in names
+            if (ids := read.best_of({r.id: heads[r.id].get(m) for r in rows}, directions[m]))
+        }
         metric_order: list[str] = []
         for r in overlay:
-            for m in curves[r.id]:
-                if m not in metric_order:
-                    metric_order.append(m)
+            metric_order.extend(m for m in curves[r.id] if m not in metric_order)
         charts = []
         for m in metric_order[:MAX_CHARTS]:
             series = tuple(
-                Series(r.label, *curves[r.id][m], i)
+                _series(r.short, curves[r.id][m], i)
                 for i, r in enumerate(overlay)
                 if m in curves[r.id]
             )
             x_max = _pin([r.total_steps for r in overlay if m in curves[r.id]])
             charts.append(Chart(m, series, x_max, self.direction(m)))
         node = nodes.get(path)
+        live = (
+            node.n_live
+            if node is not None
+            else sum(n.n_live for n in nodes.values() if n.depth == 0)
+        )
         return NodeSummary(
             path=path,
-            node=None
-            if node is None
-            else TreeNode(
-                node["path"],
-                node["name"],
-                node["node_type"],
-                node["path"].count("/"),
-                node["n_runs"],
-                node["n_total"],
-                node["n_live"],
-                node["id"],
-            ),
-            total=total,
-            live=sum(1 for r in rows if r.status == "running") if node is None else node["n_live"],
-            runs=tuple(rows),
+            node=node,
+            total=page.total,
+            live=live,
+            runs=rows,
             headline=heads,
             metrics=names,
             best=best,
@@ -583,193 +592,116 @@ class Browser:
         conn: sqlite3.Connection,
         path: str,
         names: Sequence[str],
-        nodes: dict[str, dict[str, Any]],
+        nodes: Mapping[str, ExperimentNode],
     ) -> Iterator[Ranking]:
-        """Per metric: the best runs under ``path``, and its child branches by their best run."""
+        """Per metric: the best runs under ``path``, and its child branches by their best
+        run, both by the read layer's one "better" rule."""
         depth = 0 if not path else path.count("/") + 1
         children = [
             p for p in nodes if p.count("/") == depth and (not path or p.startswith(path + "/"))
         ]
         for m in names[:MAX_CHARTS]:
             d = self.direction(m)
-            best, per_path = browse.best_values(conn, path, m, d)
-            branch: dict[str, float] = {}
-            for p, v in per_path:
-                for c in children:
-                    if p == c or p.startswith(c + "/"):
-                        old = branch.get(c)
-                        if old is None or (v < old if d == "min" else v > old):
-                            branch[c] = float(v)
-            ranked = sorted(branch.items(), key=lambda kv: kv[1], reverse=d == "max")
+            best, per_path = read.leaders(conn, path, m, d)
+            under: dict[str, dict[str, float]] = {c: {} for c in children}
+            for p, v in per_path:  # each path's best value, filed under its child branch
+                branch_of = under.get("/".join(p.split("/")[: depth + 1]))
+                if branch_of is not None:
+                    branch_of[p] = v
+            branch = {
+                c: vals[top[0]] for c, vals in under.items() if (top := read.best_of(vals, d))
+            }
             yield Ranking(
                 m,
                 d,
-                tuple((str(n), float(v)) for _, n, v in best),
-                tuple((c.rsplit("/", 1)[-1], v) for c, v in ranked),
+                tuple((r.short, v) for r, v in best),
+                tuple((c.rsplit("/", 1)[-1], branch[c]) for c in read.rank(dict(branch), d)),
             )
 
     # the store -------------------------------------------------------------------
     def dashboard(self) -> Dashboard:
         with self._reading() as conn:
-            over = browse.overview(conn)
-            live = [RunRow.of(r) for r in browse.search(conn, "", {"status": "running"}, limit=20)]
-            counts = browse.point_counts(conn, [r.id for r in live])
-            recent = [RunRow.of(r) for r in browse.run_rows(conn, "", limit=8)]
-            models = query.models(conn)[:5]
-            todos = browse.all_todos(conn, include_done=False)[:5]
-        top = tuple(n for n in self.tree() if n.depth == 0)
+            over = read.overview(conn)
+            live = read.list_runs(conn, filters={"status": "running"}, limit=20).items
+            counts = read.point_counts(conn, [r.id for r in live])
+            recent = read.list_runs(conn, limit=8).items
+            latest = read.list_models(conn, limit=5).items
+            todos = read.list_todos(conn, None, limit=5).items
+            top = tuple(n for n in read.experiment_tree(conn) if n.depth == 0)
         head = self.repo.head()
         return Dashboard(
             overview=over,
             live=tuple((r, counts.get(r.id, 0)) for r in live),
-            recent=tuple(recent),
+            recent=recent,
             top=top,
-            models=tuple(models),
-            todos=tuple(todos),
+            models=latest,
+            todos=todos,
             store=self.shown_root(),
             head=None if head is None else head.hex(),
         )
 
     # compare and diff -------------------------------------------------------------
     def compare(self, run_ids: Sequence[str]) -> CompareData:
+        """``read.compare`` of the runs, plus their tables and curves for the view."""
         if len(run_ids) < 2:
             raise InvalidInput(f"compare needs at least 2 runs (got {len(run_ids)})")
         with self._reading() as conn:
-            infos = [query.run(conn, rid) for rid in run_ids]
-            curves = {rid: browse.curves(conn, rid) for rid in run_ids}
-        rows = tuple(RunRow.of(i) for i in infos)
-        metrics: list[str] = []
-        for i in infos:
-            metrics.extend(m for m in i["metrics"] if m not in metrics)
-        values = {
-            i["id"]: {
-                m: (None if (v := i["metrics"].get(m)) is None or math.isnan(v) else v)
-                for m in metrics
+            cmp = read.compare(conn, run_ids, self.config.store)
+            ids = [r.id for r in cmp.runs]
+            matrices = read.artifacts(conn, ids, kind="matrix")
+            curves = {
+                rid: read.curves(conn, rid, max_points=CHART_POINTS, mode="envelope") for rid in ids
             }
-            for i in infos
-        }
-        directions = {m: self.direction(m) for m in metrics}
-        best: dict[str, tuple[str, ...]] = {}
-        for m in metrics:
-            have = [(v, rid) for rid, vals in values.items() if (v := vals.get(m)) is not None]
-            if have:
-                target = (min if directions[m] == "min" else max)(v for v, _ in have)
-                best[m] = tuple(rid for v, rid in have if v == target)
-        flat = {i["id"]: flatten_config(i["config"] or {}) for i in infos}
-        keys: list[str] = []
-        for f in flat.values():
-            keys.extend(k for k in f if k not in keys)
-        differ = tuple(
-            k
-            for k in keys
-            if self._filter(k) and len({_key(f.get(k, _MISSING)) for f in flat.values()}) > 1
-        )
+        shown = tuple(k for k in cmp.config_diffs if self._filter(k))
         tables: dict[str, list[TableRef]] = {}
-        for row, i in zip(rows, infos, strict=True):
-            for t in self._table_refs(row, i["artifacts"]):
-                tables.setdefault(t.name, [])
-                if all(x.run_id != row.id for x in tables[t.name]):
-                    tables[t.name].append(t)
+        for row in cmp.runs:
+            for t in self._table_refs(row, matrices[row.id]):
+                refs = tables.setdefault(t.name, [])
+                if all(x.run_id != row.id for x in refs):
+                    refs.append(t)
         curve_names: list[str] = []
-        for rid in run_ids:
+        for rid in ids:
             curve_names.extend(m for m in curves[rid] if m not in curve_names)
         charts = []
         for m in curve_names:
             series = tuple(
-                Series(row.label, *curves[row.id][m], slot)
-                for slot, row in enumerate(rows)
+                _series(row.short, curves[row.id][m], slot)
+                for slot, row in enumerate(cmp.runs)
                 if m in curves[row.id]
             )
-            x_max = _pin([row.total_steps for row in rows if m in curves[row.id]])
+            x_max = _pin([row.total_steps for row in cmp.runs if m in curves[row.id]])
             charts.append(Chart(m, series, x_max, self.direction(m)))
         return CompareData(
-            runs=rows,
-            metrics=tuple(metrics),
-            values=values,
-            directions=directions,
-            best=best,
-            config_keys=differ,
-            config=flat,
-            params={i["id"]: dict(i["params"]) for i in infos},
+            comparison=cmp,
+            config_keys=shown,
+            config_hidden=len(cmp.config_diffs) - len(shown),
             tables=tuple((name, tuple(refs)) for name, refs in tables.items()),
             charts=tuple(charts),
         )
 
     def diff(self, a_id: str, b_id: str) -> DiffData:
+        """``read.diff`` of two runs, its config changes narrowed to what ``[info] fields``
+        shows."""
         with self._reading() as conn:
-            a = query.run(conn, a_id)
-            b = query.run(conn, b_id)
-        fa, fb = flatten_config(a["config"] or {}), flatten_config(b["config"] or {})
-        keys = list(fa) + [k for k in fb if k not in fa]
-        config = tuple(
-            (k, fa.get(k, _MISSING), fb.get(k, _MISSING))
-            for k in keys
-            if self._filter(k) and _key(fa.get(k, _MISSING)) != _key(fb.get(k, _MISSING))
-        )
-        metrics = []
-        for m in sorted(set(a["metrics"]) | set(b["metrics"])):
-            va, vb = _num(a["metrics"].get(m)), _num(b["metrics"].get(m))
-            d = self.direction(m)
-            better = None
-            if va is not None and vb is not None and va != vb:
-                better = "b" if (vb < va) == (d == "min") else "a"
-            metrics.append((m, va, vb, d, better))
-        params = tuple(
-            (k, a["params"].get(k), b["params"].get(k))
-            for k in sorted(set(a["params"]) | set(b["params"]))
-            if a["params"].get(k) != b["params"].get(k)
-        )
-        code = tuple(
-            (k, a.get(k), b.get(k))
-            for k in (
-                "git_sha",
-                "git_branch",
-                "git_dirty",
-                "git_stamp",
-                "git_tree",
-                "git_diff_id",
-                "hostname",
-            )
-            if a.get(k) != b.get(k)
-        )
-        return DiffData(
-            a=RunRow.of(a),
-            b=RunRow.of(b),
-            config=config,
-            metrics=tuple(metrics),
-            params=params,
-            code=code,
-            tags=(tuple(a["tags"]), tuple(b["tags"])),
-        )
+            d = read.diff(conn, a_id, b_id, self.config.store)
+        shown = tuple(c for c in d.config if self._filter(c.key))
+        return DiffData(d, shown, len(d.config) - len(shown))
 
     # registry, lineage, todos ---------------------------------------------------
-    def models(self) -> list[dict[str, Any]]:
+    def models(self) -> list[ModelVersion]:
         with self._reading() as conn:
-            rows = query.models(conn)
-            labels = browse.runs_by_id(conn, [r["run_id"] for r in rows if r.get("run_id")])
-        for r in rows:
-            run = labels.get(r.get("run_id") or "")
-            r["run_label"] = None if run is None else RunRow.of(run).full_label
-        return rows
+            return list(read.list_models(conn).items)
 
     def lineage(
         self, node_type: str, node_id: str, depth: int = 2, direction: str = "both"
-    ) -> LineageData:
+    ) -> LineageGraph:
         with self._reading() as conn:
-            g = browse.lineage(conn, node_type, node_id, direction, depth)
-            label = browse.node_label(conn, node_type, node_id) or f"{node_type}:{node_id}"
-        return LineageData(
-            root=(node_type, node_id),
-            root_label=label,
-            nodes=tuple(g["nodes"]),
-            edges=tuple(g["edges"]),
-            depth=depth,
-            direction=direction,
-        )
+            return read.lineage(conn, node_type, node_id, direction, depth)
 
-    def todos(self, include_done: bool = True) -> list[dict[str, Any]]:
+    def todos(self, include_done: bool = True) -> list[Todo]:
+        """Every TODO of every scope, highest priority first, then oldest."""
         with self._reading() as conn:
-            return browse.all_todos(conn, include_done)
+            return list(read.list_todos(conn, None, include_done=include_done).items)
 
     # tables ----------------------------------------------------------------------
     def reader(self, object_id: str) -> ArrayReader:
@@ -843,21 +775,3 @@ def _pin(totals: Sequence[int | None]) -> int | None:
     if not totals or len(declared) != len(totals):
         return None
     return max(declared) - 1
-
-
-def _key(value: Any) -> str:
-    """A comparable form of a config value (lists and dicts included)."""
-    if value is _MISSING:
-        return "\x00missing"
-    return repr(value)
-
-
-def _num(value: Any) -> float | None:
-    if value is None:
-        return None
-    v = float(value)
-    return None if math.isnan(v) else v
-
-
-def missing(value: Any) -> bool:
-    return value is _MISSING

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from rich.style import Style
 from rich.text import Text
 
+from extract.index.models import LineageEdge, LineageNode
 from extract.tui import fmt
+
+Key = tuple[str, str]  # (type, id) of a node
 
 GLYPH = {"run": "◆", "model": "▣", "experiment": "▤"}
 GAP = 7
@@ -43,7 +45,7 @@ _BOX = {
 
 @dataclass(frozen=True)
 class Placed:
-    key: tuple[str, str]
+    key: Key
     label: str
     column: int
     row: int
@@ -55,31 +57,43 @@ class Placed:
         return len(self.label) + 2
 
 
-def layout(nodes: Sequence[dict[str, Any]], edges: Sequence[dict[str, Any]]) -> list[Placed]:
-    levels = sorted({int(n["level"]) for n in nodes})
+def key(node: LineageNode) -> Key:
+    return node.type, node.id
+
+
+def parent_key(edge: LineageEdge) -> Key:
+    return edge.parent_type, edge.parent_id
+
+
+def child_key(edge: LineageEdge) -> Key:
+    return edge.child_type, edge.child_id
+
+
+def layout(nodes: Sequence[LineageNode], edges: Sequence[LineageEdge]) -> list[Placed]:
+    """Columns by signed level (``LineageNode.level``: ancestors negative); the first
+    column in (type, id) order, each later one by the mean row of its parents."""
+    levels = sorted({n.level for n in nodes})
     col_of = {lvl: i for i, lvl in enumerate(levels)}
-    columns: dict[int, list[dict[str, Any]]] = {i: [] for i in range(len(levels))}
-    for n in nodes:
-        columns[col_of[int(n["level"])]].append(n)
-    parents: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    columns: dict[int, list[LineageNode]] = {i: [] for i in range(len(levels))}
+    for n in sorted(nodes, key=lambda n: (n.level, n.type, n.id)):
+        columns[col_of[n.level]].append(n)
+    parents: dict[Key, list[Key]] = {}
     for e in edges:
-        parents.setdefault((e["child_type"], e["child_id"]), []).append(
-            (e["parent_type"], e["parent_id"])
-        )
-    row_of: dict[tuple[str, str], int] = {}
+        parents.setdefault(child_key(e), []).append(parent_key(e))
+    row_of: dict[Key, int] = {}
     for c in range(len(levels)):
         col = columns[c]
 
-        def centre(n: dict[str, Any]) -> tuple[float, str]:
-            ps = [row_of[p] for p in parents.get((n["type"], n["id"]), []) if p in row_of]
-            return (sum(ps) / len(ps) if ps else 0.0, n["label"])
+        def centre(n: LineageNode) -> tuple[float, str]:
+            ps = [row_of[p] for p in parents.get(key(n), []) if p in row_of]
+            return (sum(ps) / len(ps) if ps else 0.0, n.label)
 
         if c:
             col.sort(key=centre)
         for i, n in enumerate(col):
-            row_of[(n["type"], n["id"])] = i
+            row_of[key(n)] = i
     widths = [
-        max((len(fmt.clip(n["label"], MAX_LABEL)) + 2 for n in columns[c]), default=4)
+        max((len(fmt.clip(n.label, MAX_LABEL)) + 2 for n in columns[c]), default=4)
         for c in range(len(levels))
     ]
     xs = [sum(widths[:c]) + GAP * c for c in range(len(levels))]
@@ -88,8 +102,8 @@ def layout(nodes: Sequence[dict[str, Any]], edges: Sequence[dict[str, Any]]) -> 
         for i, n in enumerate(columns[c]):
             out.append(
                 Placed(
-                    (n["type"], n["id"]),
-                    fmt.clip(n["label"], MAX_LABEL),
+                    key(n),
+                    fmt.clip(n.label, MAX_LABEL),
                     c,
                     i,
                     xs[c],
@@ -100,11 +114,11 @@ def layout(nodes: Sequence[dict[str, Any]], edges: Sequence[dict[str, Any]]) -> 
 
 
 def render(
-    nodes: Sequence[dict[str, Any]],
-    edges: Sequence[dict[str, Any]],
+    nodes: Sequence[LineageNode],
+    edges: Sequence[LineageEdge],
     *,
-    root: tuple[str, str],
-    selected: tuple[str, str] | None = None,
+    root: Key,
+    selected: Key | None = None,
     colors: dict[str, str] | None = None,
 ) -> list[Text]:
     colors = colors or {}
@@ -117,12 +131,12 @@ def render(
     arrows: set[tuple[int, int]] = set()
     skipped = []
     for e in edges:
-        a = placed.get((e["parent_type"], e["parent_id"]))
-        b = placed.get((e["child_type"], e["child_id"]))
+        a = placed.get(parent_key(e))
+        b = placed.get(child_key(e))
         if a is None or b is None:
             continue
         if b.column != a.column + 1:
-            skipped.append((a, b, e["relation"]))
+            skipped.append((a, b, e.relation))
             continue
         y0, y1 = a.row * 2, b.row * 2
         x_start = a.x + a.text_width + 1
@@ -174,8 +188,6 @@ def render(
     return lines
 
 
-def order(
-    nodes: Sequence[dict[str, Any]], edges: Sequence[dict[str, Any]]
-) -> list[tuple[str, str]]:
+def order(nodes: Sequence[LineageNode], edges: Sequence[LineageEdge]) -> list[Key]:
     """Nodes in reading order (column by column, top to bottom): how the cursor moves."""
     return [p.key for p in sorted(layout(nodes, edges), key=lambda p: (p.column, p.row))]

@@ -12,16 +12,14 @@ from typing import Any
 
 from textual.message import Message
 
+from extract.index.models import ExperimentNode, LineageGraph, RunRow, RunTable
 from extract.tui.core import (
     CompareData,
     Dashboard,
     DiffData,
-    LineageData,
     NodeSummary,
     RunDetail,
-    RunRow,
     TableWindow,
-    TreeNode,
 )
 
 
@@ -52,7 +50,7 @@ class NodeFocused(Message):
 
 @dataclass
 class TreeLoaded(Message):
-    nodes: list[TreeNode]
+    nodes: list[ExperimentNode]
 
 
 @dataclass
@@ -82,8 +80,12 @@ class RowsLoaded(Message):
 
 
 @dataclass
-class HeadlineLoaded(Message):
-    values: dict[str, dict[str, float | None]]
+class TablePageLoaded(Message):
+    """One page of the run browser's table (``read.runs_table``), for the request ``token``."""
+
+    token: object
+    offset: int
+    table: RunTable
 
 
 @dataclass
@@ -98,7 +100,7 @@ class DiffLoaded(Message):
 
 @dataclass
 class LineageLoaded(Message):
-    data: LineageData
+    data: LineageGraph
 
 
 @dataclass

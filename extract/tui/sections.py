@@ -15,6 +15,7 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
+from extract.index.models import ABSENT, STATUSES, CurveStats, RunRow, Todo
 from extract.tui import chart, fmt, heatmap
 from extract.tui.core import (
     Chart,
@@ -23,9 +24,8 @@ from extract.tui.core import (
     DiffData,
     NodeSummary,
     RunDetail,
-    RunRow,
+    Series,
     TableWindow,
-    missing,
 )
 from extract.tui.settings import TuiConfig, auto_curve_height
 from extract.tui.theme import palette, priority_color, status_color
@@ -110,7 +110,7 @@ class Charts:
             if c.x_max is not None:
                 title.append(f"  x pinned to [0, {c.x_max}]", style=Style(color=axis))
             yield title
-            notes = self.notes.get(c.metric) or [_series_note(s.steps, s.values) for s in c.series]
+            notes = self.notes.get(c.metric) or [_series_note(s) for s in c.series]
             yield chart.legend(lines, list(notes))
             yield from chart.render(
                 lines, width, height, x_max=c.x_max, smooth=self.smooth, axis_style=axis
@@ -118,11 +118,10 @@ class Charts:
             yield Text("")
 
 
-def _series_note(steps: Any, values: Any) -> str:
-    n = len(steps)
-    if not n:
+def _series_note(s: Series) -> str:
+    if not len(s.steps):
         return "no points"
-    return f"last {fmt.num(float(values[-1]))} @ {int(steps[-1])} · {n} pts"
+    return f"last {fmt.num(float(s.values[-1]))} @ {int(s.steps[-1])} · {s.points} pts"
 
 
 # ---------------------------------------------------------------------------
@@ -133,7 +132,7 @@ def _series_note(steps: Any, values: Any) -> str:
 def run_section(d: RunDetail, cfg: TuiConfig, marked: bool) -> RenderableType:
     """The "runs" section of a run: who, when, where from, which objects."""
     r, info = d.row, d.info
-    title = Text(r.label, style=Style(bold=True))
+    title = Text(r.short, style=Style(bold=True))
     title.append("  ")
     title.append_text(status(r, cfg))
     if marked:
@@ -150,21 +149,21 @@ def run_section(d: RunDetail, cfg: TuiConfig, marked: bool) -> RenderableType:
         f"   ({fmt.duration(d.duration)})",
         cfg,
     )
-    _kv(t, "host", info.get("hostname") or "—", cfg)
+    _kv(t, "host", r.hostname or "—", cfg)
     total = r.total_steps
-    steps = max((s["last_step"] for s in d.curve_stats.values()), default=None)
+    steps = max((s.last_step for s in d.curve_stats.values()), default=None)
     progress = f"{d.points} points in {len(d.curve_stats)} curves"
     if total:
         done = 0 if steps is None else steps + 1
         progress += f"; step {done}/{total} ({100 * done / total:.0f}%)"
     _kv(t, "progress", progress, cfg)
     code = Text()
-    sha = info.get("git_sha")
-    if sha:
-        code.append(sha[:12], style=Style(color=cfg.theme.accent))
-        if info.get("git_branch"):
-            code.append(f" ({info['git_branch']})")
-        dirty = info.get("git_dirty")
+    prov = info.code
+    if prov.git_sha:
+        code.append(prov.git_sha[:12], style=Style(color=cfg.theme.accent))
+        if prov.git_branch:
+            code.append(f" ({prov.git_branch})")
+        dirty = prov.git_dirty
         if dirty is not None:
             code.append(
                 "  dirty" if dirty else "  clean",
@@ -173,38 +172,37 @@ def run_section(d: RunDetail, cfg: TuiConfig, marked: bool) -> RenderableType:
     else:
         code.append("no git commit recorded", style="dim")
     _kv(t, "code", code, cfg)
-    stamp = info.get("git_stamp")
-    _kv(t, "stamp", stamp[:12] if stamp else "not stamped", cfg)
-    if info.get("git_diff_id"):
-        _kv(t, "code diff", info["git_diff_id"], cfg)
-    _kv(t, "record", info.get("object_id") or "not sealed yet (live journal)", cfg)
-    _kv(t, "commit", info.get("commit_id") or "not committed", cfg)
+    _kv(t, "stamp", prov.git_stamp[:12] if prov.git_stamp else "not stamped", cfg)
+    if prov.git_diff_id:
+        _kv(t, "code diff", prov.git_diff_id, cfg)
+    _kv(t, "record", r.object_id or "not sealed yet (live journal)", cfg)
+    _kv(t, "commit", r.commit_id or "not committed", cfg)
     if r.tags:
         _kv(t, "tags", ", ".join(r.tags), cfg)
-    if info.get("notes"):
-        _kv(t, "notes", str(info["notes"]), cfg)
-    for m in info.get("models") or []:
-        _kv(t, "model", f"{m['name']}@{m['version']}  ({m.get('framework') or '—'})", cfg)
-    for e in info.get("lineage") or []:
-        _kv(t, "lineage", f"{e['relation']} {e['parent_type']} {e['parent_id']}", cfg)
+    if info.notes:
+        _kv(t, "notes", info.notes, cfg)
+    for m in info.models:
+        _kv(t, "model", f"{m.key}  ({m.framework or '—'})", cfg)
+    for e in info.lineage:
+        _kv(t, "lineage", f"{e.relation} {e.parent_type} {e.parent_id}", cfg)
     for a in d.texts:
-        _kv(t, "text", f"{a['name']}  {fmt.short_id(a.get('object_id'), 16)}", cfg)
-    for todo in info.get("todos") or []:
+        _kv(t, "text", f"{a.name}  {fmt.short_id(a.object_id, 16)}", cfg)
+    for todo in info.todos:
         _kv(t, "todo", todo_text(todo, cfg), cfg)
     return Group(title, t)
 
 
-def todo_text(todo: dict[str, Any], cfg: TuiConfig) -> Text:
-    text = Text("[x] " if todo["done"] else "[ ] ")
-    p = int(todo.get("priority") or 0)
+def todo_text(todo: Todo, cfg: TuiConfig) -> Text:
+    text = Text("[x] " if todo.done else "[ ] ")
+    p = todo.priority
     text.append(f"{fmt.PRIORITY.get(p, p)} ", style=Style(color=priority_color(cfg.theme, p)))
-    text.append(str(todo["content"]), style="strike dim" if todo["done"] else "")
+    text.append(todo.content, style="strike dim" if todo.done else "")
     return text
 
 
 def metrics_section(d: RunDetail, cfg: TuiConfig) -> RenderableType:
-    metrics = d.info.get("metrics") or {}
-    params = d.info.get("params") or {}
+    metrics = d.info.metrics
+    params = d.info.params
     if not metrics and not params:
         return Text("no headline metrics or params logged", style="dim")
     t = Table(
@@ -216,8 +214,8 @@ def metrics_section(d: RunDetail, cfg: TuiConfig) -> RenderableType:
     for name, v in metrics.items():
         d_ = d.directions.get(name, "max")
         t.add_row(name, fmt.num(v), f"{ARROW[d_]} {'lower' if d_ == 'min' else 'higher'}")
-    for name, v in params.items():
-        t.add_row(Text(name, style="italic"), Text(str(v)), Text("param", style="dim"))
+    for name, text in params.items():
+        t.add_row(Text(name, style="italic"), Text(text), Text("param", style="dim"))
     return t
 
 
@@ -281,14 +279,18 @@ def curves_section(
     if isinstance(d, RunDetail):
         total = d.row.total_steps
         for c in d.charts:
-            st = d.curve_stats.get(c.metric, {})
-            s = c.series[0]
-            last = f"last {fmt.num(float(s.values[-1]))}" if len(s.values) else "no points"
-            of = f"/{total}" if total else ""
-            notes[c.metric] = [
-                f"{last} @ step {st.get('last_step', '—')} · {st.get('points', 0)}{of} pts"
-            ]
+            st = d.curve_stats.get(c.metric)
+            notes[c.metric] = [_stats_note(st, total)]
     return Charts(d.charts, cfg, pct=pct, height=height, smooth=smooth, focus=focus, notes=notes)
+
+
+def _stats_note(st: CurveStats | None, total: int | None) -> str:
+    """A run's curve under its chart title, from the read layer's ``CurveStats``."""
+    if st is None or not st.points:
+        return "no points"
+    of = f"/{total}" if total else ""
+    nan = f" · {st.nan} NaN" if st.nan else ""
+    return f"last {fmt.num(st.last_value)} @ step {st.last_step} · {st.points}{of} pts{nan}"
 
 
 def info_section(d: RunDetail, cfg: TuiConfig) -> RenderableType:
@@ -313,7 +315,7 @@ def info_section(d: RunDetail, cfg: TuiConfig) -> RenderableType:
                 style="dim",
             )
         )
-    params = d.info.get("params") or {}
+    params = d.info.params
     if params:
         parts.append(Text(""))
         parts.append(heading("Params", cfg))
@@ -373,14 +375,14 @@ class NodeRuns:
             )
             if r.id in self.marked:
                 glyph.append("◆", style=Style(color=cfg.theme.accent))
-            cells: list[RenderableType] = [glyph, r.label]
+            cells: list[RenderableType] = [glyph, r.short]
             if nested:
                 rel = r.experiment_path[len(s.path) + 1 :] if s.path else r.experiment_path
                 cells.append(Text(rel, style=Style(color=cfg.theme.accent_dim)))
             cells.append(fmt.when(r.started_at, seconds=False)[5:])
             for m in metrics:
                 v = s.headline.get(r.id, {}).get(m)
-                cells.append(Text(fmt.num(v), style=best if s.best.get(m) == r.id else ""))
+                cells.append(Text(fmt.num(v), style=best if r.id in s.best.get(m, ()) else ""))
             t.add_row(*cells)
         yield t
         hidden = len(s.metrics) - len(metrics)
@@ -459,13 +461,13 @@ def node_info_section(s: NodeSummary, cfg: TuiConfig) -> RenderableType:
 def _run_header(rows: Sequence[RunRow], cfg: TuiConfig) -> list[Text]:
     colors = palette(cfg.theme)
     return [
-        Text(r.label, style=Style(color=colors[i % len(colors)], bold=True))
+        Text(r.short, style=Style(color=colors[i % len(colors)], bold=True))
         for i, r in enumerate(rows)
     ]
 
 
 def pivot_section(c: CompareData, cfg: TuiConfig) -> RenderableType:
-    if not c.metrics:
+    if not c.comparison.metrics:
         return Group(
             heading("Headline metrics", cfg), Text("no headline metrics logged", style="dim")
         )
@@ -476,11 +478,11 @@ def pivot_section(c: CompareData, cfg: TuiConfig) -> RenderableType:
     for h in _run_header(c.runs, cfg):
         t.add_column(h, justify="right", no_wrap=True)
     best = _best_style(cfg)
-    for m in c.metrics:
-        cells: list[RenderableType] = [Text(f"{m} {ARROW[c.directions[m]]}")]
+    for m in c.comparison.metrics:
+        cells: list[RenderableType] = [Text(f"{m.name} {ARROW[m.direction]}")]
         for r in c.runs:
-            v = c.values[r.id].get(m)
-            is_best = r.id in c.best.get(m, ())
+            v = m.values.get(r.id)
+            is_best = r.id in m.best
             cells.append(
                 Text(("★ " if is_best else "") + fmt.num(v), style=best if is_best else "")
             )
@@ -488,10 +490,19 @@ def pivot_section(c: CompareData, cfg: TuiConfig) -> RenderableType:
     return Group(heading("Headline metrics  (★ best by direction)", cfg), t)
 
 
+def _hidden_note(n: int) -> list[RenderableType]:
+    if not n:
+        return []
+    keys = "key differs" if n == 1 else "keys differ"
+    return [Text(f"{n} more config {keys}, hidden by [info] fields", style="dim")]
+
+
 def config_section(c: CompareData, cfg: TuiConfig) -> RenderableType:
     title = heading("Config differences", cfg)
-    if not c.config_keys:
-        return Group(title, Text("configs agree on every shown key", style="dim"))
+    cmp = c.comparison
+    if not c.config_keys and not cmp.param_diffs:
+        agree = Text("configs agree on every shown key", style="dim")
+        return Group(title, agree, *_hidden_note(c.config_hidden))
     t = Table(
         box=None, padding=(0, 2), show_edge=False, header_style=Style(color=cfg.theme.accent_dim)
     )
@@ -499,23 +510,14 @@ def config_section(c: CompareData, cfg: TuiConfig) -> RenderableType:
     for h in _run_header(c.runs, cfg):
         t.add_column(h, overflow="fold")
     for k in c.config_keys:
-        t.add_row(k, *[_cfg_value(c.config[r.id].get(k, _Absent)) for r in c.runs])
-    param_keys = sorted({k for p in c.params.values() for k in p})
-    differ = [k for k in param_keys if len({c.params[r.id].get(k) for r in c.runs}) > 1]
-    for k in differ:
-        t.add_row(Text(k, style="italic"), *[Text(c.params[r.id].get(k, "—")) for r in c.runs])
-    return Group(title, t)
-
-
-class _AbsentType:
-    pass
-
-
-_Absent = _AbsentType()
+        t.add_row(k, *[_cfg_value(cmp.config[r.id].get(k, ABSENT)) for r in c.runs])
+    for k in cmp.param_diffs:
+        t.add_row(Text(k, style="italic"), *[Text(cmp.params[r.id].get(k, "—")) for r in c.runs])
+    return Group(title, t, *_hidden_note(c.config_hidden))
 
 
 def _cfg_value(v: Any) -> Text:
-    if v is _Absent or missing(v):
+    if v is ABSENT:
         return Text("(absent)", style="dim")
     return Text(fmt.value(v))
 
@@ -598,19 +600,22 @@ def compare_curves_section(c: CompareData, cfg: TuiConfig, focus: int) -> Render
 
 def diff_view(d: DiffData, cfg: TuiConfig) -> RenderableType:
     colors = palette(cfg.theme)
-    a = Text("a  ", style="bold") + Text(d.a.full_label, style=Style(color=colors[0], bold=True))
+    a = Text("a  ", style="bold") + Text(d.a.label, style=Style(color=colors[0], bold=True))
     a.append(f"  {d.a.id}", style="dim")
-    b = Text("b  ", style="bold") + Text(d.b.full_label, style=Style(color=colors[1], bold=True))
+    b = Text("b  ", style="bold") + Text(d.b.label, style=Style(color=colors[1], bold=True))
     b.append(f"  {d.b.id}", style="dim")
     parts: list[RenderableType] = [a, b, Text("")]
 
-    def table(title: str, rows: Sequence[tuple[Any, ...]], extra: Sequence[str] = ()) -> None:
+    def table(
+        title: str,
+        rows: Sequence[tuple[Any, ...]],
+        extra: Sequence[str] = (),
+        empty: str = "identical",
+        note: Sequence[RenderableType] = (),
+    ) -> None:
         parts.append(heading(title, cfg))
         if not rows:
-            parts.append(
-                Text("  identical" if title != "Metrics" else "  none logged", style="dim")
-            )
-            parts.append(Text(""))
+            parts.extend((Text(f"  {empty}", style="dim"), *note, Text("")))
             return
         t = Table(
             box=None,
@@ -625,38 +630,33 @@ def diff_view(d: DiffData, cfg: TuiConfig) -> RenderableType:
             t.add_column(e)
         for row in rows:
             t.add_row(*row)
-        parts.append(t)
-        parts.append(Text(""))
+        parts.extend((t, *note, Text("")))
 
-    table("Config", [(k, _cfg_value(va), _cfg_value(vb)) for k, va, vb in d.config])
+    table(
+        "Config",
+        [(c.key, _cfg_value(c.a), _cfg_value(c.b)) for c in d.config],
+        empty="identical on every shown key" if d.config_hidden else "identical",
+        note=_hidden_note(d.config_hidden),
+    )
     best = _best_style(cfg)
     metric_rows = []
-    for m, va, vb, direction, better in d.metrics:
-        delta = "—" if va is None or vb is None else fmt.num(vb - va)
+    for m in d.diff.metrics:
+        delta = "—" if m.a is None or m.b is None else fmt.num(m.b - m.a)
         metric_rows.append(
             (
-                f"{m} {ARROW[direction]}",
-                Text(fmt.num(va), style=best if better == "a" else ""),
-                Text(fmt.num(vb), style=best if better == "b" else ""),
+                f"{m.name} {ARROW[m.direction]}",
+                Text(fmt.num(m.a), style=best if m.better == "a" else ""),
+                Text(fmt.num(m.b), style=best if m.better == "b" else ""),
                 delta,
-                {"a": "a better", "b": "b better", None: "—"}[better],
+                {"a": "a better", "b": "b better", None: "—"}[m.better],
             )
         )
-    table("Metrics", metric_rows, ("b - a", "better"))
-    table(
-        "Params",
-        [
-            (
-                k,
-                Text(str(va) if va is not None else "(absent)"),
-                Text(str(vb) if vb is not None else "(absent)"),
-            )
-            for k, va, vb in d.params
-        ],
-    )
-    table("Code", [(k, fmt.value(va), fmt.value(vb)) for k, va, vb in d.code])
-    if d.tags[0] != d.tags[1]:
-        table("Tags", [("tags", ", ".join(d.tags[0]) or "—", ", ".join(d.tags[1]) or "—")])
+    table("Metrics", metric_rows, ("b - a", "better"), empty="none logged")
+    table("Params", [(c.key, _cfg_value(c.a), _cfg_value(c.b)) for c in d.diff.params])
+    table("Code", [(c.key, fmt.value(c.a), fmt.value(c.b)) for c in d.diff.code])
+    tags = d.diff.tags
+    if tags[0] != tags[1]:
+        table("Tags", [("tags", ", ".join(tags[0]) or "—", ", ".join(tags[1]) or "—")])
     return Group(*parts)
 
 
@@ -671,17 +671,17 @@ def dashboard_view(d: Dashboard, cfg: TuiConfig) -> RenderableType:
     head.append(d.store, style="bold")
     head.append("   main ", style=Style(color=cfg.theme.accent_dim))
     head.append(d.head[:12] if d.head else "no commit yet")
-    head.append(f"   {o['commits']} commits", style=Style(color=cfg.theme.accent_dim))
+    head.append(f"   {o.commits} commits", style=Style(color=cfg.theme.accent_dim))
     counts = Text()
-    counts.append(f"{o['runs']} runs  ", style="bold")
-    for s in ("running", "completed", "failed"):
+    counts.append(f"{o.runs} runs  ", style="bold")
+    for s in STATUSES:
         counts.append(
-            f"{fmt.STATUS_GLYPH[s]} {o['status'].get(s, 0)} {s}   ",
+            f"{fmt.STATUS_GLYPH[s]} {o.by_status.get(s, 0)} {s}   ",
             style=Style(color=status_color(cfg.theme, s)),
         )
     counts.append(
-        f"{o['experiments']} experiments   {o['models']} models   "
-        f"{o['todos_open']} open TODOs   {o['uncommitted']} not committed   {o['deleted']} deleted",
+        f"{o.experiments} experiments   {o.models} models   "
+        f"{o.todos_open} open TODOs   {o.uncommitted} not committed   {o.deleted} deleted",
         style=Style(color=cfg.theme.accent_dim),
     )
     parts: list[RenderableType] = [head, counts, Text("")]
@@ -691,7 +691,7 @@ def dashboard_view(d: Dashboard, cfg: TuiConfig) -> RenderableType:
     for row, points in d.live:
         line = Text("  ")
         line.append_text(status(row, cfg))
-        line.append(f"  {row.full_label}  ")
+        line.append(f"  {row.label}  ")
         line.append(f"{points} points", style=Style(color=cfg.theme.accent))
         if row.total_steps:
             line.append(f"  of {row.total_steps} steps declared", style="dim")
@@ -700,9 +700,7 @@ def dashboard_view(d: Dashboard, cfg: TuiConfig) -> RenderableType:
     parts.append(heading("Recent runs", cfg))
     t = Table(box=None, padding=(0, 2), show_edge=False, show_header=False)
     for r in d.recent:
-        t.add_row(
-            status(r, cfg), r.full_label, fmt.when(r.started_at, seconds=False), ", ".join(r.tags)
-        )
+        t.add_row(status(r, cfg), r.label, fmt.when(r.started_at, seconds=False), ", ".join(r.tags))
     parts.append(t)
     parts.append(Text(""))
     parts.append(heading("Experiments", cfg))
@@ -720,18 +718,14 @@ def dashboard_view(d: Dashboard, cfg: TuiConfig) -> RenderableType:
     if not d.models:
         parts.append(Text("  none registered", style="dim"))
     for m in d.models:
-        parts.append(
-            Text(
-                f"  {m['name']}@{m['version']}  {m.get('framework') or ''}  {fmt.size(m.get('size'))}"
-            )
-        )
+        parts.append(Text(f"  {m.key}  {m.framework or ''}  {fmt.size(m.size)}"))
     parts.append(Text(""))
     parts.append(heading("Open TODOs", cfg))
     if not d.todos:
         parts.append(Text("  none", style="dim"))
     for todo in d.todos:
         line = Text("  ") + todo_text(todo, cfg)
-        if todo.get("scope_label"):
-            line.append(f"  ({todo['scope_label']})", style="dim")
+        if todo.scope_label:
+            line.append(f"  ({todo.scope_label})", style="dim")
         parts.append(line)
     return Group(*parts)

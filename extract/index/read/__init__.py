@@ -9,9 +9,11 @@ from each of them (``tests/test_consistency.py`` asks them all).
 =================  =====================================================================
 runs               ``resolve_run`` (id, unique id prefix, name), ``list_runs`` (scope,
                    search, filters, order, paging), ``get_run``, ``runs_by_id``,
-                   ``headline``, ``metric_names``, ``status_counts``, ``runs_by_state``
+                   ``headline``, ``metric_names``, ``status_counts``, ``runs_by_state``,
+                   ``artifacts``
 table              ``runs_table``: chosen metric, config and param columns, sorted and
-                   filtered in SQL
+                   filtered in SQL; ``table_columns`` (with ``config_keys``,
+                   ``param_names``): the columns it can show for an experiment
 experiments        ``experiment_tree``, ``list_experiments``, ``get_experiment``
 curves             ``curve``, ``curves`` (whole or downsampled), ``curve_stats``,
                    ``point_counts``
@@ -23,6 +25,8 @@ overview           ``overview``, ``change_marker``, ``commits``, ``skipped_count
 =================  =====================================================================
 """
 
+from extract.index.read._artifacts import artifacts
+from extract.index.read._columns import config_keys, param_names, table_columns
 from extract.index.read._common import config_summary, flatten_config, shown
 from extract.index.read._compare import (
     CODE_FIELDS,
@@ -83,6 +87,7 @@ __all__ = [
     "ORDERS",
     "SCOPE_TYPES",
     "CtrlC",
+    "artifacts",
     "best_of",
     "better",
     "cell_text",
@@ -92,6 +97,7 @@ __all__ = [
     "column",
     "commits",
     "compare",
+    "config_keys",
     "config_summary",
     "curve",
     "curve_names",
@@ -113,6 +119,7 @@ __all__ = [
     "list_todos",
     "metric_names",
     "overview",
+    "param_names",
     "parse_filter",
     "point_counts",
     "rank",
@@ -128,6 +135,7 @@ __all__ = [
     "skipped",
     "skipped_count",
     "status_counts",
+    "table_columns",
     "total_points",
     "value_key",
 ]

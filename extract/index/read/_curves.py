@@ -55,7 +55,8 @@ def curve_names(conn: sqlite3.Connection, run_id: str) -> list[str]:
 
 def _points(rows: Sequence[tuple[int, float | None]], name: str, total: int) -> CurvePoints:
     steps = np.fromiter((s for s, _ in rows), dtype=np.int64, count=len(rows))
-    values = np.fromiter((num(v) for _, v in rows), dtype=np.float64, count=len(rows))
+    # numpy reads None (how SQLite holds a logged NaN) as NaN, in C: what ``num`` does per value
+    values = np.array([v for _, v in rows], dtype=np.float64).reshape(len(rows))
     return CurvePoints(name, steps, values, total)
 
 

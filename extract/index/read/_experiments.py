@@ -6,7 +6,7 @@ import sqlite3
 
 from extract.errors import ExperimentNotFound
 from extract.index.models import ExperimentNode, Page
-from extract.index.read._common import dict_rows, prefix_range, shown
+from extract.index.read._common import dict_rows, prefix_range, shown, subtree
 
 _COLUMNS = "id, path, name, node_type, parent_id, created_at, status"
 
@@ -28,8 +28,22 @@ def _counts(conn: sqlite3.Connection) -> dict[str, list[int]]:
     return out
 
 
-def _nodes(conn: sqlite3.Connection, rows: list[dict[str, object]]) -> list[ExperimentNode]:
-    counts = _counts(conn)
+def _counts_of(conn: sqlite3.Connection, path: str) -> dict[str, list[int]]:
+    """``_counts`` for one path only: one pass over the runs, no grouping (what resolving
+    one experiment costs, e.g. for every ``list_runs`` with a scope)."""
+    cond, args = subtree(path)
+    n, total, live = conn.execute(
+        "SELECT SUM(experiment_path = ?), COUNT(*), SUM(status = 'running') FROM runs "
+        f"WHERE deleted = 0 AND {cond}",
+        [path, *args],
+    ).fetchone()
+    return {path: [int(n or 0), int(total), int(live or 0)]}
+
+
+def _nodes(
+    conn: sqlite3.Connection, rows: list[dict[str, object]], one: bool = False
+) -> list[ExperimentNode]:
+    counts = _counts_of(conn, str(rows[0]["path"])) if one else _counts(conn)
     out = []
     for r in rows:
         n = counts.get(str(r["path"]), [0, 0, 0])
@@ -68,5 +82,5 @@ def get_experiment(conn: sqlite3.Connection, ref: object) -> ExperimentNode:
             )
         )
         if rows:
-            return _nodes(conn, rows)[0]
+            return _nodes(conn, rows, one=True)[0]
     raise ExperimentNotFound(f"Experiment not found: {shown(ref)}")

@@ -12,13 +12,13 @@ from typing import Any
 from extract.errors import AmbiguousId, InvalidInput, RunNotFound
 from extract.index.models import (
     STATUSES,
-    Artifact,
     LineageRef,
     Page,
     RunDetail,
     RunRow,
     StatusCounts,
 )
+from extract.index.read import _artifacts as artifact_reader
 from extract.index.read import _curves as curve_reader
 from extract.index.read._common import (
     RUN_COLUMNS,
@@ -26,7 +26,6 @@ from extract.index.read._common import (
     by_ids,
     chunks,
     dict_rows,
-    loads,
     marks,
     num,
     prefix_range,
@@ -350,27 +349,7 @@ def get_run(conn: sqlite3.Connection, text: object, odb: ObjectStore | None = No
     params = dict(
         conn.execute("SELECT name, value FROM run_params WHERE run_id = ? ORDER BY name", (rid,))
     )
-    artifacts = tuple(
-        Artifact(
-            id=a["id"],
-            name=a["name"],
-            kind=a["kind"],
-            step=a["step"],
-            shape=tuple(loads(a["shape"])) if a["shape"] else None,
-            dtype=a["dtype"],
-            metadata=loads(a["metadata"]),
-            created_at=a["created_at"],
-            object_id=a["object_id"],
-            rel_path=a["rel_path"],
-        )
-        for a in dict_rows(
-            conn.execute(
-                "SELECT id, name, kind, step, shape, dtype, metadata, created_at, object_id, "
-                "rel_path FROM artifacts WHERE run_id = ? ORDER BY name, step",
-                (rid,),
-            )
-        )
-    )
+    artifacts = artifact_reader.artifacts(conn, [rid])[rid]
     parents = dict_rows(
         conn.execute(
             "SELECT parent_type, parent_id, relation, created_at FROM lineage "

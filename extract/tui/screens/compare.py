@@ -113,7 +113,7 @@ class CompareScreen(Screen[None]):
             return
         cfg = host(self).browser.config
         body = self.query_one(VerticalScroll)
-        body.border_title = "Compare " + ", ".join(r.label for r in d.runs)
+        body.border_title = "Compare " + ", ".join(r.short for r in d.runs)
         for name in cfg.compare.sections:
             if name == "pivot":
                 r = sections.pivot_section(d, cfg)
@@ -197,7 +197,7 @@ class DiffScreen(Screen[None]):
         cfg = host(self).browser.config
         self.query_one(
             VerticalScroll
-        ).border_title = f"Diff {msg.data.a.label} → {msg.data.b.label}"
+        ).border_title = f"Diff {msg.data.a.short} → {msg.data.b.short}"
         self.query_one("#diff-content", Static).update(Group(sections.diff_view(msg.data, cfg)))
 
     @on(Failed)

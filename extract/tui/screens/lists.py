@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from rich.style import Style
@@ -14,32 +14,69 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Input, Static
 
+from extract.index.models import Column, RunRow, RunTable
 from extract.tui import fmt
 from extract.tui.context import host
-from extract.tui.core import RunRow
-from extract.tui.messages import Failed, HeadlineLoaded, MarksChanged, RowsLoaded, StoreChanged
-from extract.tui.screens.common import goto_run
+from extract.tui.core import column
+from extract.tui.messages import Failed, MarksChanged, RowsLoaded, StoreChanged, TablePageLoaded
+from extract.tui.screens.common import goto_run, main_screen
 from extract.tui.screens.popups import POPUP_CSS, ConfirmDelete
 from extract.tui.theme import status_color
 from extract.tui.widgets.vtable import VirtualTable
 
 NAME_W = 24
 EXP_W = 30
+COL_W = 10
+#: Rows of the run browser read per request: its table is paged from SQLite as it scrolls.
+PAGE = 200
+#: Run fields every line shows already (name, experiment, start, the status mark).
+LINE_FIELDS = ("name", "experiment", "started", "status")
+#: Headline metrics the run browser shows before any column is chosen; columns at most.
+DEFAULT_METRICS = 4
+MAX_COLUMNS = 6
+#: What ``o`` cycles through in the run browser: (name, sort column, descending).
+PRESETS: tuple[tuple[str, str | None, bool | None], ...] = (
+    ("newest", None, None),
+    ("oldest", "started", False),
+    ("name", "name", False),
+    ("status", "status", False),
+)
 
 
-def run_header(width: int, metrics: list[str] | None = None) -> Text:
+def column_title(col: Column) -> str:
+    """A column's header: the name without its ``config.``/``param.``/``metric.`` prefix."""
+    if col.kind != "field" and col.name.startswith(("config.", "param.", "metric.")):
+        return col.name.split(".", 1)[1]
+    return col.name
+
+
+def run_header(
+    width: int, columns: Sequence[Column] = (), sort: str | None = None, descending: bool = False
+) -> Text:
     text = Text(f"   {'run':<{NAME_W}} {'experiment':<{EXP_W}} {'started':<16} {'took':>7}  ")
-    for m in metrics or []:
-        text.append(f"{fmt.clip(m, 10):>10} ")
+    for col in columns:
+        if col.name == sort:
+            mark = "▼" if descending else "▲"
+            text.append(f"{fmt.clip(column_title(col), COL_W - 1) + mark:>{COL_W}} ", style="bold")
+        else:
+            text.append(f"{fmt.clip(column_title(col), COL_W):>{COL_W}} ")
     text.append("tags")
     return text
+
+
+def cell_text(col: Column, value: Any) -> str:
+    """One cell of the run browser, ``COL_W`` wide: numbers as everywhere in the UI."""
+    if col.kind == "metric" or (isinstance(value, int | float) and not isinstance(value, bool)):
+        return fmt.num(value, COL_W)
+    return fmt.clip("—" if value is None else fmt.value(value), COL_W).rjust(COL_W)
 
 
 def run_line(
     owner: Any,
     row: RunRow,
-    metrics: list[str] | None = None,
-    values: dict[str, dict[str, float | None]] | None = None,
+    columns: Sequence[Column] = (),
+    cells: Sequence[Any] | None = None,
+    best: Mapping[str, str] | None = None,
 ) -> Text:
     app = host(owner)
     theme = app.browser.config.theme
@@ -48,19 +85,27 @@ def run_line(
         f"{fmt.STATUS_GLYPH.get(row.status, '?')} ",
         style=Style(color=status_color(theme, row.status)),
     )
-    text.append(f"{fmt.clip(row.label, NAME_W):<{NAME_W}} ")
+    text.append(f"{fmt.clip(row.short, NAME_W):<{NAME_W}} ")
     text.append(
         f"{fmt.clip(row.experiment_path, EXP_W):<{EXP_W}} ", style=Style(color=theme.accent_dim)
     )
     text.append(f"{fmt.when(row.started_at, seconds=False):<16} ")
     text.append(f"{fmt.duration(app.browser.duration(row)):>7}  ")
-    for m in metrics or []:
-        if values is None or row.id not in values:
-            text.append(f"{'…':>10} ", style="dim")
-        else:
-            text.append(f"{fmt.num(values[row.id].get(m), 10)} ")
+    top = Style(color=theme.success, bold=True)
+    for i, col in enumerate(columns):
+        if cells is None:
+            text.append(f"{'…':>{COL_W}} ", style="dim")
+            continue
+        is_best = best is not None and best.get(col.name) == row.id
+        text.append(cell_text(col, cells[i]), style=top if is_best else "")
+        text.append(" ")
     text.append(", ".join(row.tags), style=Style(color=theme.accent_dim))
     return text
+
+
+def placeholder_line(owner: Any) -> Text:
+    """A row of a paged list whose page is still being read."""
+    return Text("  …", style=Style(color=host(owner).browser.config.theme.accent_dim))
 
 
 class _RunList:
@@ -240,7 +285,9 @@ class RunPicker(ModalScreen[str | None]):
 
 
 class RunBrowser(Screen[None], _RunList):
-    """Every run of the store (or of one experiment), one line each, drawn as scrolled."""
+    """Every run of the store (or of one experiment), one line each, sorted by any run
+    field, headline metric, config key or param (``read.runs_table``, in SQL). Rows are
+    read a page at a time as they come on screen, so 10,000 runs open as fast as 200."""
 
     DEFAULT_CSS = """
     RunBrowser VirtualTable {
@@ -254,18 +301,35 @@ class RunBrowser(Screen[None], _RunList):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q", "close", "back"),
         Binding("space,m", "mark", "mark"),
+        Binding("s", "sort", "sort by"),
+        Binding("r", "reverse", "reverse"),
         Binding("o", "order", "order"),
+        Binding("c", "compare", "compare marked"),
         Binding("x,delete", "delete", "delete"),
     ]
-    ORDERS = ("newest", "oldest", "name", "status")
 
     def __init__(self, path: str = "") -> None:
         super().__init__()
         self.path = path
-        self.order = "newest"
-        self.metrics: list[str] = []
-        self.values: dict[str, dict[str, float | None]] = {}
-        self._asked: set[str] = set()
+        self.sort: str | None = None  # a column; None: newest first
+        self.descending: bool | None = None  # None: a metric best first, others ascending
+        self.picked: list[str] = []  # columns chosen to sort by, most recent first
+        self.table: RunTable | None = None  # the first page: columns, total, best runs
+        self.cells: dict[str, tuple[Any, ...]] = {}  # run id -> its column values
+        self._token = 0
+        self._asked: set[int] = set()  # page offsets read or being read for this token
+
+    @property
+    def order(self) -> str:
+        """The preset the sort matches (``o`` cycles them), or "custom"."""
+        for name, sort, descending in PRESETS:
+            if (self.sort, self.descending) == (sort, descending):
+                return name
+        return "custom"
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        return self.table.columns if self.table is not None else ()
 
     def compose(self) -> ComposeResult:
         table = VirtualTable(self._line, self._header, "no runs", id="browser-table")
@@ -273,7 +337,8 @@ class RunBrowser(Screen[None], _RunList):
         yield table
         yield Static(
             Text(
-                "enter: open · space: mark · o: order · x: delete · c: compare marked · escape: back",
+                "enter: open · space: mark · s: sort by any column · r: reverse · o: order · "
+                "c: compare marked · x: delete · escape: back",
                 style="dim",
             ),
             id="browser-help",
@@ -283,68 +348,116 @@ class RunBrowser(Screen[None], _RunList):
         return self.query_one(VirtualTable)
 
     def _header(self, width: int) -> Text:
-        return run_header(width, self.metrics)
+        t = self.table
+        return run_header(width, self.columns, t.sort if t else None, bool(t and t.descending))
 
-    def _line(self, row: RunRow, index: int, width: int) -> Text:
-        return run_line(self, row, self.metrics, self.values)
+    def _line(self, row: RunRow | None, index: int, width: int) -> Text:
+        if row is None:
+            return placeholder_line(self)
+        best = self.table.best if self.table is not None else None
+        return run_line(self, row, self.columns, self.cells.get(row.id), best)
 
     def on_mount(self) -> None:
         self._table().focus()
         self.load()
 
-    @work(thread=True, exclusive=True, group="browser")
+    # reading -------------------------------------------------------------------------
     def load(self) -> None:
+        """Read the first page again (a new sort, or the store changed)."""
+        self._token += 1
+        self._asked = {0}
+        self._first(self._token, self.sort, self.descending, list(self.picked))
+
+    @work(thread=True, exclusive=True, group="browser")
+    def _first(
+        self, token: int, sort: str | None, descending: bool | None, picked: list[str]
+    ) -> None:
         browser = host(self).browser
         try:
-            rows = browser.runs(self.path, order=self.order)
-            self.metrics = browser.metric_names(self.path)[:4]
+            metrics = browser.metric_columns(self.path)[:DEFAULT_METRICS]
+            columns = list(dict.fromkeys([*picked, *metrics]))[:MAX_COLUMNS]
+            table = browser.run_table(
+                self.path, columns, sort=sort, descending=descending, limit=PAGE
+            )
         except Exception as e:
             self.post_message(Failed(str(e)))
             return
-        self.post_message(RowsLoaded(self.order, rows))
+        self.post_message(TablePageLoaded(token, 0, table))
 
-    @on(RowsLoaded)
-    def _loaded(self, msg: RowsLoaded) -> None:
+    @work(thread=True, group="browser-page")
+    def _page(self, token: int, offset: int, like: RunTable) -> None:
+        try:
+            table = host(self).browser.run_table(
+                self.path,
+                [c.name for c in like.columns],
+                sort=like.sort,
+                descending=like.descending,
+                limit=PAGE,
+                offset=offset,
+            )
+        except Exception as e:
+            self.post_message(Failed(str(e)))
+            return
+        self.post_message(TablePageLoaded(token, offset, table))
+
+    @on(TablePageLoaded)
+    def _loaded(self, msg: TablePageLoaded) -> None:
         msg.stop()
+        if msg.token != self._token:
+            return  # an answer to an older sort or an older store
+        t = msg.table
+        if not msg.offset:
+            self.cells = {}  # the columns may have changed
+        self.cells.update((r.id, v) for r, v in zip(t.rows, t.values, strict=True))
         table = self._table()
-        table.border_title = (
-            f"Runs of {self.path or 'all experiments'} · {len(msg.rows)} · {self.order} first"
-        )
-        self.values.clear()
-        self._asked.clear()
-        table.set_rows(msg.rows, keep=lambda r: r.id)
-        self._want_headline()
+        if msg.offset:
+            table.fill(msg.offset, t.rows)
+        else:
+            self.table = t
+            rows: list[RunRow | None] = [*t.rows, *([None] * max(0, t.total - len(t.rows)))]
+            table.border_title = (
+                f"Runs of {self.path or 'all experiments'} · {t.total} · {self._described(t)}"
+            )
+            table.set_rows(rows, keep=lambda r: None if r is None else r.id)
+        self._want_pages()
 
-    @on(VirtualTable.Highlighted)
-    def _moved(self) -> None:
-        self._want_headline()
+    def _described(self, t: RunTable) -> str:
+        if t.sort is None:
+            return "newest first"
+        if self.order != "custom":
+            return f"{self.order} first"
+        col = next((c for c in t.columns if c.name == t.sort), column(t.sort))
+        way = "▼" if t.descending else "▲"
+        if col.kind == "metric":
+            best = t.descending == (t.directions.get(col.name, "max") == "max")
+            return f"by {t.sort} {way} ({'best' if best else 'worst'} first)"
+        return f"by {t.sort} {way}"
 
-    def _want_headline(self) -> None:
-        """Headline values for the rows on screen (and a page around), fetched once."""
-        table = self._table()
+    def _want_pages(self) -> None:
+        """Read the pages under the rows on screen (and a screenful around them), once."""
+        table, like = self._table(), self.table
+        if like is None:
+            return
         visible = table.visible_range()
         page = max(1, len(visible))
         lo, hi = max(0, visible.start - page), min(len(table.rows), visible.stop + page)
-        ids = [r.id for r in table.rows[lo:hi] if r.id not in self._asked]
-        if ids and self.metrics:
-            self._asked.update(ids)
-            self._fetch(ids)
+        for offset in range(lo - lo % PAGE, hi, PAGE):
+            if offset in self._asked:
+                continue
+            if any(r is None for r in table.rows[offset : min(offset + PAGE, hi)]):
+                self._asked.add(offset)
+                self._page(self._token, offset, like)
 
-    @work(thread=True, group="browser-headline")
-    def _fetch(self, ids: list[str]) -> None:
-        try:
-            values = host(self).browser.headline(ids)
-        except Exception as e:
-            self.post_message(Failed(str(e)))
-            return
-        self.post_message(HeadlineLoaded(values))
+    @on(VirtualTable.Highlighted)
+    def _moved(self) -> None:
+        self._want_pages()
 
-    @on(HeadlineLoaded)
-    def _headline(self, msg: HeadlineLoaded) -> None:
+    @on(Failed)
+    def _failed(self, msg: Failed) -> None:
         msg.stop()
-        self.values.update(msg.values)
-        self._table().refresh()
+        host(self).say(msg.text, "error")
 
+    # keys ----------------------------------------------------------------------------
     @on(VirtualTable.Activated)
     def _activated(self, msg: VirtualTable.Activated) -> None:
         row = msg.table.current
@@ -354,9 +467,37 @@ class RunBrowser(Screen[None], _RunList):
     def action_mark(self) -> None:
         self.mark_current()
 
-    def action_order(self) -> None:
-        self.order = self.ORDERS[(self.ORDERS.index(self.order) + 1) % len(self.ORDERS)]
+    def action_sort(self) -> None:
+        def chosen(name: str | None) -> None:
+            if name:
+                self.sort_by(name)
+
+        self.app.push_screen(ColumnPicker(self.path, self.sort), chosen)
+
+    def sort_by(self, name: str, descending: bool | None = None) -> None:
+        """Sort by a column (as ``read.runs_table`` names them) and show it."""
+        self.sort, self.descending = name, descending
+        if column(name).name not in LINE_FIELDS:
+            self.picked = [name, *(p for p in self.picked if p != name)]
         self.load()
+
+    def action_reverse(self) -> None:
+        if self.sort is None:  # newest first, reversed
+            self.sort, self.descending = "started", False
+        else:
+            current = self.table.descending if self.table is not None else bool(self.descending)
+            self.descending = not current
+        self.load()
+
+    def action_order(self) -> None:
+        names = [p[0] for p in PRESETS]
+        i = names.index(self.order) if self.order in names else -1
+        _, self.sort, self.descending = PRESETS[(i + 1) % len(PRESETS)]
+        self.load()
+
+    def action_compare(self) -> None:
+        screen: Any = main_screen(self.app)
+        screen.action_compare()
 
     def action_delete(self) -> None:
         row = self._table().current
@@ -371,6 +512,110 @@ class RunBrowser(Screen[None], _RunList):
 
     def on_marks_changed(self, msg: MarksChanged) -> None:
         self._table().refresh()
+
+
+class ColumnPicker(ModalScreen[str | None]):
+    """Pick the column the run browser sorts by: a run field, a headline metric, a config
+    key or a param. Typing narrows the list; a name that is not listed is taken as typed."""
+
+    DEFAULT_CSS = (
+        POPUP_CSS.format(name="ColumnPicker", width="70%")
+        + """
+    ColumnPicker VirtualTable {
+        height: 16;
+    }
+    """
+    )
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "close")]
+
+    def __init__(self, path: str = "", current: str | None = None) -> None:
+        super().__init__()
+        self.path = path
+        self.sorted_by = current
+        self.text = ""
+        self.all: list[Column] | None = None  # None until read
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as v:
+            v.border_title = "Sort runs by"
+            yield Input(
+                placeholder="column: val_acc, config.opt.lr, param.arch, steps, name ...",
+                id="column-input",
+            )
+            yield VirtualTable(self._line, None, "reading the columns…", id="column-list")
+            yield Static(
+                Text(
+                    "enter: sort by it (a metric best first; r reverses) · tab: the list · "
+                    "escape: close",
+                    style="dim",
+                )
+            )
+
+    def _line(self, col: Column, index: int, width: int) -> Text:
+        theme = host(self).browser.config.theme
+        text = Text(f" {col.kind:<7} ", style=Style(color=theme.accent_dim))
+        text.append(col.name, style="bold" if col.name == self.sorted_by else "")
+        if col.kind == "metric":
+            d = host(self).browser.direction(column_title(col))
+            text.append(f"  {'↓ lower' if d == 'min' else '↑ higher'} is better", style="dim")
+        return text
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+        self.read_columns()
+
+    @work(thread=True, exclusive=True, group="columns")
+    def read_columns(self) -> None:
+        try:
+            cols = list(host(self).browser.table_columns(self.path))
+        except Exception as e:
+            self.post_message(Failed(str(e)))
+            return
+        self.post_message(RowsLoaded("columns", cols))
+
+    @on(RowsLoaded)
+    def _loaded(self, msg: RowsLoaded) -> None:
+        msg.stop()
+        self.all = list(msg.rows)
+        self._narrow()
+
+    @on(Failed)
+    def _failed(self, msg: Failed) -> None:
+        msg.stop()
+        table = self.query_one(VirtualTable)
+        table.empty = msg.text
+        table.set_rows([])
+
+    @on(Input.Changed)
+    def _changed(self, event: Input.Changed) -> None:
+        self.text = event.value
+        self._narrow()
+
+    def _narrow(self) -> None:
+        if self.all is None:
+            return
+        text = self.text.strip().casefold()
+        table = self.query_one(VirtualTable)
+        table.empty = f"no such column: enter sorts by {self.text.strip()!r} as typed"
+        table.set_rows([c for c in self.all if text in c.name.casefold()])
+
+    @on(Input.Submitted)
+    def _submitted(self) -> None:
+        self._pick()
+
+    @on(VirtualTable.Activated)
+    def _activated(self) -> None:
+        self._pick()
+
+    def _pick(self) -> None:
+        col = self.query_one(VirtualTable).current
+        if isinstance(col, Column):
+            self.dismiss(col.name)
+        elif self.text.strip():
+            self.dismiss(self.text.strip())
+
+    def action_close(self) -> None:
+        self.dismiss(None)
 
 
 class SelectionScreen(ModalScreen[None], _RunList):

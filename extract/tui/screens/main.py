@@ -273,7 +273,7 @@ class MainScreen(Screen[None]):
             host(self).say("select a run to open its tables", "warning")
             return
         if not data.tables:
-            host(self).say(f"{data.row.label} logged no tables", "warning")
+            host(self).say(f"{data.row.short} logged no tables", "warning")
             return
         self.app.push_screen(TableScreen(list(data.tables)))
 
@@ -283,7 +283,7 @@ class MainScreen(Screen[None]):
         if self.view == "models":
             model = self.query_one(RegistryView).current()
             if model is not None:
-                self.show_lineage("model", model["id"])
+                self.show_lineage("model", model.id)
                 return
         if run:
             self.show_lineage("run", run)

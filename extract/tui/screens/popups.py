@@ -14,9 +14,9 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from extract.index.models import RunRow
 from extract.tui import fmt
 from extract.tui.context import host
-from extract.tui.core import RunRow
 from extract.tui.keys import KEYMAP
 from extract.tui.messages import StoreChanged
 
@@ -53,7 +53,7 @@ class ConfirmDelete(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         theme = host(self).browser.config.theme
         text = Text("Delete run ")
-        text.append(self.row.full_label, style="bold")
+        text.append(self.row.label, style="bold")
         text.append(f"\n{self.row.id}\n\n", style="dim")
         text.append(
             "The run is hidden by a delete event (committed like any other). Its objects "
@@ -85,7 +85,7 @@ class ConfirmDelete(ModalScreen[bool]):
         app = host(self)
         if self.row.id in app.marks:
             app.toggle_mark(self.row)
-        app.say(f"deleted {self.row.full_label} (hidden by an event; gc removes it)")
+        app.say(f"deleted {self.row.label} (hidden by an event; gc removes it)")
         for screen in self.app.screen_stack:
             screen.post_message(StoreChanged())
         self.dismiss(True)
@@ -181,7 +181,7 @@ class TodoAdd(ModalScreen[str | None]):
             text.append(" ")
         text.append("   ctrl+p\n", style="dim")
         label = {
-            "run": f"run {self.run.full_label if self.run else ''}",
+            "run": f"run {self.run.label if self.run else ''}",
             "experiment": f"experiment {self.experiment}",
             "global": "global",
         }[self.scope]

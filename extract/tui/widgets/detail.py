@@ -181,7 +181,7 @@ class DetailPanel(Vertical):
         app = host(self)
         cfg = app.browser.config
         if isinstance(data, RunDetail):
-            self.border_title = f"{data.row.full_label}"
+            self.border_title = data.row.label
         else:
             self.border_title = data.path or "all experiments"
         body = (

@@ -16,9 +16,10 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode as UINode
 
+from extract.index.models import ExperimentNode, RunRow
 from extract.tui import fmt
 from extract.tui.context import host
-from extract.tui.core import TREE_RUN_LIMIT, RunRow, TreeNode
+from extract.tui.core import TREE_RUN_LIMIT
 from extract.tui.messages import Failed, NodeFocused, RunsLoaded, TreeLoaded
 from extract.tui.theme import status_color
 
@@ -64,7 +65,7 @@ class Navigator(Tree[NavData]):
         self.show_root = True
         self.guide_depth = 2
         self._exp: dict[str, UINode[NavData]] = {"": self.root}
-        self._tree_info: dict[str, TreeNode] = {}
+        self._tree_info: dict[str, ExperimentNode] = {}
         self._runs: dict[str, list[RunRow]] = {}
         self._run_nodes: dict[str, UINode[NavData]] = {}
         self._pending: str | None = None
@@ -146,7 +147,7 @@ class Navigator(Tree[NavData]):
         )
         if row.id in host(self).marks:
             text.append("◆ ", style=Style(color=theme.accent, bold=True))
-        text.append(row.label)
+        text.append(row.short)
         return text
 
     @on(RunsLoaded)

@@ -14,9 +14,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
+from extract.index.models import LineageGraph, LineageNode, ModelVersion, Todo
 from extract.tui import dag, fmt, sections
 from extract.tui.context import host
-from extract.tui.core import LineageData
+from extract.tui.core import MAX_LINEAGE_DEPTH
 from extract.tui.messages import DashboardLoaded, Failed, GoToRun, LineageLoaded, RowsLoaded
 from extract.tui.theme import priority_color
 from extract.tui.widgets.vtable import VirtualTable
@@ -90,11 +91,11 @@ class RegistryView(Vertical):
     def _header(self, width: int) -> Text:
         return Text(f"  {'name@version':<32} {'framework':<10} {'size':>10}  {'created':<16}  run")
 
-    def _row(self, m: dict[str, Any], index: int, width: int) -> Text:
+    def _row(self, m: ModelVersion, index: int, width: int) -> Text:
         return Text(
-            f"  {fmt.clip(m['name'] + '@' + m['version'], 32):<32} {fmt.clip(m.get('framework') or '—', 10):<10} "
-            f"{fmt.size(m.get('size')):>10}  {fmt.when(m.get('created_at'), seconds=False):<16}  "
-            f"{m.get('run_label') or '—'}"
+            f"  {fmt.clip(m.key, 32):<32} {fmt.clip(m.framework or '—', 10):<10} "
+            f"{fmt.size(m.size):>10}  {fmt.when(m.created_at, seconds=False):<16}  "
+            f"{m.run_label or '—'}"
         )
 
     @work(thread=True, exclusive=True, group="models")
@@ -110,7 +111,7 @@ class RegistryView(Vertical):
     def _loaded(self, msg: RowsLoaded) -> None:
         msg.stop()
         table = self.query_one(VirtualTable)
-        table.set_rows(msg.rows, keep=lambda m: m["id"])
+        table.set_rows(msg.rows, keep=lambda m: m.id)
         self._show(table.current)
 
     @on(VirtualTable.Highlighted)
@@ -120,43 +121,40 @@ class RegistryView(Vertical):
     @on(VirtualTable.Activated)
     def _activated(self, msg: VirtualTable.Activated) -> None:
         m = msg.table.current
-        if m and m.get("run_id"):
-            self.post_message(GoToRun(m["run_id"]))
+        if isinstance(m, ModelVersion) and m.run_id:
+            self.post_message(GoToRun(m.run_id))
 
-    def _show(self, m: dict[str, Any] | None) -> None:
+    def _show(self, m: ModelVersion | None) -> None:
         cfg = host(self).browser.config
         if m is None:
             self.query_one("#model-detail", Static).update("")
             return
         t = sections._grid()
         for key, value in (
-            ("model", f"{m['name']}@{m['version']}"),
-            ("framework", m.get("framework") or "—"),
-            ("size", fmt.size(m.get("size"))),
-            ("content", m.get("content_id") or "—"),
-            ("object", m.get("object_id") or "—"),
-            ("commit", m.get("commit_id") or "not committed"),
-            ("run", f"{m.get('run_label') or '—'}  {m.get('run_id') or ''}"),
-            ("source", m.get("artifact_path") or "—"),
-            (
-                "metadata",
-                json.dumps(m.get("metadata"), sort_keys=True) if m.get("metadata") else "—",
-            ),
-            ("created", fmt.when(m.get("created_at"))),
+            ("model", m.key),
+            ("framework", m.framework or "—"),
+            ("size", fmt.size(m.size)),
+            ("content", m.content_id or "—"),
+            ("object", m.object_id or "—"),
+            ("commit", m.commit_id or "not committed"),
+            ("run", f"{m.run_label or '—'}  {m.run_id or ''}"),
+            ("source", m.artifact_path or "—"),
+            ("metadata", json.dumps(m.metadata, sort_keys=True) if m.metadata else "—"),
+            ("created", fmt.when(m.created_at)),
         ):
             sections._kv(t, key, value, cfg)
         hint = Text("enter: go to the run   L: lineage of this model", style="dim")
         self.query_one("#model-detail", Static).update(Group(t, hint))
 
-    def current(self) -> dict[str, Any] | None:
-        cur: dict[str, Any] | None = self.query_one(VirtualTable).current
-        return cur
+    def current(self) -> ModelVersion | None:
+        cur = self.query_one(VirtualTable).current
+        return cur if isinstance(cur, ModelVersion) else None
 
     def action_lineage(self) -> None:
         m = self.current()
         if m is not None:
             screen: Any = self.screen
-            screen.show_lineage("model", m["id"])
+            screen.show_lineage("model", m.id)
 
 
 class LineageView(VerticalScroll, can_focus=True):
@@ -190,7 +188,7 @@ class LineageView(VerticalScroll, can_focus=True):
         self.root: tuple[str, str] | None = None
         self.depth = 2
         self.direction = "both"
-        self.data: LineageData | None = None
+        self.data: LineageGraph | None = None
         self.selected: tuple[str, str] | None = None
 
     def compose(self) -> ComposeResult:
@@ -228,7 +226,7 @@ class LineageView(VerticalScroll, can_focus=True):
         self.data = msg.data
         keys = dag.order(msg.data.nodes, msg.data.edges)
         if self.selected not in keys:
-            self.selected = msg.data.root
+            self.selected = dag.key(msg.data.root)
         self.redraw()
 
     def redraw(self) -> None:
@@ -237,7 +235,7 @@ class LineageView(VerticalScroll, can_focus=True):
             return
         theme = host(self).browser.config.theme
         head = Text("root ", style=Style(color=theme.accent_dim))
-        head.append(d.root_label, style="bold")
+        head.append(d.root.label, style="bold")
         head.append(
             f"   depth {d.depth}   {d.direction}   {len(d.nodes)} nodes, {len(d.edges)} edges",
             style=Style(color=theme.accent_dim),
@@ -248,27 +246,30 @@ class LineageView(VerticalScroll, can_focus=True):
             "experiment": theme.warning,
             "edge": theme.accent_dim,
         }
-        lines = dag.render(d.nodes, d.edges, root=d.root, selected=self.selected, colors=colors)
+        lines = dag.render(
+            d.nodes, d.edges, root=dag.key(d.root), selected=self.selected, colors=colors
+        )
         body = Text("\n").join(lines)
         body.no_wrap = True
         self.query_one("#lineage-head", Static).update(head)
         self.query_one("#lineage-body", Static).update(body)
-        node = next((n for n in d.nodes if (n["type"], n["id"]) == self.selected), None)
+        node = self._node(self.selected)
         info = Text()
         if node is not None:
-            info.append(f"{node['type']} ", style=Style(color=theme.accent_dim))
-            info.append(node["label"], style="bold")
-            info.append(f"  {node['id']}", style="dim")
-            if node.get("missing"):
+            info.append(f"{node.type} ", style=Style(color=theme.accent_dim))
+            info.append(node.label, style="bold")
+            info.append(f"  {node.id}", style="dim")
+            if not node.found:
                 info.append("  (not in this store)", style=Style(color=theme.warning))
-            label = {(n["type"], n["id"]): n["label"] for n in d.nodes}
+            if d.truncated:
+                info.append(f"  (the walk stopped at {len(d.nodes)} nodes)", style="dim")
+            label = {dag.key(n): n.label for n in d.nodes}
             for e in d.edges:
-                parent = (e["parent_type"], e["parent_id"])
-                child = (e["child_type"], e["child_id"])
+                parent, child = dag.parent_key(e), dag.child_key(e)
                 if child == self.selected:
-                    info.append(f"\n  ← {e['relation']} {parent[0]} {label.get(parent, parent[1])}")
+                    info.append(f"\n  ← {e.relation} {parent[0]} {label.get(parent, parent[1])}")
                 if parent == self.selected:
-                    info.append(f"\n  → {e['relation']} {child[0]} {label.get(child, child[1])}")
+                    info.append(f"\n  → {e.relation} {child[0]} {label.get(child, child[1])}")
         info.append("\n\nenter: re-root  + -: depth  o: direction  g: go to run", style="dim")
         self.query_one("#lineage-node", Static).update(info)
 
@@ -282,15 +283,18 @@ class LineageView(VerticalScroll, can_focus=True):
         self.selected = keys[(i + step) % len(keys)]
         self.redraw()
 
+    def _node(self, key: tuple[str, str] | None) -> LineageNode | None:
+        nodes = self.data.nodes if self.data is not None else ()
+        return next((n for n in nodes if dag.key(n) == key), None)
+
     def action_reroot(self) -> None:
-        if self.selected is not None and self.data is not None:
-            node = next((n for n in self.data.nodes if (n["type"], n["id"]) == self.selected), None)
-            if node is not None and not node.get("missing"):
-                self.root = self.selected
-                self.load()
+        node = self._node(self.selected)
+        if node is not None and node.found:
+            self.root = dag.key(node)
+            self.load()
 
     def action_depth(self, step: int) -> None:
-        self.depth = max(1, min(5, self.depth + step))
+        self.depth = max(1, min(MAX_LINEAGE_DEPTH, self.depth + step))
         self.load()
 
     def action_direction(self) -> None:
@@ -329,20 +333,18 @@ class TodoView(Vertical):
         shown = "all" if self.show_done else "open only"
         return Text(f"      {'prio':<5} {'TODO':<48} {'scope':<36} created   ({shown}; f toggles)")
 
-    def _row(self, t: dict[str, Any], index: int, width: int) -> Text:
+    def _row(self, t: Todo, index: int, width: int) -> Text:
         theme = host(self).browser.config.theme
-        p = int(t.get("priority") or 0)
-        text = Text(" [x] " if t["done"] else " [ ] ")
+        p = t.priority
+        text = Text(" [x] " if t.done else " [ ] ")
         text.append(
             f" {fmt.PRIORITY.get(p, str(p)):<5}",
             style=Style(color=priority_color(theme, p), bold=p == 2),
         )
-        text.append(
-            f"{fmt.clip(str(t['content']), 48):<48} ", style="strike dim" if t["done"] else ""
-        )
-        scope = t.get("scope_label") or t["scope_type"]
+        text.append(f"{fmt.clip(t.content, 48):<48} ", style="strike dim" if t.done else "")
+        scope = t.scope_label or t.scope_type
         text.append(f"{fmt.clip(scope, 36):<36} ", style=Style(color=theme.accent_dim))
-        text.append(fmt.when(t.get("created_at"), seconds=False), style="dim")
+        text.append(fmt.when(t.created_at, seconds=False), style="dim")
         return text
 
     @work(thread=True, exclusive=True, group="todos")
@@ -357,7 +359,7 @@ class TodoView(Vertical):
     @on(RowsLoaded)
     def _loaded(self, msg: RowsLoaded) -> None:
         msg.stop()
-        self.query_one(VirtualTable).set_rows(msg.rows, keep=lambda t: t["id"])
+        self.query_one(VirtualTable).set_rows(msg.rows, keep=lambda t: t.id)
 
     @on(VirtualTable.Activated)
     def _activated(self, msg: VirtualTable.Activated) -> None:
@@ -366,8 +368,8 @@ class TodoView(Vertical):
 
     def action_toggle_done(self) -> None:
         t = self.query_one(VirtualTable).current
-        if t is not None:
-            self._toggle(t["id"], not t["done"], str(t["content"]))
+        if isinstance(t, Todo):
+            self._toggle(t.id, not t.done, t.content)
 
     @work(thread=True, group="todo-write")
     def _toggle(self, todo_id: str, done: bool, content: str) -> None:

@@ -116,6 +116,14 @@ class VirtualTable(ScrollView, can_focus=True):
         self.cursor = max(0, min(index, len(self.rows) - 1))
         self.refresh()
 
+    def fill(self, offset: int, rows: Sequence[Any]) -> None:
+        """Put rows loaded later (a page of a long list) in place of the placeholders at
+        ``offset``; the list keeps its length and the cursor its place."""
+        end = min(len(self.rows), offset + len(rows))
+        if offset < end:
+            self.rows[offset:end] = rows[: end - offset]
+            self.refresh()
+
     @property
     def current(self) -> Any:
         if 0 <= self.cursor < len(self.rows):
