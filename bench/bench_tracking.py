@@ -47,7 +47,7 @@ from typing import Any
 import msgpack
 
 from extract import Store
-from extract.index import query
+from extract.index import read
 from extract.index.build import Indexer
 from extract.index.db import INDEX_FILE, open_reader
 from extract.sdk import Experiment
@@ -772,7 +772,7 @@ def bench_reindex(work: Path, sizes: Sizes, workers: int) -> None:
 
 def bench_query(root: Path, run_id: str, sizes: Sizes) -> None:
     n = sizes.long_steps
-    say(f"\n[6] query.curve: one run's {n:,}-point curve, reader connection, median of 50")
+    say(f"\n[6] read.curve: one run's {n:,}-point curve, reader connection, median of 50")
     say("    floor: the same SELECT ... ORDER BY step, fetchall() on the same connection")
     conn = open_reader(root / INDEX_FILE)
     try:
@@ -782,26 +782,26 @@ def bench_query(root: Path, run_id: str, sizes: Sizes) -> None:
             "SELECT step, value, wall_time FROM curve_data WHERE run_key=? AND metric_id=? "
             "ORDER BY step"
         )
-        steps, _, _ = query.curve(conn, run_id, "a")  # warm the page cache once
+        steps = read.curve(conn, run_id, "a").steps  # warm the page cache once
         if steps.size != n:
-            raise SystemExit(f"query.curve returned {steps.size} points, expected {n}")
+            raise SystemExit(f"read.curve returned {steps.size} points, expected {n}")
         subject: list[float] = []
         floor: list[float] = []
         for _ in range(sizes.query_repeat):
             t0 = time.perf_counter()
             conn.execute(sql, (key, mid)).fetchall()
             t1 = time.perf_counter()
-            query.curve(conn, run_id, "a")
+            read.curve(conn, run_id, "a")
             t2 = time.perf_counter()
             floor.append((t1 - t0) * 1e3)
             subject.append((t2 - t1) * 1e3)
     finally:
         conn.close()
-    say(f"    query.curve {median(subject):.2f} ms, floor {median(floor):.2f} ms")
+    say(f"    read.curve {median(subject):.2f} ms, floor {median(floor):.2f} ms")
     add(
         Row(
             "query_curve_ms",
-            f"query.curve, {n:,} points",
+            f"read.curve, {n:,} points",
             median(subject),
             "ms",
             median(floor),

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from extract import Store
+from extract.index import read
 from extract.objects import ObjectId, RunRecord, to_hex
 from extract.objects.kinds import cast
 from extract.store.history import commit_staged, head_state
@@ -115,3 +121,31 @@ def truncate_loose(root: Path, oid: ObjectId) -> None:
 
 def remove_loose(root: Path, oid: ObjectId) -> None:
     os.unlink(Repository(root).objects.path_of(oid))
+
+
+# Index checks for tests. Tests may read the index directly; front ends go through
+# extract.index.read.
+def curve_arrays(
+    conn: sqlite3.Connection, run_id: str, name: str
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """One whole curve of a run as (steps, values, wall times), from the read layer."""
+    c = read.curve(conn, run_id, name)
+    assert c.wall_times is not None  # a whole curve carries them
+    return c.steps, c.values, c.wall_times
+
+
+def table_rows(
+    conn: sqlite3.Connection, table: str, exclude: Sequence[str] = ()
+) -> list[tuple[Any, ...]]:
+    """Every row of an index table, sorted, without the named columns (for comparing a
+    rebuilt index with the one it replaced)."""
+    cols = [r[1] for r in conn.execute(f"PRAGMA table_info({table})") if r[1] not in exclude]
+    assert cols, f"no table {table}"
+    return sorted(
+        conn.execute(f"SELECT {', '.join(cols)} FROM {table}").fetchall(),
+        key=lambda row: tuple((x is None, str(x)) for x in row),
+    )
+
+
+def uncommitted_events(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("SELECT COUNT(*) FROM events WHERE commit_id IS NULL").fetchone()[0])

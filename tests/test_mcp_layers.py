@@ -1,5 +1,5 @@
 """Where the MCP server sits: it imports only the layers below it, and nothing below
-it (the core, the index, the shared query layer) loads the MCP SDK."""
+it (the core, the index, the one read layer) loads the MCP SDK."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 #: What extract.mcp may import from extract (besides itself and the package root).
 MCP_MAY_IMPORT = {"errors", "objects", "store", "index", "git", "mcp"}
-#: What the shared query layer may import from extract.
-EXPLORE_MAY_IMPORT = {"errors", "objects", "store", "index"}
+#: What the one read layer may import from extract.
+READ_MAY_IMPORT = {"errors", "objects", "store", "tracking", "index"}
 
 
 def _extract_imports(path: Path) -> set[str]:
@@ -41,10 +41,13 @@ def test_mcp_package_imports_only_lower_layers() -> None:
         assert used <= MCP_MAY_IMPORT, f"{path.name} imports extract.{used - MCP_MAY_IMPORT}"
 
 
-def test_shared_query_layer_imports_only_lower_layers() -> None:
-    for name in ("explore.py", "query.py"):
-        used = _extract_imports(REPO / "extract" / "index" / name) - {""}
-        assert used <= EXPLORE_MAY_IMPORT, f"{name} imports extract.{used - EXPLORE_MAY_IMPORT}"
+def test_the_read_layer_imports_only_lower_layers() -> None:
+    index = REPO / "extract" / "index"
+    files = [index / "models.py", *sorted((index / "read").glob("*.py"))]
+    assert len(files) > 5
+    for path in files:
+        used = _extract_imports(path) - {""}
+        assert used <= READ_MAY_IMPORT, f"{path.name} imports extract.{used - READ_MAY_IMPORT}"
 
 
 def test_cli_command_loads_the_server_lazily() -> None:
@@ -65,9 +68,7 @@ def _loaded(code: str) -> str:
 
 
 def test_core_and_index_do_not_load_mcp() -> None:
-    assert (
-        _loaded("import extract, extract.index, extract.index.explore, extract.index.query") == ""
-    )
+    assert _loaded("import extract, extract.index, extract.index.read") == ""
 
 
 def test_mcp_package_and_tools_do_not_load_the_sdk() -> None:

@@ -28,12 +28,13 @@ import numpy as np
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from extract.index import query, schema
+from extract.index import schema
 from extract.index.build import Indexer
 from extract.index.db import INDEX_FILE
 from extract.sdk import Experiment, Run, Store
 from extract.store.history import commit_staged
 from extract.store.repo import Repository
+from tests.stores import table_rows
 
 HIERARCHY = ("sweep", "trial")
 COMPARED = (*schema.TABLES, "events", "commits")
@@ -296,8 +297,7 @@ def crash(r: Run) -> None:
 
 def snapshot(conn: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:
     return {
-        t: query.table_rows(conn, t, exclude=tuple(schema.SURROGATE_COLUMNS.get(t, ())))
-        for t in COMPARED
+        t: table_rows(conn, t, exclude=tuple(schema.SURROGATE_COLUMNS.get(t, ()))) for t in COMPARED
     }
 
 

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 from extract.errors import StoreNotFound
-from extract.index import query
+from extract.index import read
 from extract.index.build import Indexer, curves_of
 from extract.index.ids import model_id
 from extract.objects import RunRecord, Tree, from_hex
@@ -36,6 +36,7 @@ from extract.sdk import Experiment, Run, Store
 from extract.store import chunking, journal
 from extract.store.arrays import ArrayReader
 from extract.store.repo import Repository
+from tests.stores import curve_arrays
 
 REPO = Path(__file__).resolve().parent.parent
 LEVELS = ("benchmark", "model", "variant")
@@ -471,7 +472,7 @@ def test_a_run_finished_after_store_close_loses_nothing(root: Path) -> None:
     with Store(root) as s2:
         [r] = s2.experiment(SPEC).list_runs()
         assert (r["id"], r["name"], r["status"]) == (run.id, "late", "completed")
-        steps, values, _ = query.curve(s2._conn, run.id, "loss")
+        steps, values, _ = curve_arrays(s2._conn, run.id, "loss")
         assert (steps.tolist(), values.tolist()) == ([0], [1.0])
     assert rows(root, "SELECT name, value FROM scalar_metrics") == [{"name": "acc", "value": 0.5}]
 
@@ -690,7 +691,7 @@ def test_curve_keeps_nan_and_inf(exp: Experiment, root: Path) -> None:
         )
 
     with Store(root) as s:
-        steps, values, walls = query.curve(s._conn, run.id, "loss")
+        steps, values, walls = curve_arrays(s._conn, run.id, "loss")
     assert steps.tolist() == [0, 1, 2, 3, 4]
     assert same(values.tolist()), values
     assert np.all(np.isfinite(walls)) and np.all(np.diff(walls) >= 0)
@@ -705,7 +706,7 @@ def test_curve_keeps_nan_and_inf(exp: Experiment, root: Path) -> None:
     idx = Indexer(Repository(root))
     try:
         idx.rebuild()
-        _, r_values, _ = query.curve(idx.conn, run.id, "loss")
+        _, r_values, _ = curve_arrays(idx.conn, run.id, "loss")
     finally:
         idx.close()
     assert same(r_values.tolist()), r_values
@@ -1134,7 +1135,7 @@ def test_second_store_sees_a_live_run_and_its_flushed_points(exp: Experiment, ro
             )
         idx = refreshed_indexer(root)
         try:
-            steps, values, _ = query.curve(idx.conn, run.id, "loss")
+            steps, values, _ = curve_arrays(idx.conn, run.id, "loss")
         finally:
             idx.close()
         assert steps.tolist() == list(range(10))
@@ -1143,9 +1144,9 @@ def test_second_store_sees_a_live_run_and_its_flushed_points(exp: Experiment, ro
         run.finish()
     idx = refreshed_indexer(root)
     try:
-        steps, _, _ = query.curve(idx.conn, run.id, "loss")
+        steps, _, _ = curve_arrays(idx.conn, run.id, "loss")
         assert steps.tolist() == list(range(11))
-        assert query.run(idx.conn, run.id)["status"] == "completed"
+        assert read.get_run(idx.conn, run.id).run.status == "completed"
     finally:
         idx.close()
 
@@ -1185,7 +1186,7 @@ def test_sigkilled_run_is_recovered_as_failed_with_every_flushed_point(root: Pat
             assert reader.recovered == []
             [r] = reader.experiment(SPEC).list_runs()
             assert (r["id"], r["status"]) == (run_id, "running")
-            steps, _, _ = query.curve(reader._conn, run_id, "loss")
+            steps, _, _ = curve_arrays(reader._conn, run_id, "loss")
             assert steps.tolist() == list(range(25))
     finally:
         proc.send_signal(signal.SIGKILL)
@@ -1202,7 +1203,7 @@ def test_sigkilled_run_is_recovered_as_failed_with_every_flushed_point(root: Pat
             ["crash-test"],
         )
         assert r["ended_at"] is not None and r["object_id"]
-        steps, values, _ = query.curve(s._conn, run_id, "loss")
+        steps, values, _ = curve_arrays(s._conn, run_id, "loss")
         assert steps.tolist() == list(range(25))
         assert values.tolist() == [1.0 / (i + 1) for i in range(25)]
         assert [t["content"] for t in s.list_todos("run", run_id)] == ["look at this"]

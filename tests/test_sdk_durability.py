@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from extract.index import query
+from extract.index import read
 from extract.index.build import Indexer, curves_of
 from extract.objects import RunRecord, from_hex
 from extract.objects.kinds import cast
@@ -41,6 +41,7 @@ from extract.sdk.run import CURVE_FLUSH_STEPS, FLUSH_SECONDS
 from extract.store.fsck import FsckReport, fsck
 from extract.store.history import commit_staged, head_state, list_staged
 from extract.store.repo import Repository
+from tests.stores import curve_arrays, uncommitted_events
 from tests.workers import committer, logger, sweeper
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -158,17 +159,18 @@ def check_recovered_run(
     assert rep.run_id is not None
     rid = rep.run_id
     conn = store._indexer.conn
-    row = query.run(conn, rid)
-    assert row["status"] == "failed", row["status"]
-    assert row["ended_at"] is not None
-    assert row["object_id"] is not None, "the recovered run was not sealed"
-    assert row["name"] == f"seed{seed}"
-    record = cast(repo.objects.get(from_hex(row["object_id"])), RunRecord)
+    detail = read.get_run(conn, rid)
+    row = detail.run
+    assert row.status == "failed", row.status
+    assert row.ended_at is not None
+    assert row.object_id is not None, "the recovered run was not sealed"
+    assert row.name == f"seed{seed}"
+    record = cast(repo.objects.get(from_hex(row.object_id)), RunRecord)
     assert record.id == rid and record.status == "failed"
     sealed = curves_of(repo.objects, record.curves)
 
     # Through the index and through the sealed curve set: the same contiguous prefix.
-    indexed = {m: query.curve(conn, rid, m) for m in logger.METRICS}
+    indexed = {m: curve_arrays(conn, rid, m) for m in logger.METRICS}
     n = len(indexed[logger.METRICS[0]][0])
     for m, (steps, values, walls) in indexed.items():
         assert np.array_equal(steps, np.arange(n)), f"{m}: steps are not 0..{n - 1}: {steps}"
@@ -206,20 +208,20 @@ def check_recovered_run(
 
     # Headline values and params ride in the same buffer: a prefix consistent with the curves.
     seen_floor = last_multiple_below(last, logger.LOG_EVERY)
-    seen = row["metrics"].get("seen")
+    seen = detail.metrics.get("seen")
     if seen_floor >= 0:
         assert seen is not None, f"log(seen={seen_floor}) came before step {last} and was lost"
     if seen is not None:
         assert seen_floor <= seen <= last and seen % logger.LOG_EVERY == 0, (seen, last)
-        assert row["params"] == {"phase": logger.phase(int(seen))}
+        assert detail.params == {"phase": logger.phase(int(seen))}
         assert record.metrics["seen"]["value"] == seen
         assert record.params == {"phase": logger.phase(int(seen))}
     else:
-        assert row["params"] == {}
+        assert detail.params == {}
     # Tags are durable records: one made before the last recovered step survives.
     must = {f"t{s}" for s in range(logger.TAG_PHASE, last, logger.TAG_EVERY)}
     may = {f"t{s}" for s in range(logger.TAG_PHASE, last + 1, logger.TAG_EVERY)}
-    assert must <= set(row["tags"]) <= may, (row["tags"], last)
+    assert must <= set(row.tags) <= may, (row.tags, last)
     assert must <= set(record.tags) <= may
     return last, bool(old)
 
@@ -258,15 +260,15 @@ def test_sigkill_while_logging_keeps_every_flushed_point(tmp_path: Path) -> None
                 # Killed before it could say so: at most one run, started and sealed as failed.
                 assert len(store.recovered) <= 1
                 for rid in store.recovered:
-                    assert query.run(store._indexer.conn, rid)["status"] == "failed"
+                    assert read.get_run(store._indexer.conn, rid).run.status == "failed"
                     runs[rid] = -1
                 early_nothing += not store.recovered
             # Every earlier recovered run is still there, as it was.
             conn = store._indexer.conn
             for rid, last in runs.items():
                 if last >= 0:
-                    assert len(query.curve(conn, rid, "loss")[0]) == last + 1
-                assert query.run(conn, rid)["status"] == "failed"
+                    assert len(curve_arrays(conn, rid, "loss")[0]) == last + 1
+                assert read.get_run(conn, rid).run.status == "failed"
         finally:
             store.close()
         report = fsck(Repository(root), read_data=True)
@@ -357,26 +359,28 @@ def check_sweep_runs(root: Path, ids: list[str]) -> None:
         conn = ix.conn
         steps = np.arange(SWEEP_STEPS)
         for w, rid in enumerate(ids):
-            row = query.run(conn, rid)
-            assert row["status"] == "completed", (w, row["status"])
-            assert row["experiment_path"] == f"sweep/lr{w % sweeper.TRIALS}"
-            assert row["total_steps"] == SWEEP_STEPS
-            assert row["config"] == {"worker": w, "lr": 10.0**-w}
-            assert row["tags"] == ["sweep", f"worker-{w}"]
-            assert row["notes"] == f"worker {w} of the sweep"
-            assert row["params"] == {"optimizer": f"adam-{w}"}
+            detail = read.get_run(conn, rid)
+            row = detail.run
+            assert row.status == "completed", (w, row.status)
+            assert row.experiment_path == f"sweep/lr{w % sweeper.TRIALS}"
+            assert row.total_steps == SWEEP_STEPS
+            assert detail.config == {"worker": w, "lr": 10.0**-w}
+            assert list(row.tags) == ["sweep", f"worker-{w}"]
+            assert detail.notes == f"worker {w} of the sweep"
+            assert detail.params == {"optimizer": f"adam-{w}"}
             last_seen = (SWEEP_STEPS - 1) // sweeper.LOG_EVERY * sweeper.LOG_EVERY
-            assert row["metrics"] == {
+            assert detail.metrics == {
                 "seen": last_seen,
                 "final": logger.value(w, SWEEP_STEPS - 1, "loss"),
             }
-            assert [(a["name"], a["kind"]) for a in row["artifacts"]] == [("confusion", "matrix")]
-            assert [t["content"] for t in row["todos"]] == [f"look at worker {w}"]
-            assert row["curves"] == sorted(logger.METRICS)
-            record = cast(repo.objects.get(from_hex(row["object_id"])), RunRecord)
+            assert [(a.name, a.kind) for a in detail.artifacts] == [("confusion", "matrix")]
+            assert [t.content for t in detail.todos] == [f"look at worker {w}"]
+            assert sorted(detail.curves) == sorted(logger.METRICS)
+            assert row.object_id is not None
+            record = cast(repo.objects.get(from_hex(row.object_id)), RunRecord)
             sealed = curves_of(repo.objects, record.curves)
             for m in logger.METRICS:
-                got_steps, values, _ = query.curve(conn, rid, m)
+                got_steps, values, _ = curve_arrays(conn, rid, m)
                 expected = np.array([logger.value(w, int(s), m) for s in steps])
                 assert np.array_equal(got_steps, steps), (w, m)
                 assert np.array_equal(values, expected), (w, m)
@@ -387,7 +391,7 @@ def check_sweep_runs(root: Path, ids: list[str]) -> None:
                 "SELECT COUNT(*) FROM curve_points WHERE run_id=?", (rid,)
             ).fetchone()[0]
             assert n_points == SWEEP_STEPS * len(logger.METRICS)
-        assert query.status_counts(conn)["live"] == 0
+        assert read.status_counts(conn).live == 0
     finally:
         ix.close()
     assert not list((root / "journal").iterdir()), "journals left after every run finished"
@@ -427,9 +431,9 @@ def test_concurrent_sweep_with_racing_commits(tmp_path: Path) -> None:
     ix = Indexer(repo)
     try:
         ix.refresh()
-        counts = query.status_counts(ix.conn)
-        assert counts == {"live": 0, "uncommitted": 0, "committed": SWEEP_WORKERS}, counts
-        assert query.uncommitted_events(ix.conn) == 0
+        counts = read.status_counts(ix.conn)
+        assert (counts.live, counts.uncommitted, counts.committed) == (0, 0, SWEEP_WORKERS)
+        assert uncommitted_events(ix.conn) == 0
     finally:
         ix.close()
     assert fsck(repo, read_data=True).ok
@@ -466,8 +470,8 @@ def test_racing_commits_lose_nothing(tmp_path: Path) -> None:
     ix = Indexer(repo)
     try:
         ix.refresh()
-        got = sorted(t["content"] for t in query.todos(ix.conn))
-        assert query.uncommitted_events(ix.conn) == 0
+        got = sorted(t.content for t in read.list_todos(ix.conn, include_done=True).items)
+        assert uncommitted_events(ix.conn) == 0
     finally:
         ix.close()
     want = sorted(committer.todo_text(w, k) for w in range(COMMITTERS) for k in range(COMMITS_EACH))
@@ -500,7 +504,7 @@ def test_step_out_of_int64_range_does_not_brick_the_store(tmp_path: Path) -> Non
     store = Store(root)  # recovers the orphan: must not raise
     try:
         assert len(store.recovered) == 1
-        steps, values, _ = query.curve(store._indexer.conn, store.recovered[0], "loss")
+        steps, values, _ = curve_arrays(store._indexer.conn, store.recovered[0], "loss")
         assert steps[0] == 0 and values[0] == 1.0
     finally:
         store.close()
@@ -528,8 +532,8 @@ def test_huge_ints_do_not_poison_the_run(tmp_path: Path) -> None:
         run.curve(3, loss=1.0)
         run.log(ok=1.0)
         run.finish()
-        steps, values, _ = query.curve(store._indexer.conn, run.id, "loss")
+        steps, values, _ = curve_arrays(store._indexer.conn, run.id, "loss")
         assert steps[-1] == 3 and values[-1] == 1.0
-        assert query.run(store._indexer.conn, run.id)["metrics"]["ok"] == 1.0
+        assert read.get_run(store._indexer.conn, run.id).metrics["ok"] == 1.0
     finally:
         store.close()

@@ -20,12 +20,12 @@ import pytest
 from extract import Store
 from extract.index.build import Indexer
 from extract.index.ids import experiment_id, model_id
-from extract.index.query import table_rows
 from extract.index.schema import SURROGATE_COLUMNS, TABLES
 from extract.objects import Array, RunRecord, from_hex
 from extract.objects.kinds import cast
 from extract.store.repo import Repository
 from tests.cli import extract
+from tests.stores import table_rows
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "examples" / "seed_usage.py"
