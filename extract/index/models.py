@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
-import numpy as np
+if TYPE_CHECKING:  # arrays only in annotations: listing runs never loads numpy
+    import numpy as np
 
 T = TypeVar("T")
 Direction = Literal["min", "max"]

@@ -12,8 +12,6 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any, Literal
 
-import numpy as np
-
 from extract.errors import InvalidInput, RunNotFound
 from extract.index.models import CurvePoints, CurveStats
 from extract.index.read._common import by_ids, num, shown
@@ -54,6 +52,8 @@ def curve_names(conn: sqlite3.Connection, run_id: str) -> list[str]:
 
 
 def _points(rows: Sequence[tuple[int, float | None]], name: str, total: int) -> CurvePoints:
+    import numpy as np  # here: listing runs should not pay numpy's import
+
     steps = np.fromiter((s for s, _ in rows), dtype=np.int64, count=len(rows))
     # numpy reads None (how SQLite holds a logged NaN) as NaN, in C: what ``num`` does per value
     values = np.array([v for _, v in rows], dtype=np.float64).reshape(len(rows))
@@ -161,6 +161,8 @@ def _read(
     mode: Mode,
     total: int | None = None,
 ) -> CurvePoints:
+    import numpy as np
+
     if max_points is None:
         rows = conn.execute(
             f"SELECT step, value, wall_time {_RANGE} ORDER BY step", (key, mid)
@@ -239,6 +241,8 @@ def _index_stats(conn: sqlite3.Connection, key: int) -> dict[str, CurveStats]:
 def _column(odb: ObjectStore, col: Any, dtype: str, ends_only: bool = False) -> Any:
     """A curve column as numpy: inline bytes, or a linked 1-d array object read chunk by
     chunk (with ``ends_only``, just the first and the last chunk)."""
+    import numpy as np
+
     if not isinstance(col, Link):
         return np.frombuffer(col, dtype=dtype)
     parts = cast(odb.get(col.id), Array).chunks
@@ -249,6 +253,8 @@ def _column(odb: ObjectStore, col: Any, dtype: str, ends_only: bool = False) -> 
 
 @functools.lru_cache(maxsize=512)
 def _sealed_stats(odb: ObjectStore, curves_oid: ObjectId) -> tuple[tuple[str, CurveStats], ...]:
+    import numpy as np
+
     out = []
     for name, c in sorted(cast(odb.get(curves_oid), CurveSet).metrics.items()):
         if c.n == 0:
