@@ -13,8 +13,8 @@ REPO = Path(__file__).resolve().parent.parent
 def extract(
     *args: str, cwd: Path, input: str | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
-    full_env.pop("EXTRACT_STORE", None)
+    full_env = {k: v for k, v in os.environ.items() if k != "EXTRACT_STORE"}
+    full_env.update({"PYTHONPATH": str(REPO), **(env or {})})
     return subprocess.run(
         [sys.executable, "-m", "extract", *args],
         cwd=cwd,

@@ -23,7 +23,7 @@ from extract.index.db import (
     is_corrupt,
     sqlite_code,
 )
-from extract.store.repo import Repository, find_store
+from extract.store.repo import Repository, locate_store
 from extract.store.writable import require_writable
 
 P = ParamSpec("P")
@@ -130,7 +130,7 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
 def open_store(store: Path | None, writes: str | None = None) -> Repository:
     """The store a command works on. ``writes`` names a command that writes to it (e.g.
     "`extract commit`"): on a read-only store it is refused before anything changes."""
-    repo = Repository(store if store is not None else find_store())
+    repo = Repository(locate_store(store))
     if writes is not None:
         require_writable(repo.root, writes)
     return repo

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from extract.errors import ExtractError
+from extract.errors import ExtractError, StoreNotFound
 from extract.git import hooks as hookmod
 from extract.git.stamp import (
     add_trailer,
@@ -20,7 +20,7 @@ from extract.git.stamp import (
     stamp,
 )
 from extract.index.access import open_index
-from extract.store.repo import FORMAT_FILE, Repository, find_store
+from extract.store.repo import Repository, locate_store
 from extract.sync import ops
 from extract.sync.remotes import resolve_remote
 from extract.sync.transport import open_transport
@@ -89,8 +89,10 @@ def status(project: ProjectOpt = Path("."), json_out: JsonOpt = False) -> None:
 
 
 def _store_for(project: Path) -> Repository | None:
-    root = find_store(project)
-    return Repository(root) if (root / FORMAT_FILE).exists() else None
+    try:
+        return Repository(locate_store(start=project))
+    except StoreNotFound:
+        return None
 
 
 @hooks_app.command("run", hidden=True)

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from extract.errors import ExtractError
-from extract.store.repo import find_store
+from extract.store.repo import locate_store
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,8 +28,8 @@ def main(argv: list[str] | None = None) -> int:
         help="Store directory (default: $EXTRACT_STORE, else .extract here or in a parent).",
     )
     args = parser.parse_args(argv)
-    root = args.store if args.store is not None else find_store()
     try:
+        root = locate_store(args.store)
         from extract.mcp.server import serve
 
         serve(root)

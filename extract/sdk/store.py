@@ -21,14 +21,15 @@ from extract.sdk.run import Run, _check_todo
 from extract.sdk.values import text
 from extract.store import chunking
 from extract.store.history import model_key
-from extract.store.repo import FORMAT_FILE, Repository
+from extract.store.repo import FORMAT_FILE, Repository, locate_store
 
 
 class Store:
     """A store directory (default ``.extract``), created if absent."""
 
-    def __init__(self, root: str | os.PathLike[str] = ".extract") -> None:
-        path = Path(root)
+    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+        # Found as every CLI command finds it; created where none is found.
+        path = locate_store(root, create=True)
         if not (path / FORMAT_FILE).exists():
             if path.exists() and any(path.iterdir()):
                 raise StoreNotFound(f"{path} exists but is not an extract store (no {FORMAT_FILE})")

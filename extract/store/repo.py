@@ -219,13 +219,41 @@ class Repository:
         return self.refs.read(MAIN)
 
 
-def find_store(start: Path | None = None) -> Path:
-    """The store for a command run in ``start``: ``$EXTRACT_STORE``, else ``.extract`` here or above."""
-    env = os.environ.get("EXTRACT_STORE")
-    if env:
-        return Path(env)
-    here = Path(start or Path.cwd()).resolve()
+def locate_store(
+    root: str | os.PathLike[str] | None = None, *, create: bool = False, start: Path | None = None
+) -> Path:
+    """The one answer to "which store?", for the SDK, the CLI, the TUI and the MCP server.
+
+    With ``root``: that store, or the ``.extract`` inside that project directory. Without:
+    ``$EXTRACT_STORE`` (the same two forms), else the nearest ``.extract`` in the current
+    directory (or ``start``) or a parent. When nothing is found, the place a new store would go
+    (``root`` itself, ``$EXTRACT_STORE``, or ``./.extract``) is returned if ``create``
+    (the SDK's ``Store()``, which creates it, as the reference API does); otherwise
+    StoreNotFound names every place that was looked at.
+    """
+    env = os.environ.get("EXTRACT_STORE") if root is None else None
+    given = root if root is not None else env
+    if given is not None:
+        path = Path(given).expanduser()
+        looked = [path, path / DEFAULT_DIR]
+        for candidate in looked:
+            if (candidate / FORMAT_FILE).exists():
+                return candidate
+        if create:
+            return path
+        where = "" if root is not None else " (from $EXTRACT_STORE)"
+        raise StoreNotFound(
+            f"no extract store at {path}{where}: looked in {path} and {path / DEFAULT_DIR}; "
+            "create one with `extract init`"
+        )
+    here = (start or Path.cwd()).resolve()
     for d in (here, *here.parents):
         if (d / DEFAULT_DIR / FORMAT_FILE).exists():
             return d / DEFAULT_DIR
-    return here / DEFAULT_DIR
+    if create:
+        return here / DEFAULT_DIR
+    raise StoreNotFound(
+        f"no extract store at {here / DEFAULT_DIR}: looked in {here} and every parent "
+        f"for {DEFAULT_DIR}, and $EXTRACT_STORE is not set; create one with `extract init`, "
+        "or pass --store"
+    )

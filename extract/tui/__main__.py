@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from extract.errors import ExtractError
-from extract.store.repo import find_store
+from extract.store.repo import locate_store
 from extract.tui import run
 
 
@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", type=Path, default=None, help="store directory")
     args = parser.parse_args(argv)
     try:
-        run(args.store if args.store is not None else find_store())
+        run(locate_store(args.store))
     except ExtractError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
