@@ -23,6 +23,7 @@ from extract.index.db import (
     is_corrupt,
     sqlite_code,
 )
+from extract.index.lifecycle import recover_orphans
 from extract.store.repo import Repository, locate_store
 from extract.store.writable import require_writable
 
@@ -127,13 +128,28 @@ def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def open_store(store: Path | None, writes: str | None = None) -> Repository:
+def open_store(store: Path | None, writes: str | None = None, seal: bool = True) -> Repository:
     """The store a command works on. ``writes`` names a command that writes to it (e.g.
-    "`extract commit`"): on a read-only store it is refused before anything changes."""
+    "`extract commit`"): on a read-only store it is refused before anything changes, and
+    (unless ``seal`` is False) runs whose process died are sealed first, as ``Store()``
+    seals them, so a commit or a push carries them."""
     repo = Repository(locate_store(store))
     if writes is not None:
         require_writable(repo.root, writes)
+        if seal:
+            seal_crashed(repo)
     return repo
+
+
+def seal_crashed(repo: Repository) -> list[str]:
+    """Seal, as failed, every run whose process died before finish(); say so on stderr."""
+    if not any(repo.journal_dir.glob("*.journal")):
+        return []  # nothing live: no index to open
+    with open_index(repo) as index:
+        ids = recover_orphans(index.writer())
+    for run_id in ids:
+        typer.echo(f"sealed run {run_id} as failed: its process died before finish()", err=True)
+    return ids
 
 
 def refresh_index(repo: Repository) -> None:

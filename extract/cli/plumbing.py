@@ -78,7 +78,7 @@ def hash_object(
     Example: extract hash-object -w model.pt
     """
     if write:
-        repo = open_store(store, writes="`extract hash-object -w`")
+        repo = open_store(store, writes="`extract hash-object -w`", seal=False)
         # Nothing names the object afterwards (as with git hash-object -w): gc collects it
         # once it is older than the grace period unless a run or model comes to use it.
         with repo.writing():

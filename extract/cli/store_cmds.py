@@ -155,7 +155,7 @@ def fsck_cmd(
     """
     if from_remote is not None and not repair:
         raise InvalidInput("--from REMOTE goes with --repair: extract fsck --repair --from origin")
-    repo = open_store(store, writes="`extract fsck --repair`" if repair else None)
+    repo = open_store(store, writes="`extract fsck --repair`" if repair else None, seal=False)
 
     def say(line: str) -> None:
         if not json_out:

@@ -77,6 +77,7 @@ def status(store: StoreOpt = None, json_out: JsonOpt = False) -> None:
     with reader(store) as (repo, conn):
         counts = read.status_counts(conn)
         live = read.runs_by_state(conn, "live")
+        crashed = read.runs_by_state(conn, "crashed")
         pending = read.runs_by_state(conn, "uncommitted")
         staged = list_staged(repo)
         head = repo.refs.read(MAIN)
@@ -88,6 +89,7 @@ def status(store: StoreOpt = None, json_out: JsonOpt = False) -> None:
                     **asdict(counts),
                     "staged_entries": len(staged),
                     "live_runs": [r.id for r in live],
+                    "crashed_runs": [r.id for r in crashed],
                     "uncommitted_runs": [r.id for r in pending],
                     "skipped_entries": skipped,
                 }
@@ -97,12 +99,17 @@ def status(store: StoreOpt = None, json_out: JsonOpt = False) -> None:
         typer.echo(
             f"{counts.live} live, {counts.uncommitted} sealed but uncommitted, {counts.committed} committed"
         )
+        if crashed:
+            typer.echo(
+                f"{counts.crashed} crashed: their process died before finish(); the next "
+                "writing command (commit, fetch, gc, or a script's Store()) seals them as failed"
+            )
         if skipped:
             typer.echo(
                 f"index: {skipped} entries skipped, their objects missing or damaged: "
                 "`extract fsck` names them and how to get them back"
             )
-        for title, rows in (("live", live), ("uncommitted", pending)):
+        for title, rows in (("live", live), ("crashed", crashed), ("uncommitted", pending)):
             if rows:
                 typer.echo(f"\n{title} runs:")
                 for r in rows[:20]:

@@ -16,6 +16,7 @@ opened, is decided once, in ``access.open_index``.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import math
 import os
@@ -892,6 +893,32 @@ class Indexer:
                 # a journal being created or recovered right now, or a damaged one (fsck
                 # reports it): never a reason to fail every reader of the store
                 continue
+        self._mark_dead_writers()
+
+    def _mark_dead_writers(self) -> None:
+        """A live run whose journal lock nobody holds lost its process (SIGKILL, the OOM
+        killer, a lost node): every reader shows it as failed at once, ended when its
+        journal last grew. A reader does not seal it (that writes the store, which may be
+        read-only); the next writing command or ``Store()`` does, and the sealed record
+        then replaces this row."""
+        rows = self.conn.execute(
+            "SELECT id FROM runs WHERE object_id IS NULL AND status = 'running'"
+        ).fetchall()
+        for (run_id,) in rows:
+            path = self.repo.journal_dir / f"{run_id}.journal"
+            if not journalmod.is_orphan(path):
+                continue
+            try:
+                mtime = path.stat().st_mtime
+            except FileNotFoundError:
+                continue  # sealed by another process this moment
+            ended = dt.datetime.fromtimestamp(mtime, tz=dt.UTC)
+            with self.transaction():
+                self.conn.execute(
+                    "UPDATE runs SET status = 'failed', ended_at = ? "
+                    "WHERE id = ? AND object_id IS NULL AND status = 'running'",
+                    (ended.isoformat(timespec="milliseconds").replace("+00:00", "Z"), run_id),
+                )
 
     def _retry_entries(self) -> None:
         """Apply again every skipped entry whose missing object may be back."""

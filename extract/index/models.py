@@ -126,7 +126,9 @@ class RunRow:
 
     @property
     def live(self) -> bool:
-        return self.object_id is None
+        """Still being written: not sealed, and its process holds the journal lock (the
+        index marks a run whose process died as failed)."""
+        return self.object_id is None and self.status == "running"
 
     @property
     def committed(self) -> bool:
@@ -357,6 +359,7 @@ class StatusCounts:
     live: int
     uncommitted: int
     committed: int
+    crashed: int = 0  # their process died; sealed by the next writing command
 
 
 @dataclass(frozen=True)

@@ -297,21 +297,25 @@ def metric_names(conn: sqlite3.Connection, scope: str = "") -> list[str]:
 
 def status_counts(conn: sqlite3.Connection) -> StatusCounts:
     row = conn.execute(
-        "SELECT SUM(object_id IS NULL), SUM(object_id IS NOT NULL AND commit_id IS NULL), "
-        "SUM(commit_id IS NOT NULL) FROM runs WHERE deleted = 0"
+        f"SELECT SUM({STATES['live']}), SUM({STATES['uncommitted']}), "
+        f"SUM({STATES['committed']}), SUM({STATES['crashed']}) FROM runs WHERE deleted = 0"
     ).fetchone()
-    return StatusCounts(int(row[0] or 0), int(row[1] or 0), int(row[2] or 0))
+    return StatusCounts(*(int(v or 0) for v in row))
 
 
+#: Where a run is in its life. A run is live only while its process holds the journal
+#: lock; one whose process died is "crashed" (shown failed) until a writer seals it.
 STATES = {
-    "live": "object_id IS NULL",
+    "live": "object_id IS NULL AND status = 'running'",
+    "crashed": "object_id IS NULL AND status != 'running'",
     "uncommitted": "object_id IS NOT NULL AND commit_id IS NULL",
     "committed": "commit_id IS NOT NULL",
 }
 
 
 def runs_by_state(conn: sqlite3.Connection, state: str) -> list[RunRow]:
-    """Runs that are live, sealed but not committed, or committed; oldest first."""
+    """Runs that are live, crashed and not yet sealed, sealed but not committed, or
+    committed; oldest first."""
     if state not in STATES:
         raise InvalidInput(f"unknown state {shown(state)}: use one of {', '.join(STATES)}")
     return run_rows(
