@@ -25,7 +25,6 @@ import numpy as np
 
 from extract.errors import InvalidInput, PathNotFound
 from extract.index.access import open_index
-from extract.index.ids import model_id
 from extract.index.lifecycle import seal_journal
 from extract.objects import Link, ModelVersion, ObjectId, Tree, new_ulid
 from extract.sdk.values import INT64_MAX, INT64_MIN, int64, number, plain, text, to_float
@@ -481,7 +480,7 @@ class Run:
         else:
             assert model is not None
             _check_id("derived_from", "model", model)
-            target = ("model", model_id(model, version) if version is not None else model)
+            target = ("model", self._store._model_ref(model, version) if version is not None else model)
         self._lineage("derived_from", *target)
 
     def branched_from(self, experiment: str | None = None, run: str | None = None) -> None:
