@@ -74,11 +74,6 @@ def _jsonable(value: Value) -> Any:
     return value
 
 
-def object_rel_path(oid: ObjectId) -> str:
-    h = to_hex(oid)
-    return f"objects/{h[:2]}/{h[2:]}"
-
-
 def curves_of(odb: ObjectStore, oid: ObjectId | None) -> Curves:
     """A stored curve set as numpy columns."""
     if oid is None:
@@ -467,7 +462,9 @@ class Indexer:
                 a["name"],
                 a["kind"],
                 a.get("step"),
-                object_rel_path(oid),
+                # No file holds an artifact's own bytes (they are objects: chunked, maybe
+                # packed), so no path is given; object_id names them (docs/tracking.md).
+                None,
                 to_json(a.get("shape")),
                 a.get("dtype"),
                 to_json(a.get("metadata")),
