@@ -93,5 +93,7 @@ def checkout_model(
     model = read.get_model(store._conn, name, version, hint=True)
     if model.content_id is None:
         raise ModelNotFound(f"Model not found: {model.key!r}: the index has no content for it")
-    checkout(store._repo.objects, from_hex(model.content_id), Path(dest), force=force)
+    checkout(
+        store._repo.objects, from_hex(model.content_id), Path(dest), force, force_name="force=True"
+    )
     return Path(dest)

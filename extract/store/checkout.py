@@ -12,12 +12,14 @@ from extract.store import chunking
 from extract.store.odb import ObjectStore
 
 
-def checkout(odb: ObjectStore, oid: ObjectId, dest: Path, force: bool = False) -> int:
+def checkout(
+    odb: ObjectStore, oid: ObjectId, dest: Path, force: bool = False, force_name: str = "--force"
+) -> int:
     """Materialise ``oid`` at ``dest``; returns bytes written. Written beside ``dest`` and
     renamed into place, so ``dest`` is either absent or complete."""
     dest = Path(dest)
     if (dest.exists() or dest.is_symlink()) and not force:
-        raise InvalidInput(f"{dest} already exists; pass --force to replace it")
+        raise InvalidInput(f"{dest} already exists; pass {force_name} to replace it")
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.extract-tmp-{os.getpid()}")
     try:
