@@ -20,6 +20,7 @@
     │   ├── ModelNotFound (ValueError)
     │   ├── RemoteNotFound (ValueError)
     │   ├── ArtifactNotFound (KeyError)   a run's curve, table or text of that name
+    │   ├── TodoNotFound                  ``TODO not found: 'X'``
     │   └── PathNotFound (FileNotFoundError)  a file or directory given to the SDK
     ├── Closed (RuntimeError)             2  a finished run or a closed store used again
     ├── ObjectFormatError (ValueError)    5  bytes that are not a valid object
@@ -110,6 +111,10 @@ class NotFound(ExtractError, LookupError):
 
 
 class StoreNotFound(NotFound):
+    pass
+
+
+class TodoNotFound(NotFound):
     pass
 
 

@@ -6,7 +6,17 @@ import typer
 
 from extract import __version__
 
-from . import git_cmds, mcp_cmd, plumbing, runs_cmd, store_cmds, sync_cmds, track_cmds, tui_cmd
+from . import (
+    annotate_cmds,
+    git_cmds,
+    mcp_cmd,
+    plumbing,
+    runs_cmd,
+    store_cmds,
+    sync_cmds,
+    track_cmds,
+    tui_cmd,
+)
 
 app = typer.Typer(
     name="extract",
@@ -27,6 +37,10 @@ app.command("show")(track_cmds.show)
 app.command("diff")(track_cmds.diff)
 app.command("checkout")(track_cmds.checkout)
 app.command("sql")(track_cmds.sql)
+app.command("tag", rich_help_panel="Annotate")(annotate_cmds.tag)
+app.command("untag", rich_help_panel="Annotate")(annotate_cmds.untag)
+app.command("note", rich_help_panel="Annotate")(annotate_cmds.note)
+app.add_typer(annotate_cmds.todo_app, name="todo", rich_help_panel="Annotate")
 app.add_typer(sync_cmds.remote_app, name="remote", rich_help_panel="Sync")
 app.command("fetch", rich_help_panel="Sync")(sync_cmds.fetch)
 app.command("merge", rich_help_panel="Sync")(sync_cmds.merge)

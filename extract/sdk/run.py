@@ -480,7 +480,10 @@ class Run:
         else:
             assert model is not None
             _check_id("derived_from", "model", model)
-            target = ("model", self._store._model_ref(model, version) if version is not None else model)
+            target = (
+                "model",
+                self._store._model_ref(model, version) if version is not None else model,
+            )
         self._lineage("derived_from", *target)
 
     def branched_from(self, experiment: str | None = None, run: str | None = None) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from extract.errors import ExperimentNotFound, InvalidHierarchy, ModelNotFound, StoreNotFound
+from extract.index import annotate as annotate_mod
 from extract.index import models, read
 from extract.index.access import open_index
 from extract.index.events import record_event
@@ -143,6 +144,14 @@ class Store:
         self._indexer.refresh()
         todos = read.list_todos(self._conn, scope_type, scope_id, include_done=True).items
         return [_todo_dict(t) for t in todos]
+
+    def annotate(self, run: str) -> Annotations:
+        """A handle to tag, untag, note, add TODOs to, or delete any run (by id, unique id
+        prefix, or name), finished or not, from this machine or fetched: each is an event,
+        committed and synced like the run's own records."""
+        self._check_open()
+        self._indexer.refresh()
+        return Annotations(self, read.resolve_run(self._conn, run, hint=True))
 
     def load_run(self, run_id: str) -> RunData:
         """A run's stored results: ``.curves()``, ``.table(name)[rows]``, ``.text(name)``."""
@@ -318,3 +327,40 @@ def _run_dict(r: models.RunRow) -> dict[str, Any]:
         "git_diff_id": r.code.git_diff_id,
         "git_stamp": r.code.git_stamp,
     }
+
+
+class Annotations:
+    """What can be said about a run after the fact (``store.annotate(run)``)."""
+
+    def __init__(self, store: Store, run_id: str) -> None:
+        self._store = store
+        self.id = run_id
+
+    def __repr__(self) -> str:
+        return f"<Annotations of run {self.id}>"
+
+    def tag(self, *tags: str) -> None:
+        self._store._check_open()
+        annotate_mod.tag(self._store._indexer, self.id, tags)
+
+    def untag(self, *tags: str) -> None:
+        self._store._check_open()
+        annotate_mod.untag(self._store._indexer, self.id, tags)
+
+    def note(self, content: str) -> None:
+        self._store._check_open()
+        annotate_mod.note(self._store._indexer, self.id, content)
+
+    def todo(self, content: str, priority: int = 0) -> str:
+        """A TODO on this run; returns its id (for ``todo_done``)."""
+        self._store._check_open()
+        return annotate_mod.add_todo(self._store._indexer, content, priority, "run", self.id)
+
+    def todo_done(self, todo_id: str, done: bool = True) -> None:
+        self._store._check_open()
+        annotate_mod.set_todo_done(self._store._indexer, todo_id, done)
+
+    def delete(self) -> None:
+        """Hide the run from lists (an event: nothing is removed; see ``extract purge``)."""
+        self._store._check_open()
+        annotate_mod.delete_run(self._store._indexer, self.id)

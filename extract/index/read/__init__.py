@@ -75,7 +75,7 @@ from extract.index.read._runs import (
 )
 from extract.index.read._sql import DEFAULT_SECONDS, CtrlC, run_sql
 from extract.index.read._table import cell_text, column, parse_filter, runs_table
-from extract.index.read._todos import SCOPE_TYPES, list_todos
+from extract.index.read._todos import SCOPE_TYPES, list_todos, resolve_todo
 
 __all__ = [
     "CODE_FIELDS",
@@ -124,6 +124,7 @@ __all__ = [
     "point_counts",
     "rank",
     "resolve_run",
+    "resolve_todo",
     "run_key",
     "run_sql",
     "runs_by_id",

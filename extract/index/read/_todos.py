@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from extract.errors import InvalidInput
+from extract.errors import InvalidInput, TodoNotFound
 from extract.index.models import Page, Todo
 from extract.index.read._common import dict_rows, shown
 
@@ -73,3 +73,19 @@ def list_todos(
         Todo(**{**r, "done": bool(r["done"])}) for r in dict_rows(conn.execute(sql, args))
     )
     return Page(items, total)
+
+
+def resolve_todo(conn: sqlite3.Connection, ref: object) -> str:
+    """A TODO's id from its id or a unique prefix of at least 4 characters (as runs)."""
+    if not isinstance(ref, str) or not ref.strip():
+        raise InvalidInput(f"a TODO id must be non-empty text, got {shown(ref)}")
+    key = ref.strip().upper()  # ULIDs are upper case
+    rows = conn.execute(
+        "SELECT id FROM todos WHERE id >= ? AND id < ? ORDER BY id LIMIT 2",
+        (key, key + "\U0010ffff"),
+    ).fetchall()
+    if rows and (rows[0][0] == key or (len(rows) == 1 and len(key) >= 4)):
+        return str(rows[0][0])
+    if len(rows) > 1:
+        raise InvalidInput(f"TODO id prefix {ref!r} matches more than one TODO; give more of it")
+    raise TodoNotFound(f"TODO not found: {ref!r}")
