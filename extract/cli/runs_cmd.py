@@ -105,6 +105,8 @@ def _json(table: Any) -> dict[str, Any]:
             "runs": [
                 {
                     "id": r.id,
+                    "name": r.name,
+                    "experiment": r.experiment_path,
                     "label": r.label,
                     "status": r.status,
                     "started_at": r.started_at,

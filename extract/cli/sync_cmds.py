@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from extract import sync
 from extract.errors import InvalidInput
 from extract.objects import short, to_hex
+from extract.store.history import list_staged
 from extract.store.repo import Repository
 from extract.sync import bundle, ops
 from extract.sync.remotes import add_remote, list_remotes, remove_remote, resolve_remote
@@ -233,6 +234,7 @@ def push(
         progress_bar("push", quiet or json_out) as bar,
     ):
         r = ops.push(repo, t, name, bar)
+    waiting = sum(1 for e in list_staged(repo) if e.section == "runs")
     if json_out:
         print_json(
             {
@@ -242,13 +244,21 @@ def push(
                 "bytes": r.bytes,
                 "up_to_date": r.up_to_date,
                 "seconds": round(r.seconds, 3),
+                "uncommitted_runs": waiting,
             }
         )
-    elif not quiet:
+        return
+    if not quiet:
         typer.echo(
             "everything up to date"
             if r.up_to_date
             else f"pushed {r.objects} objects ({r.bytes} bytes) to {name}: main at {short(r.head) if r.head else '-'}"
+        )
+    if waiting:
+        typer.echo(
+            f"{waiting} sealed run{'s are' if waiting != 1 else ' is'} not committed, so not "
+            "sent: `extract commit -m ...` first (`extract sync push` commits for you)",
+            err=True,
         )
 
 
@@ -319,8 +329,11 @@ def sync_push(
     remote: Annotated[str, typer.Argument(help="Remote name, path or ssh URL.")],
     store: StoreOpt = None,
 ) -> None:
-    """Push main to REMOTE. Example: extract sync push /mnt/backup/.extract"""
-    sync.push(open_store(store).root, remote)
+    """Commit what is sealed, then push main to REMOTE (the reference API's sync).
+
+    Example: extract sync push /mnt/backup/.extract
+    """
+    sync.push(open_store(store, writes="`extract sync push`").root, remote)
     typer.echo(f"pushed main to {remote}")
 
 
@@ -344,8 +357,11 @@ def sync_pull(
 def sync_export(
     output: Annotated[Path, typer.Argument(help="Bundle file to write.")], store: StoreOpt = None
 ) -> None:
-    """Write main's history to a bundle. Example: extract sync export results.bundle"""
-    sync.export_archive(open_store(store).root, output)
+    """Commit what is sealed, then write main's history to a bundle.
+
+    Example: extract sync export results.bundle
+    """
+    sync.export_archive(open_store(store, writes="`extract sync export`").root, output)
     typer.echo(f"wrote {output}")
 
 
