@@ -203,3 +203,43 @@ def test_shipped_shims_and_pre_commit_manifest() -> None:
     manifest = (REPO / ".pre-commit-hooks.yaml").read_text()
     for hook_id in ("extract-stamp", "extract-trailer", "extract-push-history"):
         assert f"- id: {hook_id}" in manifest
+
+
+def _counting_python(tmp_path: Path) -> tuple[Path, Path]:
+    """An interpreter wrapper that notes each start, so a test can see the shim skip it."""
+    calls = tmp_path / "python-starts"
+    wrapper = tmp_path / "python-wrapper"
+    wrapper.write_text(f'#!/bin/sh\necho "$@" >> {calls}\nexec {sys.executable} "$@"\n')
+    wrapper.chmod(0o755)
+    return wrapper, calls
+
+
+def test_a_commit_no_run_waits_for_starts_no_interpreter(project: Path, tmp_path: Path) -> None:
+    from extract.git import hooks as hookmod
+
+    wrapper, calls = _counting_python(tmp_path)
+    hookmod.install(project, str(wrapper))
+    (project / "a.txt").write_text("1\n")
+    git("add", "a.txt", cwd=project)
+    git("commit", "-q", "-m", "nothing waits", cwd=project)
+    assert not calls.exists()  # neither post-commit nor commit-msg started Python
+
+    (project / "train.py").write_text("lr = 0.5\n")
+    dirty = log_run(project, "dirty")  # the SDK lists the tree it waits for
+    git("commit", "-q", "-am", "its state", cwd=project)
+    assert calls.read_text().count("hooks run post-commit") == 1
+    assert run_row(project, dirty)["git_stamp"] == git("rev-parse", "HEAD", cwd=project)
+
+
+def test_stamps_are_committed_with_auto_commit_and_before_a_history_push(
+    project: Path, tmp_path: Path
+) -> None:
+    assert extract("hooks", "install", cwd=project).returncode == 0
+    config = project / ".extract" / "config.toml"
+    config.write_text(config.read_text().replace("[store]\n", "[store]\nauto_commit = true\n"))
+    (project / "train.py").write_text("lr = 0.7\n")
+    dirty = log_run(project, "dirty")
+    git("commit", "-q", "-am", "stamp me", cwd=project)
+    r = extract("status", "--json", cwd=project)
+    assert json.loads(r.stdout)["staged_entries"] == 0, "the stamp event was not committed"
+    assert run_row(project, dirty)["git_stamp"] is not None

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from extract import sync
 from extract.errors import ExtractError, StoreNotFound
 from extract.git import hooks as hookmod
 from extract.git.stamp import (
@@ -18,8 +19,10 @@ from extract.git.stamp import (
     runs_with_tree,
     staged_tree,
     stamp,
+    write_wanted,
 )
 from extract.index.access import open_index
+from extract.store.history import commit_staged
 from extract.store.repo import Repository, locate_store
 from extract.sync import ops
 from extract.sync.remotes import resolve_remote
@@ -71,7 +74,11 @@ def install(project: ProjectOpt = Path("."), json_out: JsonOpt = False) -> None:
 
     Example: extract hooks install
     """
-    _report(hookmod.install(project.resolve(), sys.executable), json_out)
+    states = hookmod.install(project.resolve(), sys.executable)
+    store = _store_for(project.resolve())
+    if store is not None:
+        write_wanted(store)  # runs started before these hooks are owed stamps too
+    _report(states, json_out)
 
 
 @hooks_app.command("uninstall")
@@ -108,9 +115,14 @@ def run(
         if store is None:
             return
         if name == "post-commit":
-            stamped = stamp(store, resolve_rev(project, "HEAD"))
+            rev = resolve_rev(project, "HEAD")
+            stamped = stamp(store, rev)
             if stamped:
                 typer.echo(f"extract: stamped {len(stamped)} run(s) with this commit", err=True)
+                if store.config.auto_commit:  # as the SDK commits its runs: stamps travel too
+                    commit_staged(
+                        store, f"stamp {len(stamped)} run(s) with code commit {rev.sha[:12]}"
+                    )
         elif name == "commit-msg":
             if args and git_config_bool(project, "extract.trailer"):
                 with open_index(store, refresh=False) as index:
@@ -123,6 +135,8 @@ def run(
             # git passes the remote's name; the pre-commit framework sets it in the environment
             remote_arg = args[0] if args else os.environ.get("PRE_COMMIT_REMOTE_NAME")
             if git_config_bool(project, "extract.pushHistory") and remote_arg:
+                # history goes with its stamps and sealed runs, not without them
+                sync.commit_pending(store, "git pre-push")
                 remote_name, url = resolve_remote(store, remote_arg)
                 with open_transport(url, create=True, store=store.root) as t:
                     r = ops.push(store, t, remote_name)

@@ -20,11 +20,45 @@ from extract.errors import InvalidInput
 HOOKS = ("post-commit", "commit-msg", "pre-push")
 MARKER = "Installed by `extract hooks install`"
 CHAINED = ".extract-chained"
+#: In the store: the tree ids of runs started from a dirty working tree, one per line,
+#: written before the run's start record (``stamp.want_stamp``). The post-commit shim
+#: starts Python only when the new commit's tree is listed.
+WANTED_FILE = "stamps-wanted"
 
 _PURPOSE = {
     "post-commit": "stamps this commit's SHA onto the runs whose working tree it captured",
     "commit-msg": "adds an Extract-Runs trailer when `git config extract.trailer true`",
     "pre-push": "pushes experiment history with the code when `git config extract.pushHistory true`",
+}
+
+
+#: Shell that finds the store as ``locate_store`` does ($EXTRACT_STORE, a store or a
+#: project holding one; else the nearest .extract here or above) and leaves the hook
+#: when there is none: most commits start no interpreter at all.
+_FIND_STORE = """store=
+if [ -n "${EXTRACT_STORE:-}" ]; then
+  if [ -f "$EXTRACT_STORE/FORMAT" ]; then store=$EXTRACT_STORE
+  elif [ -f "$EXTRACT_STORE/.extract/FORMAT" ]; then store=$EXTRACT_STORE/.extract; fi
+else
+  d=$(pwd -P)
+  while :; do
+    if [ -f "$d/.extract/FORMAT" ]; then store=$d/.extract; break; fi
+    [ -n "$d" ] || break
+    d=${d%/*}
+  done
+fi
+[ -n "$store" ] || exit 0
+"""
+#: Per hook, the shell test that says whether extract has anything to do (else exit 0
+#: before starting Python: about 0.9 s saved on every commit).
+_NEEDED = {
+    # a run waits for this commit only if its exact tree is listed (git/stamp.py)
+    "post-commit": (
+        f'[ -f "$store/{WANTED_FILE}" ] || exit 0\n'
+        f'grep -qxF "$(git rev-parse \'HEAD^{{tree}}\')" "$store/{WANTED_FILE}" || exit 0\n'
+    ),
+    "commit-msg": '[ "$(git config --bool extract.trailer)" = true ] || exit 0\n',
+    "pre-push": '[ "$(git config --bool extract.pushHistory)" = true ] || exit 0\n',
 }
 
 
@@ -38,18 +72,19 @@ def render(name: str, python: str | None) -> str:
     else:
         run = f"extract hooks run {name}"
         find = "command -v extract >/dev/null 2>&1 || exit 0"
+    needed = _FIND_STORE + _NEEDED[name] + find
     if name == "pre-push":  # git writes the refs being pushed on stdin: both hooks get them
         chain = (
             "input=$(cat)\n"
             f'if [ -x "$0{CHAINED}" ]; then printf "%s\\n" "$input" | "$0{CHAINED}" "$@" || exit $?; fi\n'
-            f"{find}\n"
+            f"{needed}\n"
             f'printf "%s\\n" "$input" | {run} "$@"\n'
         )
     else:
         tail = "" if name == "commit-msg" else " || true"
         chain = (
             f'if [ -x "$0{CHAINED}" ]; then "$0{CHAINED}" "$@" || exit $?; fi\n'
-            f"{find}\n"
+            f"{needed}\n"
             f'{run} "$@"{tail}\n'
         )
     return f"#!/bin/sh\n# {MARKER}: {_PURPOSE[name]}.\n# Remove with `extract hooks uninstall`.\n{chain}"

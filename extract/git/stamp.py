@@ -8,6 +8,7 @@ so it syncs and merges like every other annotation).
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 import pygit2
 
 from extract.errors import InvalidInput
+from extract.git.hooks import WANTED_FILE
 from extract.index.access import open_index
 from extract.index.build import Indexer
 from extract.index.events import record_event
@@ -39,6 +41,40 @@ def resolve_rev(project: Path, rev: str = "HEAD") -> CodeRev:
     except (KeyError, ValueError, pygit2.GitError) as e:
         raise InvalidInput(f"{rev!r} is not a commit of {repo.workdir or path}: {e}") from None
     return CodeRev(str(commit.id), str(commit.tree_id))
+
+
+def want_stamp(store_root: Path, tree: str) -> None:
+    """Note that a run waits for a commit with exactly ``tree`` (see ``hooks.WANTED_FILE``).
+    Durable before the run's start record is, so the hook never skips a run it owes a
+    stamp; a line for a tree already stamped only costs that commit an interpreter."""
+    fd = os.open(store_root / WANTED_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.write(fd, f"{tree}\n".encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_wanted(store: Repository) -> int:
+    """Rewrite the wanted list from the index (``extract hooks install``: runs started
+    before the list existed are owed stamps too). Returns how many trees it lists."""
+    with open_index(store) as index:
+        trees = sorted(
+            {
+                t
+                for (t,) in index.writer().conn.execute(
+                    "SELECT DISTINCT git_tree FROM runs WHERE git_dirty = 1 AND git_stamp IS NULL "
+                    "AND git_tree IS NOT NULL"
+                )
+            }
+        )
+    path = store.root / WANTED_FILE
+    tmp = path.with_name(f".{WANTED_FILE}.tmp")
+    tmp.write_text("".join(f"{t}\n" for t in trees), "utf-8")
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return len(trees)
 
 
 def runs_with_tree(indexer: Indexer, tree: str, unstamped: bool = False) -> list[str]:

@@ -191,6 +191,10 @@ class Store:
             # What git said goes into the run record: a branch name that is not UTF-8 must
             # fail here, where it is only a provenance gap, not when the run is sealed.
             check_value(record, "code provenance")
+            if prov.dirty and prov.worktree_tree:
+                from extract.git.stamp import want_stamp
+
+                want_stamp(self.root, prov.worktree_tree)  # the post-commit hook's cue
             if prov.diff:
                 record["diff"] = Link(chunking.write_bytes(self._repo.objects, prov.diff))
                 self._repo.objects.sync()
