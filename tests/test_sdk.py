@@ -27,7 +27,7 @@ import pytest
 
 from extract.errors import StoreNotFound
 from extract.index import query
-from extract.index.build import Indexer, curves_of
+from extract.index.build import Indexer
 from extract.index.ids import model_id
 from extract.objects import RunRecord, Tree, from_hex
 from extract.objects.kinds import cast
@@ -35,6 +35,7 @@ from extract.objects.ulid import ulid_time_ms
 from extract.sdk import Experiment, Run, Store
 from extract.store import chunking, journal
 from extract.store.arrays import ArrayReader
+from extract.store.curves import read_curves
 from extract.store.repo import Repository
 
 REPO = Path(__file__).resolve().parent.parent
@@ -696,7 +697,7 @@ def test_curve_keeps_nan_and_inf(exp: Experiment, root: Path) -> None:
     assert np.all(np.isfinite(walls)) and np.all(np.diff(walls) >= 0)
 
     record = sealed_record(root, run.id)
-    curves = curves_of(Repository(root).objects, record.curves)
+    curves = read_curves(Repository(root).objects, record.curves)
     s_steps, s_values, _ = curves["loss"]
     assert s_steps.tolist() == [0, 1, 2, 3, 4]
     assert same(s_values.tolist()), s_values

@@ -34,7 +34,6 @@ from extract.index.ids import experiment_id, model_id
 from extract.index.schema import SCHEMA_VERSION
 from extract.objects import (
     Commit,
-    CurveSet,
     Event,
     Link,
     ModelVersion,
@@ -47,12 +46,10 @@ from extract.objects import (
 )
 from extract.objects.kinds import cast
 from extract.store import journal as journalmod
-from extract.store.arrays import ArrayReader
+from extract.store.curves import Curves, read_curves
 from extract.store.history import SECTIONS, list_staged, model_key, split_model_key
 from extract.store.odb import ObjectStore
 from extract.store.repo import MAIN, Repository
-
-Curves = dict[str, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]]
 
 
 def to_json(value: Value) -> str | None:
@@ -76,23 +73,6 @@ def _jsonable(value: Value) -> Any:
 def object_rel_path(oid: ObjectId) -> str:
     h = to_hex(oid)
     return f"objects/{h[:2]}/{h[2:]}"
-
-
-def curves_of(odb: ObjectStore, oid: ObjectId | None) -> Curves:
-    """A stored curve set as numpy columns."""
-    if oid is None:
-        return {}
-    out: Curves = {}
-    cs = cast(odb.get(oid), CurveSet)
-    for name, c in cs.metrics.items():
-        cols = []
-        for col, dtype in ((c.steps, "<i8"), (c.values, "<f8"), (c.wall_time, "<f8")):
-            if isinstance(col, Link):
-                cols.append(ArrayReader(odb, col.id).read().astype(dtype, copy=False))
-            else:
-                cols.append(np.frombuffer(col, dtype=dtype))
-        out[name] = (cols[0], cols[1], cols[2])
-    return out
 
 
 CATALOG_FIXED = ("specimen_id", "created", "run_name", "status", "tags", "experiment_path")
@@ -520,7 +500,7 @@ class Indexer:
     ) -> None:
         """Replace whatever the index holds for the run with its sealed record."""
         if curves is None:
-            curves = curves_of(self.repo.objects, record.curves)
+            curves = read_curves(self.repo.objects, record.curves)
         self._sync_hierarchy()
         existing = self.conn.execute(
             "SELECT object_id FROM runs WHERE id=?", (record.id,)

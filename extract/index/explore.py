@@ -31,9 +31,10 @@ import numpy as np
 
 from extract.errors import ExperimentNotFound, InvalidInput, ModelNotFound, RunNotFound
 from extract.index.query import dict_rows, escape_like
-from extract.objects import Array, Blob, CurveSet, Link, ObjectId, RunRecord, from_hex
+from extract.objects import CurveSet, ObjectId, RunRecord, from_hex
 from extract.objects.kinds import cast
 from extract.store.config import Config, Direction, metric_direction
+from extract.store.curves import read_column
 from extract.store.fieldglob import flatten_config
 from extract.store.odb import ObjectStore
 
@@ -387,25 +388,14 @@ def _index_curve_stats(conn: sqlite3.Connection, run_key: int) -> dict[str, dict
     return out
 
 
-def _column(odb: ObjectStore, col: Any, dtype: str, ends_only: bool = False) -> Any:
-    """A curve column as numpy: inline bytes, or a linked 1-d array object read chunk by
-    chunk (with ``ends_only``, just the first and the last chunk)."""
-    if not isinstance(col, Link):
-        return np.frombuffer(col, dtype=dtype)
-    chunks = cast(odb.get(col.id), Array).chunks
-    if ends_only and len(chunks) > 2:
-        chunks = (chunks[0], chunks[-1])
-    return np.concatenate([np.frombuffer(cast(odb.get(c), Blob).data, dtype=dtype) for c in chunks])
-
-
 @functools.lru_cache(maxsize=512)
 def _sealed_curve_stats(odb: ObjectStore, curves: ObjectId) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for name, c in sorted(cast(odb.get(curves), CurveSet).metrics.items()):
         if c.n == 0:
             continue
-        steps = _column(odb, c.steps, "<i8", ends_only=True)
-        values = _column(odb, c.values, "<f8")
+        steps = read_column(odb, c.steps, "<i8", ends_only=True)
+        values = read_column(odb, c.values, "<f8")
         nan = np.isnan(values)
         n_nan = int(nan.sum())
         finite_or_inf = values[~nan] if n_nan else values

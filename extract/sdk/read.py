@@ -9,12 +9,12 @@ import numpy as np
 
 from extract.errors import ArtifactNotFound, ModelNotFound
 from extract.index import query
-from extract.index.build import curves_of
 from extract.objects import RunRecord, from_hex
 from extract.objects.kinds import cast
 from extract.store import chunking
 from extract.store.arrays import ArrayReader
 from extract.store.checkout import checkout
+from extract.store.curves import read_curves
 
 if TYPE_CHECKING:
     from extract.sdk.store import Store
@@ -41,7 +41,7 @@ class RunData:
     def curves(self) -> dict[str, Curve]:
         """Every curve as (steps, values, wall_time) arrays, sorted by step."""
         if self.record is not None:
-            return dict(curves_of(self._store._repo.objects, self.record.curves))
+            return read_curves(self._store._repo.objects, self.record.curves)
         return {name: query.curve(self._store._conn, self.id, name) for name in self.info["curves"]}
 
     def curve(self, name: str) -> Curve:

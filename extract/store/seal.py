@@ -22,11 +22,10 @@ from typing import Any
 import numpy as np
 
 from extract.errors import StoreError
-from extract.objects import Curve, CurveSet, Event, Link, ObjectId, RunRecord, Value
+from extract.objects import Event, ObjectId, RunRecord, Value
 from extract.store import journal
-from extract.store.arrays import write_array
+from extract.store.curves import write_curves
 from extract.store.history import stage
-from extract.store.odb import ObjectStore
 from extract.store.repo import Repository
 
 
@@ -136,15 +135,6 @@ def load_journal(
     return holder[0], end
 
 
-def _column(odb: ObjectStore, arr: np.ndarray[Any, Any], dtype: str) -> bytes | Link:
-    data = np.ascontiguousarray(arr, dtype=np.dtype(dtype))
-    if data.dtype.kind == "f" and bool(np.isnan(data).any()):
-        data = np.where(np.isnan(data), np.float64("nan"), data).astype(dtype)  # one NaN, one id
-    if data.nbytes <= CurveSet.INLINE_MAX:
-        return data.tobytes()
-    return Link(write_array(odb, data))
-
-
 def _iso_from_mtime(path: Path) -> str:
     t = dt.datetime.fromtimestamp(os.stat(path).st_mtime, tz=dt.UTC)
     return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -163,21 +153,7 @@ def seal(repo: Repository, state: RunState, journal_path: Path) -> Sealed:
     odb = repo.objects
     start = state.start
     finals = {name: cols.final() for name, cols in sorted(state.curves.items())}
-    curves_oid = None
-    if finals:
-        curves_oid = odb.put(
-            CurveSet(
-                {
-                    name: Curve(
-                        int(steps.size),
-                        _column(odb, steps, "<i8"),
-                        _column(odb, values, "<f8"),
-                        _column(odb, walls, "<f8"),
-                    )
-                    for name, (steps, values, walls) in finals.items()
-                }
-            )
-        )
+    curves_oid = write_curves(odb, finals)
     end = state.end or {"status": "failed", "ended_at": _iso_from_mtime(journal_path)}
     record = RunRecord(
         id=state.run_id,
