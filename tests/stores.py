@@ -71,15 +71,17 @@ def packed_copy(src: Path, dest_project: Path, extra_garbage: bool = False) -> P
     order = objects_to_send(source.objects, [head], [])
     items = [(oid, source.objects.get_stored(oid)) for oid in order]
     if extra_garbage:
-        junk = source.objects.put_blob(b"nobody links to this " * 10)
+        with source.writing():  # left unnamed on purpose: garbage the pack carries
+            junk = source.objects.put_blob(b"nobody links to this " * 10)
         items.insert(0, (junk, source.objects.get_stored(junk)))
     saved = odbmod.PACK_AFTER
     odbmod.PACK_AFTER = 0  # pack from the first object
     try:
-        receive(repo.objects, items)
+        with repo.writing():  # the objects are unnamed until the ref below names them
+            receive(repo.objects, items)
+            repo.refs.set(MAIN, head, expected=None, message="test: packed copy")
     finally:
         odbmod.PACK_AFTER = saved
-    repo.refs.set(MAIN, head, expected=None, message="test: packed copy")
     assert not list(repo.objects.iter_loose_ids())
     return root
 
