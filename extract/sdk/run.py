@@ -26,15 +26,29 @@ import numpy as np
 from extract.errors import InvalidInput, PathNotFound
 from extract.index.access import open_index
 from extract.index.ids import model_id
-from extract.index.lifecycle import seal_journal
-from extract.objects import Link, ModelVersion, ObjectId, Tree, new_ulid
+from extract.objects import ModelVersion, ObjectId, Tree, new_ulid
 from extract.sdk.values import INT64_MAX, INT64_MIN, int64, number, plain, text, to_float
 from extract.store import chunking
 from extract.store.arrays import write_array
 from extract.store.fsutil import fsync_dir
 from extract.store.history import commit_staged, model_key, now_iso
-from extract.store.journal import JournalWriter, frame
+from extract.store.journal import JournalWriter
 from extract.store.writable import require_writable
+from extract.tracking.records import (
+    Artifact,
+    End,
+    Lineage,
+    Logged,
+    Model,
+    Note,
+    Record,
+    Start,
+    Tag,
+    Todo,
+    frame,
+    points,
+)
+from extract.tracking.seal import seal_journal
 
 if TYPE_CHECKING:
     from extract.sdk.store import Experiment, Store
@@ -44,21 +58,6 @@ LOG_FLUSH_ENTRIES = 100
 FLUSH_SECONDS = 2.0
 STATUSES = ("completed", "failed")
 PRIORITIES = (0, 1, 2)
-
-
-def curve_record(buf: list[tuple[int, float, dict[str, Any]]]) -> list[Any]:
-    """A journal record for buffered curve steps: columnar ("C") when every step logged
-    the same metrics, as it almost always does, so sealing extends arrays instead of
-    looping per point; per-step rows ("c") otherwise."""
-    keys = buf[0][2].keys()
-    if all(p[2].keys() == keys for p in buf):
-        return [
-            "C",
-            [p[0] for p in buf],
-            [p[1] for p in buf],
-            {k: [p[2][k] for p in buf] for k in keys},
-        ]
-    return ["c", buf]
 
 
 class _Flusher:
@@ -146,21 +145,21 @@ class Run:
         plain_config: Any,
         name: str | None,
         total_steps: int | None,
-    ) -> dict[str, Any]:
+    ) -> Start:
         """Create the journal with its start record (already checked values only)."""
-        start = {
-            "id": self.id,
-            "experiment": experiment.path,
-            "name": name,
-            "config": plain_config,
-            "total_steps": int(total_steps) if total_steps is not None else None,
-            "started_at": now_iso(),
-            "host": socket.gethostname(),
-            "code": store._capture_code(),
-        }
+        start = Start(
+            id=self.id,
+            experiment=experiment.path,
+            name=name,
+            config=plain_config,
+            total_steps=int(total_steps) if total_steps is not None else None,
+            started_at=now_iso(),
+            host=socket.gethostname(),
+            code=store._capture_code(),
+        )
         # Written under a temporary name, locked, then renamed: a recoverer never sees
         # a journal without its start record or without its owner's lock.
-        first = frame(["start", start])  # encoded before the file exists
+        first = frame(start)  # encoded before the file exists
         tmp = self._repo.journal_dir / f".{self.id}.tmp"
         self._journal = JournalWriter(tmp)
         self.journal_path = self._repo.journal_dir / f"{self.id}.journal"
@@ -204,9 +203,7 @@ class Run:
         with self._lock:
             self._finished = True
             self._flush_locked()
-            self._journal.write(
-                frame(["end", {"status": status, "ended_at": now_iso()}]), durable=True
-            )
+            self._journal.write(frame(End(status, now_iso())), durable=True)
         try:
             if (
                 self._store._closed
@@ -285,10 +282,10 @@ class Run:
     def _flush_locked(self) -> None:
         parts = []
         if self._curve_buf:
-            parts.append(frame(curve_record(self._curve_buf)))
+            parts.append(frame(points(self._curve_buf)))
             self._curve_buf = []
         if self._log_buf:
-            parts.append(frame(["l", self._log_buf]))
+            parts.append(frame(Logged(tuple(self._log_buf))))
             self._log_buf = []
         self._oldest = 0.0
         if parts:
@@ -322,11 +319,11 @@ class Run:
             if not self._finished:
                 self._flush_locked()
 
-    def _record(self, tag: str, payload: Any) -> None:
+    def _record(self, rec: Record) -> None:
         """An unbuffered, durable record (artifacts, models, tags...)."""
         with self._lock:
             self._flush_locked()
-            self._journal.write(frame([tag, payload]), durable=True)
+            self._journal.write(frame(rec), durable=True)
             self._last_sync = time.time()
 
     # artifacts -----------------------------------------------------------------
@@ -353,20 +350,19 @@ class Run:
             oid = write_array(self._repo.objects, data)
             self._repo.objects.sync()
             self._record(
-                "artifact",
-                {
-                    "id": new_ulid(),
-                    "name": name,
-                    "kind": "matrix",
-                    "step": step,
-                    "object": Link(oid),
-                    "shape": [int(s) for s in data.shape],
-                    "dtype": data.dtype.newbyteorder("=").str
+                Artifact(
+                    id=new_ulid(),
+                    name=name,
+                    kind="matrix",
+                    step=step,
+                    object=oid,
+                    shape=tuple(int(s) for s in data.shape),
+                    dtype=data.dtype.newbyteorder("=").str
                     if data.dtype.byteorder == ">"
                     else data.dtype.str,
-                    "metadata": {"axes": plain_axes} if plain_axes else None,
-                    "created_at": now_iso(),
-                },
+                    metadata={"axes": plain_axes} if plain_axes else None,
+                    created_at=now_iso(),
+                )
             )
 
     def log_text(self, name: str, content: str) -> None:
@@ -380,18 +376,17 @@ class Run:
             oid = chunking.write_bytes(self._repo.objects, content.encode("utf-8"))
             self._repo.objects.sync()
             self._record(
-                "artifact",
-                {
-                    "id": new_ulid(),
-                    "name": name,
-                    "kind": "text",
-                    "step": None,
-                    "object": Link(oid),
-                    "shape": None,
-                    "dtype": None,
-                    "metadata": None,
-                    "created_at": now_iso(),
-                },
+                Artifact(
+                    id=new_ulid(),
+                    name=name,
+                    kind="text",
+                    step=None,
+                    object=oid,
+                    shape=None,
+                    dtype=None,
+                    metadata=None,
+                    created_at=now_iso(),
+                )
             )
 
     # annotations -----------------------------------------------------------------
@@ -402,21 +397,18 @@ class Run:
                 raise TypeError(f"tag(): tags must be non-empty strings, got {t!r}")
             text(t, "tag(): a tag")
         if tags:
-            self._record("tag", list(tags))
+            self._record(Tag(tuple(tags)))
 
     def note(self, content: str) -> None:
         self._check_open("note")
         if not isinstance(content, str):
             raise TypeError(f"note(): content must be a str, got {type(content).__name__}")
-        self._record("note", text(content, "note(): content"))
+        self._record(Note(text(content, "note(): content")))
 
     def todo(self, content: str, priority: int = 0) -> None:
         self._check_open("todo")
         _check_todo(content, priority)
-        self._record(
-            "todo",
-            {"id": new_ulid(), "content": content, "priority": priority, "created_at": now_iso()},
-        )
+        self._record(Todo(new_ulid(), content, priority, now_iso()))
 
     # models and lineage ------------------------------------------------------------
     def register_model(
@@ -466,7 +458,7 @@ class Run:
             oid = self._repo.objects.put(mv)
             self._repo.objects.sync()
             self._store._claim_model(name, version, oid)
-            self._record("model", {"key": key, "object": Link(oid)})
+            self._record(Model(key, oid))
 
     def derived_from(
         self, run: str | None = None, model: str | None = None, version: str | None = None
@@ -495,16 +487,7 @@ class Run:
         self._lineage("branched_from", kind, value)
 
     def _lineage(self, relation: str, kind: str, target: str) -> None:
-        self._record(
-            "lineage",
-            {
-                "relation": relation,
-                "type": kind,
-                "id": target,
-                "metadata": None,
-                "created_at": now_iso(),
-            },
-        )
+        self._record(Lineage(relation, kind, target, None, now_iso()))
 
 
 def _check_name(what: str, name: Any) -> None:

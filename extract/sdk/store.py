@@ -11,17 +11,16 @@ from typing import Any
 from extract.errors import InvalidHierarchy, StoreNotFound
 from extract.index import query
 from extract.index.access import open_index
-from extract.index.events import record_event
 from extract.index.ids import experiment_id
-from extract.index.lifecycle import recover_orphans
-from extract.objects import Link, ObjectId, to_hex
+from extract.objects import Link, ObjectId
 from extract.objects.codec import check_value
 from extract.sdk.read import RunData, checkout_model
 from extract.sdk.run import Run, _check_todo
 from extract.sdk.values import text
 from extract.store import chunking
-from extract.store.history import model_key
 from extract.store.repo import FORMAT_FILE, Repository
+from extract.tracking.events import record_event
+from extract.tracking.seal import recover_orphans
 
 
 class Store:
@@ -102,8 +101,8 @@ class Store:
                 raise ValueError(f"{key} must be a non-empty name without '/', got {value!r}")
             values.append(text(value, f"experiment(): {key}"))
         path = "/".join(values)
-        known = self._conn.execute("SELECT 1 FROM experiments WHERE path=?", (path,)).fetchone()
-        if known is None:
+        self._check_open()
+        if not self._indexer.has_experiment(path):
             self._event("experiment", f"experiment:{path}", {})
         return Experiment(self, path, levels[len(values) - 1])
 
@@ -191,28 +190,22 @@ class Store:
     def _check_model_free(self, name: str, version: str) -> None:
         """Refuse a taken name@version before any bytes are stored."""
         self._indexer.refresh()
-        row = self._conn.execute(
-            "SELECT run_id FROM models WHERE name=? AND version=?", (name, version)
-        ).fetchone()
-        if row is not None:
-            raise ValueError(
-                f"model {name}@{version} is already registered (by run {row[0]}); "
-                "register it under a new version"
-            )
+        holder = self._indexer.model_holder(name, version)
+        if holder is not None:
+            raise _model_taken(name, version, holder)
 
     def _claim_model(self, name: str, version: str, oid: ObjectId) -> None:
         """Reserve name@version in the index so a duplicate fails at once, in any process."""
-        with self._indexer.transaction():
-            row = self._conn.execute(
-                "SELECT object_id, run_id FROM models WHERE name=? AND version=?", (name, version)
-            ).fetchone()
-            if row is not None and row[0] != to_hex(oid):
-                raise ValueError(
-                    f"model {name}@{version} is already registered (by run {row[1]}); "
-                    "register it under a new version"
-                )
-            if row is None:
-                self._indexer._insert_model_row(model_key(name, version), oid, None)
+        holder = self._indexer.claim_model(name, version, oid)
+        if holder is not None:
+            raise _model_taken(name, version, holder)
+
+
+def _model_taken(name: str, version: str, run_id: str) -> ValueError:
+    return ValueError(
+        f"model {name}@{version} is already registered (by run {run_id}); "
+        "register it under a new version"
+    )
 
 
 class Experiment:
