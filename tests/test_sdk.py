@@ -37,6 +37,7 @@ from extract.store import chunking, journal
 from extract.store.arrays import ArrayReader
 from extract.store.curves import read_curves
 from extract.store.repo import Repository
+from extract.tracking import records
 
 REPO = Path(__file__).resolve().parent.parent
 LEVELS = ("benchmark", "model", "variant")
@@ -193,12 +194,13 @@ def journal_payloads(run: Run, tag: str) -> list[Any]:
 def curve_batches(run: Run) -> list[list[tuple[int, dict[str, float]]]]:
     """Each curve record in the journal as [(step, {metric: value})], whichever form it took."""
     out = []
-    for rec in journal.read(run.journal_path).records:
-        if rec[0] == "C":
-            steps, cols = rec[1], rec[3]
-            out.append([(s, {k: v[i] for k, v in cols.items()}) for i, s in enumerate(steps)])
-        elif rec[0] == "c":
-            out.append([(p[0], p[2]) for p in rec[1]])
+    for value in journal.read(run.journal_path).records:
+        rec = records.decode(value)
+        if isinstance(rec, records.Points):
+            cols = rec.values
+            out.append([(s, {k: v[i] for k, v in cols.items()}) for i, s in enumerate(rec.steps)])
+        elif isinstance(rec, records.PointRows):
+            out.append([(step, dict(point)) for step, _, point in rec.rows])
     return out
 
 
@@ -741,10 +743,10 @@ def test_curve_same_step_twice_keeps_the_latest(exp: Experiment, root: Path) -> 
 def test_curve_points_reach_the_journal_at_10_steps(exp: Experiment) -> None:
     run = exp.run()
     try:
-        assert journal_tags(run) == ["start"]
+        assert journal_tags(run) == ["run"]
         for step in range(9):
             run.curve(step, loss=float(step), acc=0.1)
-        assert journal_tags(run) == ["start"], "fewer than 10 steps must stay buffered"
+        assert journal_tags(run) == ["run"], "fewer than 10 steps must stay buffered"
         run.curve(9, loss=9.0, acc=0.1)
         [batch] = curve_batches(run)
         assert [p[0] for p in batch] == list(range(10))
@@ -759,7 +761,7 @@ def test_log_entries_reach_the_journal_at_100(exp: Experiment) -> None:
     try:
         run.log(**{f"m{i}": float(i) for i in range(60)})
         run.log(**{f"p{i}": str(i) for i in range(39)})
-        assert journal_tags(run) == ["start"], "99 entries must stay buffered"
+        assert journal_tags(run) == ["run"], "99 entries must stay buffered"
         run.log(last=1.0)
         [batch] = journal_payloads(run, "l")
         assert len(batch) == 100
@@ -775,7 +777,7 @@ def test_background_flusher_writes_a_lone_point_after_about_2s(exp: Experiment) 
         run.curve(0, loss=1.0)
         run.log(acc=0.5)
         time.sleep(1.0)
-        assert journal_tags(run) == ["start"], "flushed long before 2 s"
+        assert journal_tags(run) == ["run"], "flushed long before 2 s"
         while not curve_batches(run) and time.monotonic() - t0 < 6.0:
             time.sleep(0.05)  # no SDK call: only the background thread can write
         waited = time.monotonic() - t0

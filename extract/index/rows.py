@@ -443,9 +443,9 @@ class Rows:
             [(rid, k, v) for k, v in sorted(record.params.items())],
         )
         for a in record.artifacts:
-            self.insert_artifact(rid, Artifact.from_value(dict(a)))
+            self.insert_artifact(rid, Artifact.from_value(dict(a), exact=False))
         for e in record.lineage:
-            self.insert_lineage(rid, Lineage.from_value(dict(e)).to_value())
+            self.insert_lineage(rid, Lineage.from_value(dict(e), exact=False).to_value())
         for (data,) in self.conn.execute(  # lineage added by events survives the reseal
             "SELECT data FROM events WHERE op='lineage' AND target=? ORDER BY id", (f"run:{rid}",)
         ).fetchall():

@@ -10,11 +10,11 @@ replaces the old one, tags are a set in first-seen order, notes and the rest app
 
 from __future__ import annotations
 
+import sys
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -38,6 +38,8 @@ from extract.tracking.records import (
     decode,
 )
 
+_LITTLE = sys.byteorder == "little"
+
 
 @dataclass
 class Columns:
@@ -47,11 +49,17 @@ class Columns:
     values: array[float] = field(default_factory=lambda: array("d"))
     walls: array[float] = field(default_factory=lambda: array("d"))
 
-    def extend(self, steps: Any, values: Any, walls: Any) -> None:
-        # array.extend copies another array of its own type with one memcpy
-        self.steps.extend(steps if type(steps) is array else array("q", steps))
-        self.values.extend(values if type(values) is array else array("d", values))
-        self.walls.extend(walls if type(walls) is array else array("d", walls))
+    def add(self, points: Points, j: int) -> None:
+        """Metric ``points.names[j]``'s points: slices of the record's packed columns,
+        copied as bytes (on a big-endian machine, through byte-swapped arrays)."""
+        if _LITTLE:
+            self.steps.frombytes(points.column(0))
+            self.values.frombytes(points.column(2 + j))
+            self.walls.frombytes(points.column(1))
+        else:
+            self.steps.extend(points.steps)
+            self.values.extend(points.values[points.names[j]])
+            self.walls.extend(points.walls)
 
     def final(self) -> tuple[Column, Column, Column]:
         """Sorted by step; a step logged twice keeps its last value (latest wins)."""
@@ -91,9 +99,9 @@ class RunState:
 
     def apply(self, rec: Record) -> None:
         match rec:
-            case Points(steps, walls, values):
-                for name, vals in values.items():
-                    self._columns(name).extend(steps, vals, walls)
+            case Points(names):
+                for j, name in enumerate(names):
+                    self._columns(name).add(rec, j)
             case PointRows(rows):
                 for step, wall, point in rows:
                     for name, v in point.items():

@@ -3,30 +3,44 @@
 A live run's journal (``store/journal.py`` frames it) holds one record per frame.
 ``encode`` turns a record into the msgpack value its frame carries and ``decode`` turns
 that value back; nothing else in extract knows the layout, which objects_spec/store.md
-("Journal records") states byte for byte. A frame whose checksum holds but whose value
-is not a well-formed record is a malformed journal, not a torn tail: ``decode`` raises
-``DecodeError`` saying which record and what is wrong, and so does an unknown tag (a
-newer writer's record): sealing such a journal would drop what it says, so it is left
-alone for a reader that knows it.
+("Journal records") states byte for byte and objects_spec/vectors/journal.json shows.
+A frame whose checksum holds but whose value is not a well-formed record is a malformed
+journal, not a torn tail: ``decode`` raises ``DecodeError`` saying which record and what
+is wrong, and so do an unknown tag and an unknown journal version (a newer writer's):
+sealing such a journal would drop what it says, so it is left alone for a reader that
+knows it.
 
-Curve points are columnar: one ``points`` record carries the steps, wall times and
-values of every metric logged at those steps. ``PointRows`` (per-step rows) is what a
-buffer becomes when its steps did not all log the same metrics.
+Curve points are columnar: one ``Points`` record (tag ``P``) carries the steps, wall
+times and values of every metric logged at those steps, each column as raw
+little-endian 64-bit numbers, so folding a long journal copies bytes instead of making
+a Python float per value. ``PointRows`` (per-step rows) is what a buffer becomes when
+its steps did not all log the same metrics.
+
+Version 2 journals begin with a ``run`` record; version 1 (extract before the ``P``
+record) began with ``start`` and wrote points as ``C`` lists. Both are read. The new
+first tag is what keeps an older extract, which knows only ``start``, from sealing a
+version 2 journal without the points it cannot read.
 """
 
 from __future__ import annotations
 
+import struct
+import sys
 from array import array
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from extract.errors import DecodeError
 from extract.objects import Link, ObjectId, Value
 from extract.store import journal
 
-#: A step column as the records hold it: ``array('q')`` when decoded, any int sequence
-#: when built by a writer.
+#: The journal version this build writes (the ``v`` of its ``run`` record).
+VERSION = 2
+
+#: A column as the records hold it: ``array('q')`` or ``array('d')`` when decoded, any
+#: sequence of numbers when built by a writer.
 Steps = Sequence[int]
 Floats = Sequence[float]
 
@@ -47,12 +61,36 @@ class Start:
 
 @dataclass(frozen=True, slots=True)
 class Points:
-    """Curve points: ``values[name][i]`` was logged at ``steps[i]``, ``walls[i]`` seconds
-    after the run started. Every column has the same length."""
+    """Curve points of ``n`` steps: metric ``names[j]``'s i-th value was logged at step
+    ``steps[i]``, ``walls[i]`` seconds after the run started.
 
-    steps: Steps
-    walls: Floats
-    values: Mapping[str, Floats]
+    ``columns`` holds them packed as the journal does: n little-endian int64 steps, then
+    n float64 wall times, then n float64 values per name, in order. Writing packs once;
+    folding copies slices of it; nothing makes a Python number per value."""
+
+    names: tuple[str, ...]
+    columns: bytes
+
+    @property
+    def n(self) -> int:
+        return len(self.columns) // (8 * (2 + len(self.names)))
+
+    def column(self, i: int) -> memoryview:
+        """Column ``i`` as little-endian bytes: 0 steps, 1 wall times, 2 + j metric j."""
+        n8 = 8 * self.n
+        return memoryview(self.columns)[i * n8 : (i + 1) * n8]
+
+    @property
+    def steps(self) -> array[int]:
+        return _array("q", self.column(0))
+
+    @property
+    def walls(self) -> array[float]:
+        return _array("d", self.column(1))
+
+    @property
+    def values(self) -> dict[str, array[float]]:
+        return {k: _array("d", self.column(2 + j)) for j, k in enumerate(self.names)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +155,10 @@ class Artifact:
         }
 
     @classmethod
-    def from_value(cls, value: Value) -> Artifact:
-        m = _Map("artifact", value, _ARTIFACT_KEYS)
+    def from_value(cls, value: Value, exact: bool = True) -> Artifact:
+        """From a journal record's map (``exact``: those keys and no other) or a run
+        record's entry (other keys allowed: kinds.md lets a writer add some)."""
+        m = _Map("artifact", value, _ARTIFACT_KEYS, exact)
         shape = m.get("shape", list, optional=True)
         if shape is not None and not all(type(n) is int and n >= 0 for n in shape):
             raise m.fail("shape must be a list of sizes")
@@ -163,8 +203,9 @@ class Lineage:
         }
 
     @classmethod
-    def from_value(cls, value: Value) -> Lineage:
-        m = _Map("lineage", value, _LINEAGE_KEYS)
+    def from_value(cls, value: Value, exact: bool = True) -> Lineage:
+        """As ``Artifact.from_value``."""
+        m = _Map("lineage", value, _LINEAGE_KEYS, exact)
         return cls(
             relation=m.str_("relation"),
             type=m.str_("type"),
@@ -197,25 +238,38 @@ def points(buf: Sequence[tuple[int, float, Mapping[str, float]]]) -> Points | Po
     every step logged the same metrics, as it almost always does; rows otherwise."""
     keys = buf[0][2].keys()
     if all(p[2].keys() == keys for p in buf):
-        return Points(
-            [p[0] for p in buf],
-            [p[1] for p in buf],
-            {k: [p[2][k] for p in buf] for k in keys},
+        names = tuple(keys)
+        packed = _struct(len(buf), len(names)).pack(
+            *[p[0] for p in buf], *[p[1] for p in buf], *[p[2][k] for k in names for p in buf]
         )
+        return Points(names, packed)
     return PointRows(tuple(buf))
 
 
+def columns(names: Sequence[str], steps: Steps, walls: Floats, values: Sequence[Floats]) -> Points:
+    """A ``Points`` record from separate columns (``values[j]`` for ``names[j]``)."""
+    n = len(steps)
+    if len(walls) != n or any(len(v) != n for v in values) or len(values) != len(names):
+        raise ValueError("columns(): every column needs one value a step, one column a name")
+    return Points(
+        tuple(names), _struct(n, len(names)).pack(*steps, *walls, *[x for v in values for x in v])
+    )
+
+
 def encode(rec: Record) -> list[Value]:
-    """The msgpack value of a record's frame (objects_spec/store.md, "Journal records")."""
+    """The msgpack value of a record's frame (objects_spec/store.md, "Journal records").
+
+    A record's own maps have their keys in canonical order, so a record whose values are
+    canonical (sorted maps inside a config, say) is written as its canonical encoding."""
     match rec:
-        case Points(steps, walls, values):
-            return ["C", list(steps), list(walls), {k: list(v) for k, v in values.items()}]
+        case Points(names, packed):
+            return ["P", list(names), packed]
         case PointRows(rows):
-            return ["c", [[s, w, dict(p)] for s, w, p in rows]]
+            return ["c", [[s, w, _sorted(p)] for s, w, p in rows]]
         case Logged(entries):
             return ["l", [list(e) for e in entries]]
         case Start():
-            return ["start", {k: getattr(rec, k) for k in _START_KEYS}]
+            return ["run", _sorted({"v": VERSION, **{k: getattr(rec, k) for k in _START_KEYS}})]
         case Tag(tags):
             return ["tag", list(tags)]
         case Note(content):
@@ -223,17 +277,38 @@ def encode(rec: Record) -> list[Value]:
         case Todo(id_, content, priority, created_at):
             return [
                 "todo",
-                {"id": id_, "content": content, "priority": priority, "created_at": created_at},
+                {"content": content, "created_at": created_at, "id": id_, "priority": priority},
             ]
         case Artifact():
-            return ["artifact", rec.to_value()]
+            return ["artifact", _sorted(rec.to_value())]
         case Model(key, oid):
             return ["model", {"key": key, "object": Link(oid)}]
         case Lineage():
-            return ["lineage", rec.to_value()]
+            return ["lineage", _sorted(rec.to_value())]
         case End(status, ended_at):
-            return ["end", {"status": status, "ended_at": ended_at}]
+            return ["end", {"ended_at": ended_at, "status": status}]
     raise TypeError(f"not a journal record: {rec!r}")
+
+
+def _sorted(m: Mapping[str, Value]) -> dict[str, Value]:
+    return {k: m[k] for k in sorted(m, key=lambda k: k.encode("utf-8"))}
+
+
+_LITTLE = sys.byteorder == "little"
+
+
+@cache
+def _struct(n: int, k: int) -> struct.Struct:
+    """The packing of n steps of k metrics: steps, wall times, then each metric's values."""
+    return struct.Struct(f"<{n}q{n * (k + 1)}d")
+
+
+def _array(code: str, data: memoryview) -> array[Any]:
+    col = array(code)
+    col.frombytes(data)
+    if not _LITTLE:
+        col.byteswap()
+    return col
 
 
 def frame(rec: Record) -> bytes:
@@ -257,14 +332,26 @@ def decode(value: Value) -> Record:
             f"unknown journal record tag {tag!r} (written by a newer extract?); "
             f"known: {', '.join(sorted(_READERS))}"
         )
-    want = 4 if tag == "C" else 2
+    want = {"P": 3, "C": 4}.get(tag, 2)
     if len(value) != want:
         raise DecodeError(f"journal record {tag!r} has {len(value)} elements, expected {want}")
     return reader(value)
 
 
+def _run(value: list[Value]) -> Start:
+    m = value[1]
+    if type(m) is not dict or "v" not in m:
+        raise DecodeError("journal record 'run': must be a map that holds the journal version v")
+    if type(m["v"]) is not int or m["v"] != VERSION:
+        raise DecodeError(
+            f"journal version {m['v']!r} is not one this extract reads (it reads 1 and "
+            f"{VERSION}): a newer extract wrote it; seal it with that one"
+        )
+    return _start(["run", {k: v for k, v in m.items() if k != "v"}])
+
+
 def _start(value: list[Value]) -> Start:
-    m = _Map("start", value[1], _START_KEYS)
+    m = _Map(value[0], value[1], _START_KEYS)
     code = m.get("code", dict, optional=True)
     total = m.get("total_steps", int, optional=True)
     return Start(
@@ -279,17 +366,34 @@ def _start(value: list[Value]) -> Start:
     )
 
 
+def _points(value: list[Value]) -> Points:
+    _, names, packed = value
+    if (
+        type(names) is not list
+        or not names
+        or not all(type(k) is str for k in names)
+        or len(set(names)) != len(names)
+    ):
+        raise DecodeError("journal record 'P': names must be an array of distinct metric names")
+    width = 8 * (2 + len(names))
+    if type(packed) is not bytes or not packed or len(packed) % width:
+        raise DecodeError(
+            f"journal record 'P': columns must be a bin of n x {width} bytes "
+            f"(steps, wall times and {len(names)} metrics of n steps, 8 bytes a value)"
+        )
+    return Points(tuple(names), packed)
+
+
 def _columns(value: list[Value]) -> Points:
+    """The columnar record of version 1 journals: numbers as msgpack arrays."""
     _, steps, walls, values = value
     if type(values) is not dict or not all(type(k) is str for k in values):
         raise DecodeError("journal record 'C': values must be a map from metric names")
-    out = Points(
-        _ints("C", steps), _floats("C", walls), {k: _floats("C", v) for k, v in values.items()}
-    )
-    n = len(out.steps)
-    if len(out.walls) != n or any(len(v) != n for v in out.values.values()):
+    s, w = _ints("C", steps), _floats("C", walls)
+    cols = [_floats("C", v) for v in values.values()]
+    if len(w) != len(s) or any(len(v) != len(s) for v in cols):
         raise DecodeError("journal record 'C': columns of different lengths")
-    return out
+    return columns(list(values), s, w, cols)
 
 
 def _rows(value: list[Value]) -> PointRows:
@@ -351,8 +455,10 @@ def _end(value: list[Value]) -> End:
 
 
 _READERS: dict[str, Callable[[list[Value]], Record]] = {
-    "start": _start,
-    "C": _columns,
+    "run": _run,
+    "start": _start,  # version 1
+    "P": _points,
+    "C": _columns,  # version 1
     "c": _rows,
     "l": _logged,
     "tag": _tag,
@@ -395,11 +501,14 @@ def _number(tag: str, v: Value) -> float:
 
 
 class _Map:
-    """A record's map payload: exactly ``keys``, each checked as it is read."""
+    """A record's map payload: exactly ``keys`` (or at least, unless ``exact``), each
+    checked as it is read."""
 
-    def __init__(self, tag: str, value: Value, keys: tuple[str, ...]) -> None:
+    def __init__(self, tag: str, value: Value, keys: tuple[str, ...], exact: bool = True) -> None:
         self.tag = tag
-        if type(value) is not dict or set(value) != set(keys):
+        if type(value) is not dict or not (
+            set(value) == set(keys) if exact else set(keys) <= set(value)
+        ):
             got = sorted(value) if type(value) is dict else type(value).__name__
             raise self.fail(f"must be a map of {', '.join(keys)}; got {got}")
         self.m: dict[str, Value] = value
