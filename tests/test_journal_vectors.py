@@ -90,7 +90,7 @@ def test_points_vector_folds_latest_wins(tmp_path: Path) -> None:
         bytes.fromhex(BY_NAME["run"]["frame"]) + bytes.fromhex(BY_NAME["points"]["frame"])
     )
     state, _ = fold_journal(tmp_path / "j.journal")
-    steps, values, walls = state.curves["loss"].final()
+    steps, values, walls = state.curves()["loss"]
     assert steps.tolist() == [0, 1] and values.tolist() == [2.5, 1.0]
     assert walls.tolist() == [0.25, 0.75]
 

@@ -367,21 +367,29 @@ def _start(value: list[Value]) -> Start:
 
 
 def _points(value: list[Value]) -> Points:
-    _, names, packed = value
-    if (
-        type(names) is not list
-        or not names
-        or not all(type(k) is str for k in names)
-        or len(set(names)) != len(names)
-    ):
-        raise DecodeError("journal record 'P': names must be an array of distinct metric names")
+    _, name_list, packed = value
+    names = _NAMES.get(tuple(name_list) if type(name_list) is list else ())
+    if names is None:
+        if (
+            type(name_list) is not list
+            or not name_list
+            or not all(type(k) is str for k in name_list)
+            or len(set(name_list)) != len(name_list)
+        ):
+            raise DecodeError("journal record 'P': names must be an array of distinct metric names")
+        names = tuple(name_list)
+        if len(_NAMES) < 1024:  # a run logs the same few name lists over and over
+            _NAMES[names] = names
     width = 8 * (2 + len(names))
     if type(packed) is not bytes or not packed or len(packed) % width:
         raise DecodeError(
             f"journal record 'P': columns must be a bin of n x {width} bytes "
             f"(steps, wall times and {len(names)} metrics of n steps, 8 bytes a value)"
         )
-    return Points(tuple(names), packed)
+    return Points(names, packed)
+
+
+_NAMES: dict[tuple[str, ...], tuple[str, ...]] = {}
 
 
 def _columns(value: list[Value]) -> Points:
@@ -405,8 +413,10 @@ def _rows(value: list[Value]) -> PointRows:
         if type(row) is not list or len(row) != 3 or type(row[2]) is not dict:
             raise DecodeError("journal record 'c': a row is [step, wall, {name: value}]")
         step, wall, point = row
-        if type(step) is not int or not all(type(k) is str for k in point):
-            raise DecodeError("journal record 'c': a row's step is an int, its names strings")
+        if type(step) is not int or not -(2**63) <= step < 2**63:
+            raise DecodeError("journal record 'c': a row's step is a 64-bit integer")
+        if not all(type(k) is str for k in point):
+            raise DecodeError("journal record 'c': a row's metric names are strings")
         out.append((step, _number("c", wall), {k: _number("c", v) for k, v in point.items()}))
     return PointRows(tuple(out))
 
