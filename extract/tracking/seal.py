@@ -29,14 +29,23 @@ def _iso_from_mtime(path: Path) -> str:
     return t.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def seal(repo: Repository, state: RunState, journal_path: Path, journal_end: int) -> Sealed:
+def seal(
+    repo: Repository,
+    state: RunState,
+    journal_path: Path,
+    journal_end: int,
+    tail: RunState | None = None,
+    tail_from: int = 0,
+) -> Sealed:
     """Write a whole journal's state as objects and stage them (inside ``repo.writing()``);
-    the caller then updates the index and deletes the journal."""
+    the caller then updates the index and deletes the journal. ``tail`` is the part of
+    ``state`` folded from ``tail_from`` on (the whole of it by default), which the index
+    has not read yet."""
     start = state.start
     if start is None:
         raise ValueError("seal() needs the state of a whole journal, from its start record")
     odb = repo.objects
-    finals = {name: cols.final() for name, cols in sorted(state.curves.items())}
+    finals = state.curves()
     curves_oid = write_curves(odb, finals)
     status, ended_at = (
         (state.end.status, state.end.ended_at)
@@ -85,7 +94,16 @@ def seal(repo: Repository, state: RunState, journal_path: Path, journal_end: int
     for m in state.models:
         stage(repo, "models", m.key, m.object)
     stage(repo, "runs", start.id, run_oid)
-    return Sealed(run_oid, record, finals, tuple(events), journal_path, journal_end)
+    return Sealed(
+        run_oid,
+        record,
+        finals,
+        tuple(events),
+        journal_path,
+        journal_end,
+        state if tail is None else tail,
+        tail_from,
+    )
 
 
 def seal_journal(sink: RunSink, path: Path) -> Sealed:
@@ -94,8 +112,18 @@ def seal_journal(sink: RunSink, path: Path) -> Sealed:
     # One write transaction: the journal names the run's objects until the staged entries
     # that replace it are durable, and gc must not slip in between.
     with repo.writing():
-        state, end = fold_journal(path)
-        sealed = seal(repo, state, path, end)
+        # The journal is folded once, in two parts: what the index has read already
+        # (often nearly all of it: the writer's process indexes while the run logs) and
+        # the rest, which the index gets folded along with the objects.
+        read = sink.journal_offset(path.name.split(".")[0])
+        if read > 0:
+            state, read = fold_journal(path, 0, limit=read)
+            tail, end = fold_journal(path, read)
+            state.extend(tail)
+        else:
+            state, end = fold_journal(path)
+            tail = state
+        sealed = seal(repo, state, path, end, tail, read)
         sink.run_sealed(sealed)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)

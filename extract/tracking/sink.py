@@ -16,6 +16,7 @@ from typing import Protocol
 from extract.objects import Event, ObjectId, RunRecord
 from extract.store.curves import Curves
 from extract.store.repo import Repository
+from extract.tracking.fold import RunState
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,8 @@ class Sealed:
     events: tuple[tuple[ObjectId, Event], ...]  # the run's TODOs, as events
     journal: Path
     journal_end: int  # the offset just past the last journal record sealed
+    tail: RunState  # the records from ``tail_from`` to ``journal_end``, folded
+    tail_from: int  # where the index said it had read the journal up to
 
 
 class RunSink(Protocol):
@@ -36,10 +39,15 @@ class RunSink(Protocol):
     @property
     def repo(self) -> Repository: ...
 
+    def journal_offset(self, run_id: str) -> int:
+        """How far into the live run's journal the index has read (0: not at all)."""
+
     def run_sealed(self, sealed: Sealed) -> None:
         """Index a run sealed from ``sealed.journal`` (called before the journal goes).
 
-        Curve points the index already read from that journal are not written again."""
+        The index adds ``sealed.tail`` if it has read the journal exactly up to
+        ``sealed.tail_from``, or reads on from where it is; curve points it already
+        holds from that journal are not written again."""
 
     def event_recorded(self, oid: ObjectId, event: Event) -> None:
         """Index an event that is durable and staged."""
