@@ -26,7 +26,7 @@ import contextlib
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from graphlib import TopologicalSorter
 from pathlib import Path
 
@@ -49,13 +49,16 @@ from extract.objects.kinds import cast
 from extract.store.history import SECTIONS, list_staged, model_key
 from extract.store.odb import ObjectStore
 from extract.store.repo import MAIN, Repository
-from extract.tracking.fold import fold_journal
-from extract.tracking.records import Start
+from extract.tracking.fold import RunState, fold_journal
+from extract.tracking.records import Record, Start
 from extract.tracking.sink import Sealed
 
 #: Bytes of journal one ingest transaction reads at most: a long journal is taken in
 #: pieces, so no transaction holds the write lock for long.
 INGEST_BYTES = 1 << 20
+
+#: Records as a writer wrote them: (records, offset they start at, offset they end at).
+Batch = tuple[Sequence[Record], int, int]
 
 
 def diff_states(
@@ -164,14 +167,36 @@ class Indexer:
         self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
 
     # live runs -----------------------------------------------------------------
-    def run_started(self, start: Start) -> None:
-        """Make a live run visible at once, before any reader refreshes from its journal."""
+    def run_started(self, start: Start, offset: int) -> None:
+        """Make a live run visible at once, before any reader refreshes from its journal
+        (whose start record ends at ``offset``: the index has read that far)."""
         with self.transaction():
             self.rows.sync_hierarchy()
             self.rows.upsert_live_row(start)
             self.conn.execute(
-                "INSERT OR IGNORE INTO journals(run_id, offset) VALUES (?, 0)", (start.id,)
+                "INSERT OR IGNORE INTO journals(run_id, offset) VALUES (?, ?)", (start.id, offset)
             )
+
+    def ingest_records(self, run_id: str, batches: Sequence[Batch]) -> int | None:
+        """Index records this process wrote to a live run's journal, handed over as they
+        were written (``(records, start, end)``: where they lie in the journal, in order)
+        instead of read back. Returns the offset the index has then read to, or None,
+        changing nothing, if the batches do not follow on from it (read the journal)."""
+        with self.transaction():
+            offset = self.journal_offset(run_id)
+            state = RunState()
+            end = offset
+            for recs, a, b in batches:
+                if b <= end:
+                    continue  # read from the journal already (a reader's refresh)
+                if a != end:
+                    return None
+                state.apply_all(recs)
+                end = b
+            if end > offset:
+                self.rows.apply_live(run_id, state)
+                self._set_offset(run_id, end)
+            return end
 
     def ingest_journal(self, path: Path, max_bytes: int | None = None) -> bool:
         """Catch up on one live journal from where the index last stopped reading it, in
@@ -180,6 +205,8 @@ class Indexer:
         run_id = path.name.split(".")[0]
         left = max_bytes
         while left is None or left > 0:
+            if not self._journal_grew(path, run_id):
+                return False  # asked without taking the write lock: readers refresh often
             piece = INGEST_BYTES if left is None else min(left, INGEST_BYTES)
             with self.transaction():
                 read = self._ingest_piece(path, run_id, piece)
@@ -188,6 +215,13 @@ class Indexer:
             if left is not None:
                 left -= read
         return True
+
+    def _journal_grew(self, path: Path, run_id: str) -> bool:
+        row = self.conn.execute("SELECT offset FROM journals WHERE run_id=?", (run_id,)).fetchone()
+        try:
+            return path.stat().st_size > (0 if row is None else int(row[0]))
+        except FileNotFoundError:
+            return False
 
     def _ingest_piece(self, path: Path, run_id: str, limit: int | None) -> int:
         """Inside a transaction: fold the journal from the index's offset (about ``limit``
@@ -214,32 +248,38 @@ class Indexer:
             self.rows.upsert_live_row(state.start)
             self.rows.fold_run_events(run_id)  # events about it may have been indexed first
         self.rows.apply_live(run_id, state)
-        self.conn.execute(
-            "INSERT OR REPLACE INTO journals(run_id, offset) VALUES (?, ?)", (run_id, end)
-        )
+        self._set_offset(run_id, end)
         return end - offset
 
     # the write path's interface (tracking.sink.RunSink) ----------------------------------
+    def journal_offset(self, run_id: str) -> int:
+        row = self.conn.execute(
+            "SELECT j.offset FROM journals j JOIN runs r ON r.id = j.run_id "
+            "WHERE j.run_id=? AND r.object_id IS NULL",
+            (run_id,),
+        ).fetchone()
+        return 0 if row is None else int(row[0])
+
     def run_sealed(self, sealed: Sealed) -> None:
         """Index a run its own process (or an orphan's recoverer) just sealed.
 
-        The journal's points the index has not read yet are read first; when the index
-        then holds exactly the sealed journal's records, the points stay where they are
-        and only the run's other rows are rewritten from the record."""
+        The index adds the journal's records it had not read (the seal folded them as
+        ``sealed.tail``), so it then holds exactly the sealed journal's points: they stay
+        where they are, and only the run's other rows are rewritten from the record."""
         record = sealed.record
         with self.transaction():
-            row = self.conn.execute(
-                "SELECT offset FROM journals WHERE run_id=?", (record.id,)
-            ).fetchone()
-            offset = 0 if row is None else int(row[0])
-            if offset < sealed.journal_end:
+            offset = self.journal_offset(record.id)
+            if offset == sealed.tail_from and offset < sealed.journal_end:
+                tail = sealed.tail
+                if tail.start is not None:
+                    self.rows.sync_hierarchy()
+                    self.rows.upsert_live_row(tail.start)
+                    self.rows.fold_run_events(record.id)
+                self.rows.apply_live(record.id, tail)
+                self._set_offset(record.id, sealed.journal_end)
+            elif offset < sealed.journal_end:  # read on since the seal asked: catch up
                 self._ingest_piece(sealed.journal, record.id, sealed.journal_end - offset)
-            row = self.conn.execute(
-                "SELECT j.offset FROM journals j JOIN runs r ON r.id = j.run_id "
-                "WHERE j.run_id=? AND r.object_id IS NULL",
-                (record.id,),
-            ).fetchone()
-            caught_up = row is not None and int(row[0]) == sealed.journal_end
+            caught_up = self.journal_offset(record.id) == sealed.journal_end
             self.rows.apply_run(
                 sealed.run_oid,
                 record,
@@ -251,6 +291,11 @@ class Indexer:
                 self.rows.apply_event(oid, ev, None)
             for key, oid in self._model_keys(record):
                 self.rows.apply_model(key, oid, None)
+
+    def _set_offset(self, run_id: str, offset: int) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO journals(run_id, offset) VALUES (?, ?)", (run_id, offset)
+        )
 
     def _model_keys(self, record: RunRecord) -> list[tuple[str, ObjectId]]:
         out = []

@@ -73,9 +73,12 @@ def catalog_view(levels: Sequence[str]) -> str:
 #: Rows per curve-point INSERT. One statement binds many rows and runs them in SQLite with
 #: the GIL released: a training loop in another thread of the process then loses the GIL
 #: once per statement, not once per row (executemany releases it for every row, and
-#: under a busy loop each row waited out Python's 5 ms switch interval). Sizes are a few
-#: fixed ones, so the connection's statement cache holds all of them (about 4 MiB).
-POINT_BATCHES = (4096, 512, 64, 8, 1)
+#: under a busy loop each row waited out Python's 5 ms switch interval). A curve's
+#: points take full statements of the first size, then one of the smallest size that
+#: holds the rest, padded with copies of its last row (an INSERT OR REPLACE of the same
+#: row again changes nothing): at most two GIL hand-overs a curve, and few statements in
+#: the connection's cache (about 5 MiB of them).
+POINT_BATCHES = (4096, 1024, 256, 64, 16)
 
 
 def _points_sql(rows: int) -> str:
@@ -204,8 +207,8 @@ class Rows:
     def apply_live(self, run_id: str, state: RunState) -> None:
         """Add a piece of a live run's journal (records folded in order) to its rows."""
         key = self.run_key(run_id)
-        for name, cols in state.curves.items():
-            self.insert_points(key, self.metric_id(name), *cols.final())
+        for name, (steps, values, walls) in state.curves().items():
+            self.insert_points(key, self.metric_id(name), steps, values, walls)
         for name, (value, wall) in state.metrics.items():
             self.set_scalar(run_id, name, value, wall)
         self.conn.executemany(
@@ -249,12 +252,16 @@ class Rows:
         flat[1::3] = values.tolist()
         flat[2::3] = walls.tolist()
         head = [key, mid]
+        big = POINT_BATCHES[0]
         done = 0
-        for size in POINT_BATCHES:
-            sql = _POINTS_SQL[size]
-            while n - done >= size:
-                self.conn.execute(sql, head + flat[3 * done : 3 * (done + size)])
-                done += size
+        while n - done >= big:
+            self.conn.execute(_POINTS_SQL[big], head + flat[3 * done : 3 * (done + big)])
+            done += big
+        if done < n:
+            rest = n - done
+            size = min(s for s in POINT_BATCHES if s >= rest)
+            pad = flat[-3:] * (size - rest)
+            self.conn.execute(_POINTS_SQL[size], head + flat[3 * done :] + pad)
 
     def set_scalar(self, run_id: str, name: str, value: float, wall: float | None) -> None:
         self.conn.execute("DELETE FROM scalar_metrics WHERE run_id=? AND name=?", (run_id, name))
