@@ -16,7 +16,6 @@ import os
 import socket
 import threading
 import time
-import weakref
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -27,6 +26,7 @@ from extract.errors import InvalidInput, PathNotFound
 from extract.index.access import open_index
 from extract.index.ids import model_id
 from extract.objects import ModelVersion, ObjectId, Tree, new_ulid
+from extract.sdk.background import Flusher
 from extract.sdk.values import INT64_MAX, INT64_MIN, int64, number, plain, text, to_float
 from extract.store import chunking
 from extract.store.arrays import write_array
@@ -49,6 +49,7 @@ from extract.tracking.records import (
     points,
 )
 from extract.tracking.seal import seal_journal
+from extract.tracking.writer import RecordWriter
 
 if TYPE_CHECKING:
     from extract.sdk.store import Experiment, Store
@@ -60,34 +61,8 @@ STATUSES = ("completed", "failed")
 PRIORITIES = (0, 1, 2)
 
 
-class _Flusher:
-    """One daemon thread per process that flushes runs whose buffers are older than 2 s."""
-
-    def __init__(self) -> None:
-        self.runs: weakref.WeakSet[Run] = weakref.WeakSet()
-        self.lock = threading.Lock()
-        self.thread: threading.Thread | None = None
-
-    def add(self, run: Run) -> None:
-        with self.lock:
-            self.runs.add(run)
-            if self.thread is None or not self.thread.is_alive():
-                self.thread = threading.Thread(
-                    target=self._loop, name="extract-flusher", daemon=True
-                )
-                self.thread.start()
-
-    def _loop(self) -> None:
-        while True:
-            time.sleep(FLUSH_SECONDS / 8)
-            for run in list(self.runs):
-                try:
-                    run._flush_if_stale()
-                except Exception:  # one run's trouble must not stop the others' flushes
-                    continue
-
-
-_flusher = _Flusher()
+_flusher = Flusher()
+os.register_at_fork(after_in_child=_flusher.after_fork)
 
 
 class Run:
@@ -135,8 +110,11 @@ class Run:
         self._finished = False
         with self._repo.writing():  # the code diff is unnamed until the start record is durable
             start = self._start_journal(store, experiment, plain_config, name, total_steps)
-        store._indexer.run_started(start)
+        store._indexer.run_started(start, self._out.offset)
         _flusher.add(self)
+        # the background indexer is told of every record written, and indexes it while the
+        # run goes on: most of the run's points are in the index before finish()
+        self._out.listener = store._live.add(self.journal_path)
 
     def _start_journal(
         self,
@@ -172,6 +150,7 @@ class Run:
             raise
         fsync_dir(self._repo.journal_dir)  # the journal's name is durable before the index row
         self._journal.path = self.journal_path
+        self._out = RecordWriter(self._journal, len(first))
         return start
 
     # lifecycle ---------------------------------------------------------------
@@ -203,11 +182,12 @@ class Run:
         with self._lock:
             self._finished = True
             self._flush_locked()
-            self._journal.write(frame(End(status, now_iso())), durable=True)
+            self._out.write([End(status, now_iso())], durable=True)
+        live = None if self._store._closed else self._store._live
+        if live is not None:
+            live.forget(self.journal_path)  # sealing indexes whatever it has not read
         try:
-            if (
-                self._store._closed
-            ):  # finishing after store.close(): seal with a connection of our own
+            if live is None:  # finishing after store.close(): seal with a connection of our own
                 with open_index(self._repo, refresh=False) as index:
                     seal_journal(index.writer(), self.journal_path)
             else:
@@ -280,18 +260,18 @@ class Run:
         return n
 
     def _flush_locked(self) -> None:
-        parts = []
+        recs: list[Record] = []
         if self._curve_buf:
-            parts.append(frame(points(self._curve_buf)))
+            recs.append(points(self._curve_buf))
             self._curve_buf = []
         if self._log_buf:
-            parts.append(frame(Logged(tuple(self._log_buf))))
+            recs.append(Logged(tuple(self._log_buf)))
             self._log_buf = []
         self._oldest = 0.0
-        if parts:
+        if recs:
             now = time.time()
             durable = now - self._last_sync >= FLUSH_SECONDS
-            self._journal.write(b"".join(parts), durable=durable)
+            self._out.write(recs, durable=durable)
             self._unsynced = not durable
             if durable:
                 self._last_sync = now
@@ -323,7 +303,7 @@ class Run:
         """An unbuffered, durable record (artifacts, models, tags...)."""
         with self._lock:
             self._flush_locked()
-            self._journal.write(frame(rec), durable=True)
+            self._out.write([rec], durable=True)
             self._last_sync = time.time()
 
     # artifacts -----------------------------------------------------------------

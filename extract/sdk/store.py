@@ -14,6 +14,7 @@ from extract.index.access import open_index
 from extract.index.ids import experiment_id
 from extract.objects import Link, ObjectId
 from extract.objects.codec import check_value
+from extract.sdk.background import LiveIndexer
 from extract.sdk.read import RunData, checkout_model
 from extract.sdk.run import Run, _check_todo
 from extract.sdk.values import text
@@ -39,6 +40,7 @@ class Store:
         # user's cache: decided once, for every front end, by open_index.
         self._index = open_index(self._repo, refresh=False)
         self._indexer = self._index.writer()
+        self._live = LiveIndexer(self._repo, self._indexer.path)  # started by the first run
         self._closed = False
         # Sealing a crashed run writes to the store: a read-only one is only read.
         self.recovered = [] if self._index.read_only else recover_orphans(self._indexer)
@@ -155,6 +157,7 @@ class Store:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
+            self._live.close()
             self._index.close()
 
     # internals used by Run and Experiment ---------------------------------------------
