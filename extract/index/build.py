@@ -26,7 +26,7 @@ import contextlib
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from graphlib import TopologicalSorter
 from pathlib import Path
 
@@ -50,15 +50,12 @@ from extract.store.history import SECTIONS, list_staged, model_key
 from extract.store.odb import ObjectStore
 from extract.store.repo import MAIN, Repository
 from extract.tracking.fold import RunState, fold_journal
-from extract.tracking.records import Record, Start
+from extract.tracking.records import Start
 from extract.tracking.sink import Sealed
 
 #: Bytes of journal one ingest transaction reads at most: a long journal is taken in
 #: pieces, so no transaction holds the write lock for long.
 INGEST_BYTES = 1 << 20
-
-#: Records as a writer wrote them: (records, offset they start at, offset they end at).
-Batch = tuple[Sequence[Record], int, int]
 
 
 def diff_states(
@@ -177,26 +174,17 @@ class Indexer:
                 "INSERT OR IGNORE INTO journals(run_id, offset) VALUES (?, ?)", (start.id, offset)
             )
 
-    def ingest_records(self, run_id: str, batches: Sequence[Batch]) -> int | None:
-        """Index records this process wrote to a live run's journal, handed over as they
-        were written (``(records, start, end)``: where they lie in the journal, in order)
-        instead of read back. Returns the offset the index has then read to, or None,
-        changing nothing, if the batches do not follow on from it (read the journal)."""
+    def ingest_folded(self, run_id: str, state: RunState, start: int, end: int) -> bool:
+        """Index records this process wrote to a live run's journal from ``start`` to
+        ``end``, folded as they were written instead of read back. False, changing
+        nothing, if the index has not read exactly up to ``start`` (a reader's refresh
+        read on meanwhile): then read the journal instead."""
         with self.transaction():
-            offset = self.journal_offset(run_id)
-            state = RunState()
-            end = offset
-            for recs, a, b in batches:
-                if b <= end:
-                    continue  # read from the journal already (a reader's refresh)
-                if a != end:
-                    return None
-                state.apply_all(recs)
-                end = b
-            if end > offset:
-                self.rows.apply_live(run_id, state)
-                self._set_offset(run_id, end)
-            return end
+            if self.journal_offset(run_id) != start:
+                return False
+            self.rows.apply_live(run_id, state)
+            self._set_offset(run_id, end)
+            return True
 
     def ingest_journal(self, path: Path, max_bytes: int | None = None) -> bool:
         """Catch up on one live journal from where the index last stopped reading it, in

@@ -26,10 +26,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-from extract.index.build import Batch, Indexer
+from extract.index.build import Indexer
 from extract.store.repo import Repository
-from extract.tracking.records import Record
+from extract.tracking.fold import RunState
+from extract.tracking.records import Record, Start
 from extract.tracking.writer import Listener
+
+#: Records as a writer wrote them: (records, offset they start at, offset they end at).
+Batch = tuple[Sequence[Record], int, int]
 
 #: How often the flusher looks at buffers (a fraction of the 2 s bound).
 FLUSH_POLL = 0.25
@@ -81,13 +85,17 @@ class Flusher:
 
 
 class _Live:
-    """One live journal this process writes: records written and not indexed yet."""
+    """One live journal this process writes: records written and not indexed yet, and
+    the fold of those indexed (while they came only from the writer, in order), which
+    sealing then need not read back from the journal."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, start: Start, offset: int) -> None:
         self.path = path
         self.run_id = path.name.split(".")[0]
         self.written: deque[Batch] = deque()
         self.overflow = False  # some records were not kept: read them from the journal
+        self.folded: RunState | None = RunState(start=start)
+        self.folded_end = offset  # the journal offset ``folded`` reaches
 
     def tell(self, recs: Sequence[Record], start: int, end: int) -> None:
         """The writer's listener (called in the training loop: keep it cheap)."""
@@ -121,13 +129,13 @@ class LiveIndexer:
         self._thread = None
         self._closed = True
 
-    def add(self, journal: Path) -> Listener | None:
-        """Index ``journal`` while its run goes on; returns what its writer tells of the
-        records it writes."""
+    def add(self, journal: Path, start: Start, offset: int) -> Listener | None:
+        """Index ``journal`` (whose ``start`` record ends at ``offset``) while its run goes
+        on; returns what its writer tells of the records it writes."""
         with self._cond:
             if self._closed:
                 return None
-            live = self._journals[journal] = _Live(journal)
+            live = self._journals[journal] = _Live(journal, start, offset)
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="extract-live-index", daemon=True
@@ -135,13 +143,18 @@ class LiveIndexer:
                 self._thread.start()
             return live.tell
 
-    def forget(self, journal: Path) -> None:
-        """Stop indexing ``journal`` (its run is finishing: sealing indexes the rest);
-        returns once no transaction of ours is reading it."""
+    def forget(self, journal: Path) -> tuple[RunState, int] | None:
+        """Stop indexing ``journal`` (its run is finishing: sealing indexes the rest),
+        once no transaction of ours is reading it. Returns the fold of the records the
+        index got from us, from the start record on, and the offset it reaches (None
+        if some came otherwise): sealing folds only the journal after it."""
         with self._cond:
-            self._journals.pop(journal, None)
+            live = self._journals.pop(journal, None)
             while self._busy == journal:
                 self._cond.wait(1.0)
+        if live is None or live.folded is None:
+            return None
+        return live.folded, live.folded_end
 
     def close(self) -> None:
         with self._cond:
@@ -211,18 +224,29 @@ class LiveIndexer:
         size = 0
         while live.written and size < INGEST_PIECE:
             batch = live.written.popleft()
+            if batches and batch[1] != batches[-1][2]:
+                live.overflow = True  # a gap: the records between were not kept
+                break
             batches.append(batch)
             size += batch[2] - batch[1]
-        if (
-            batches
-            and not live.overflow
-            and indexer.ingest_records(live.run_id, batches) is not None
-        ):
-            return bool(live.written)
+        if batches and not live.overflow:
+            state = RunState()
+            for recs, _, _ in batches:
+                state.apply_all(recs)
+            start, end = batches[0][1], batches[-1][2]
+            if indexer.ingest_folded(live.run_id, state, start, end):
+                if live.folded is not None and start == live.folded_end:
+                    live.folded.extend(state)
+                    live.folded_end = end
+                else:
+                    live.folded = None
+                return bool(live.written)
         # the records given do not follow on from what the index holds (too many were
         # held, or a reader indexed some): read the journal itself from where it stopped
         live.written.clear()
         live.overflow = False
+        if batches:
+            live.folded = None
         return indexer.ingest_journal(live.path, INGEST_PIECE)
 
 

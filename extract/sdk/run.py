@@ -114,7 +114,7 @@ class Run:
         _flusher.add(self)
         # the background indexer is told of every record written, and indexes it while the
         # run goes on: most of the run's points are in the index before finish()
-        self._out.listener = store._live.add(self.journal_path)
+        self._out.listener = store._live.add(self.journal_path, start, self._out.offset)
 
     def _start_journal(
         self,
@@ -184,14 +184,15 @@ class Run:
             self._flush_locked()
             self._out.write([End(status, now_iso())], durable=True)
         live = None if self._store._closed else self._store._live
-        if live is not None:
-            live.forget(self.journal_path)  # sealing indexes whatever it has not read
+        # sealing indexes whatever the background indexer has not read, and folds only
+        # the journal after what it folded already
+        folded = None if live is None else live.forget(self.journal_path)
         try:
             if live is None:  # finishing after store.close(): seal with a connection of our own
                 with open_index(self._repo, refresh=False) as index:
                     seal_journal(index.writer(), self.journal_path)
             else:
-                seal_journal(self._store._indexer, self.journal_path)
+                seal_journal(self._store._indexer, self.journal_path, folded)
         finally:
             self._journal.close()
         if self._store._auto_commit():

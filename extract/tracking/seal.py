@@ -106,7 +106,7 @@ def seal(
     )
 
 
-def seal_journal(sink: RunSink, path: Path) -> Sealed:
+def seal_journal(sink: RunSink, path: Path, folded: tuple[RunState, int] | None = None) -> Sealed:
     """Turn a journal into sealed objects, index them, and remove the journal."""
     repo = sink.repo
     # One write transaction: the journal names the run's objects until the staged entries
@@ -116,7 +116,12 @@ def seal_journal(sink: RunSink, path: Path) -> Sealed:
         # (often nearly all of it: the writer's process indexes while the run logs) and
         # the rest, which the index gets folded along with the objects.
         read = sink.journal_offset(path.name.split(".")[0])
-        if read > 0:
+        if folded is not None and folded[1] == read:
+            # the writer's process folded what the index holds as it indexed it
+            state = folded[0]
+            tail, end = fold_journal(path, read)
+            state.extend(tail)
+        elif read > 0:
             state, read = fold_journal(path, 0, limit=read)
             tail, end = fold_journal(path, read)
             state.extend(tail)
