@@ -16,12 +16,13 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from extract.index import query
 from extract.index.access import open_index
 from extract.objects import RunRecord
 from extract.objects.kinds import cast
-from extract.sdk import Store
+from extract.sdk import Store, background
 from extract.sdk.run import Run
 from extract.store.curves import read_curves
 from extract.store.history import list_staged
@@ -209,3 +210,24 @@ def test_sigkill_mid_loop_keeps_every_flushed_point(tmp_path: Path) -> None:
         assert steps.tolist() == list(range(n))
         assert rows_of(store._indexer.conn, rid) == 3 * n
     check_run(root, rid, n)
+
+
+def test_a_run_past_the_kept_fold_seals_from_the_journal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past FOLD_MAX_BYTES the background indexer drops its fold (memory stays bounded);
+    finish() then folds the whole journal, and the rows are still right."""
+    monkeypatch.setattr(background, "FOLD_MAX_BYTES", 64 << 10)
+    root = new_store(tmp_path)
+    with Store(root) as store:
+        run = store.experiment({"sweep": "s"}).run(name="r")
+        for first in range(0, 20_000, 2_000):
+            log(run, first, 2_000)
+            run.flush()
+        wait_for(
+            "the background indexer passed the kept fold's bound",
+            lambda: index_offset(store._indexer.conn, run.id) > 64 << 10,
+        )
+        run.finish()
+        assert rows_of(store._indexer.conn, run.id) == 3 * 20_000
+    check_run(root, run.id, 20_000)

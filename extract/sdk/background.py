@@ -42,6 +42,10 @@ INGEST_POLL = 0.1
 #: Journal bytes per background ingest transaction: about 12,000 steps of 3 metrics,
 #: some tens of ms of SQLite work, so a finish() or another writer never waits long.
 INGEST_PIECE = 512 * 1024
+#: Journal bytes whose fold is kept for sealing (about 370k steps of 3 metrics, some
+#: 15 MiB of arrays): a longer run drops it, so the training process's memory does not
+#: grow with the run, and its finish() folds the whole journal instead.
+FOLD_MAX_BYTES = 16 << 20
 #: Records held for the background indexer, in writes (about 10 steps each): past
 #: this it reads them back from the journal instead (memory stays bounded).
 MAX_HELD = 4096
@@ -235,7 +239,7 @@ class LiveIndexer:
                 state.apply_all(recs)
             start, end = batches[0][1], batches[-1][2]
             if indexer.ingest_folded(live.run_id, state, start, end):
-                if live.folded is not None and start == live.folded_end:
+                if live.folded is not None and start == live.folded_end and end <= FOLD_MAX_BYTES:
                     live.folded.extend(state)
                     live.folded_end = end
                 else:
