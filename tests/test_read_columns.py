@@ -14,9 +14,9 @@ from extract.errors import ExperimentNotFound
 from extract.index import read
 from extract.index.access import open_index
 from extract.index.build import Indexer
-from extract.index.events import record_event
 from extract.index.models import Column
 from extract.store.repo import Repository
+from extract.tracking.events import record_event
 
 
 @pytest.fixture

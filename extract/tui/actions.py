@@ -12,8 +12,8 @@ from typing import Any
 
 from extract.errors import InvalidInput
 from extract.index.build import Indexer
-from extract.index.events import record_event
 from extract.index.ids import experiment_id
+from extract.tracking.events import record_event
 
 PRIORITIES = {0: "low", 1: "mid", 2: "high"}
 #: What the writes go through: the open store's index writer (``Index.writer()``).
