@@ -209,9 +209,17 @@ def floor_append(path: Path, n: int) -> float:
     return time.perf_counter() - t0
 
 
+#: ``--index-while-logging``: runs are indexed by the background thread as they log.
+INDEX_WHILE_LOGGING = False
+
+
 def open_store(root: Path) -> Store:
     if not (root / "FORMAT").exists():
         Repository.init(root, HIERARCHY)
+        if INDEX_WHILE_LOGGING:
+            config = root / "config.toml"
+            text = config.read_text().replace("[store]\n", "[store]\nindex_while_logging = true\n")
+            config.write_text(text)
     return Store(root)
 
 
@@ -882,7 +890,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=("curve", "rss", "import", "seal", "reindex"),
         help="run only these parts (repeatable; curve includes the peers)",
     )
+    ap.add_argument(
+        "--index-while-logging",
+        action="store_true",
+        help="stores with [store] index_while_logging = true (a background indexer)",
+    )
     args = ap.parse_args(argv)
+    global INDEX_WHILE_LOGGING
+    INDEX_WHILE_LOGGING = args.index_while_logging
     only = set(args.only or ("curve", "rss", "import", "seal", "reindex"))
     sizes = QUICK if args.quick else FULL
     started = time.perf_counter()

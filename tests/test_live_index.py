@@ -34,8 +34,13 @@ METRICS = ("a", "b", "c")
 
 
 def new_store(tmp_path: Path) -> Path:
+    """A store whose runs are indexed by the background thread while they log."""
     root = tmp_path / ".extract"
     Repository.init(root, HIERARCHY)
+    config = root / "config.toml"
+    config.write_text(
+        config.read_text().replace("[store]\n", "[store]\nindex_while_logging = true\n")
+    )
     return root
 
 

@@ -112,9 +112,11 @@ class Run:
             start = self._start_journal(store, experiment, plain_config, name, total_steps)
         store._indexer.run_started(start, self._out.offset)
         _flusher.add(self)
-        # the background indexer is told of every record written, and indexes it while the
-        # run goes on: most of the run's points are in the index before finish()
-        self._out.listener = store._live.add(self.journal_path, start, self._out.offset)
+        # with [store] index_while_logging, the background indexer is told of every record
+        # written and indexes it while the run goes on: most of the run's points are in
+        # the index before finish()
+        if store._live is not None:
+            self._out.listener = store._live.add(self.journal_path, start, self._out.offset)
 
     def _start_journal(
         self,
@@ -183,12 +185,12 @@ class Run:
             self._finished = True
             self._flush_locked()
             self._out.write([End(status, now_iso())], durable=True)
-        live = None if self._store._closed else self._store._live
-        # sealing indexes whatever the background indexer has not read, and folds only
-        # the journal after what it folded already
-        folded = None if live is None else live.forget(self.journal_path)
+        closed, live = self._store._closed, self._store._live
+        # sealing indexes whatever the index has not read (a background indexer or a
+        # reader's refresh), and folds only the journal after what was folded already
+        folded = None if closed or live is None else live.forget(self.journal_path)
         try:
-            if live is None:  # finishing after store.close(): seal with a connection of our own
+            if closed:  # finishing after store.close(): seal with a connection of our own
                 with open_index(self._repo, refresh=False) as index:
                     seal_journal(index.writer(), self.journal_path)
             else:

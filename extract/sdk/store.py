@@ -40,7 +40,13 @@ class Store:
         # user's cache: decided once, for every front end, by open_index.
         self._index = open_index(self._repo, refresh=False)
         self._indexer = self._index.writer()
-        self._live = LiveIndexer(self._repo, self._indexer.path)  # started by the first run
+        # Points indexed by a background thread while the run logs (finish() then only
+        # catches up), or all at finish(): docs/tracking.md weighs the two.
+        self._live = (
+            LiveIndexer(self._repo, self._indexer.path)  # started by the first run
+            if self._repo.config.index_while_logging
+            else None
+        )
         self._closed = False
         # Sealing a crashed run writes to the store: a read-only one is only read.
         self.recovered = [] if self._index.read_only else recover_orphans(self._indexer)
@@ -158,7 +164,8 @@ class Store:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            self._live.close()
+            if self._live is not None:
+                self._live.close()
             self._index.close()
 
     # internals used by Run and Experiment ---------------------------------------------
