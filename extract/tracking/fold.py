@@ -163,7 +163,8 @@ class RunState:
             case Tag(tags):
                 self.tags.extend(t for t in tags if t not in self.tags)
             case Note(content):
-                self.notes.append(content)
+                if content:  # notes are kept joined by newlines: an empty one says nothing
+                    self.notes.append(content)
             case Todo():
                 self.todos.append(rec)
             case Artifact():
