@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from extract.errors import InvalidInput, RunNotFound
 from extract.index.models import CurvePoints, CurveStats
-from extract.index.read._common import by_ids, num, shown
+from extract.index.read._common import among, num, shown
 from extract.objects import Array, Blob, CurveSet, Link, ObjectId, RunRecord, from_hex
 from extract.objects.kinds import cast
 from extract.store.odb import ObjectStore
@@ -47,17 +47,18 @@ def run_metrics(conn: sqlite3.Connection, key: int) -> list[tuple[str, int]]:
     return [(str(name), int(mid)) for name, mid in rows]
 
 
-def curve_names(conn: sqlite3.Connection, run_id: str) -> list[str]:
-    return [name for name, _ in run_metrics(conn, run_key(conn, run_id))]
-
-
-def _points(rows: Sequence[tuple[int, float | None]], name: str, total: int) -> CurvePoints:
+def _points(
+    rows: Sequence[Sequence[Any]], name: str, total: int, walls: bool = False
+) -> CurvePoints:
+    """Rows of (step, value[, wall time]) as arrays."""
     import numpy as np  # here: listing runs should not pay numpy's import
 
-    steps = np.fromiter((s for s, _ in rows), dtype=np.int64, count=len(rows))
-    # numpy reads None (how SQLite holds a logged NaN) as NaN, in C: what ``num`` does per value
-    values = np.array([v for _, v in rows], dtype=np.float64).reshape(len(rows))
-    return CurvePoints(name, steps, values, total)
+    def column(i: int, dtype: Any) -> Any:
+        # numpy reads None (how SQLite holds a logged NaN) as NaN, in C: what ``num`` does
+        return np.array([r[i] for r in rows], dtype=dtype).reshape(len(rows))
+
+    wall_times = column(2, np.float64) if walls else None
+    return CurvePoints(name, column(0, np.int64), column(1, np.float64), total, wall_times)
 
 
 _RANGE = "FROM curve_data WHERE run_key = ? AND metric_id = ?"
@@ -161,15 +162,11 @@ def _read(
     mode: Mode,
     total: int | None = None,
 ) -> CurvePoints:
-    import numpy as np
-
     if max_points is None:
         rows = conn.execute(
             f"SELECT step, value, wall_time {_RANGE} ORDER BY step", (key, mid)
         ).fetchall()
-        walls = np.fromiter((num(w) for _, _, w in rows), dtype=np.float64, count=len(rows))
-        whole = _points([(s, v) for s, v, _ in rows], name, len(rows))
-        return CurvePoints(name, whole.steps, whole.values, whole.total, walls)
+        return _points(rows, name, len(rows), walls=True)
     if max_points < 2:
         raise InvalidInput(f"max_points must be at least 2 (got {shown(max_points)})")
     if mode == "envelope":
@@ -200,13 +197,13 @@ def curves(
 
 def point_counts(conn: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, int]:
     """Curve points logged so far by each run (all its metrics), through the primary key."""
-    out = dict.fromkeys(run_ids, 0)
-    keys = list(by_ids(conn, "SELECT id, key FROM runs WHERE id IN ({ids})", run_ids))
-    for rid, key in keys:
-        out[rid] = int(
-            conn.execute("SELECT COUNT(*) FROM curve_data WHERE run_key = ?", (key,)).fetchone()[0]
-        )
-    return out
+    cond, args = among("r.id", run_ids)
+    counts = conn.execute(
+        "SELECT r.id, (SELECT COUNT(*) FROM curve_data c WHERE c.run_key = r.key) FROM runs r "
+        f"WHERE {cond}",
+        args,
+    )
+    return {**dict.fromkeys(run_ids, 0), **dict(counts)}
 
 
 # stats --------------------------------------------------------------------------------
@@ -295,29 +292,18 @@ def curve_stats(
         raise RunNotFound(f"Run not found: {shown(run_id)}")
     key, record = int(row[0]), row[1]
     if odb is not None and record is not None:
-        curves_oid = cast(odb.get(from_hex(record)), RunRecord).curves
+        curves_oid = _curve_set(odb, record)
         return {} if curves_oid is None else dict(_sealed_stats(odb, curves_oid))
     return _index_stats(conn, key)
 
 
 def sealed_point_counts(odb: ObjectStore | None, record: str | None) -> dict[str, int]:
     """Point counts a sealed run's curve set records (saves counting in SQL)."""
-    if odb is None or record is None:
-        return {}
-    curves_oid = cast(odb.get(from_hex(record)), RunRecord).curves
-    if curves_oid is None:
+    if odb is None or record is None or (curves_oid := _curve_set(odb, record)) is None:
         return {}
     return {n: int(c.n) for n, c in cast(odb.get(curves_oid), CurveSet).metrics.items()}
 
 
-__all__ = [
-    "STATS_SCAN_LIMIT",
-    "curve",
-    "curve_names",
-    "curve_stats",
-    "curves",
-    "point_counts",
-    "run_key",
-    "run_metrics",
-    "sealed_point_counts",
-]
+def _curve_set(odb: ObjectStore, record: str) -> ObjectId | None:
+    """The curve-set object of a sealed run (its run record's ``curves``)."""
+    return cast(odb.get(from_hex(record)), RunRecord).curves
