@@ -117,7 +117,6 @@ class RunRow:
     git_sha: str | None
     hostname: str | None
     config: Mapping[str, Any] | None = None
-    config_summary: ConfigSummary | None = None
     notes: str | None = None
     code: Code | None = None
 

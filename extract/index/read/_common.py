@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from extract.index.models import Code, ConfigSummary, RunRow
@@ -40,6 +40,28 @@ def shown(value: object) -> str:
 def dict_rows(cur: sqlite3.Cursor) -> list[dict[str, Any]]:
     names = [d[0] for d in cur.description]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def paged(
+    conn: sqlite3.Connection,
+    columns: str,
+    source: str,
+    where: str,
+    args: Sequence[Any],
+    order: str,
+    limit: int | None,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of ``SELECT columns FROM source WHERE where ORDER BY order`` (at most
+    ``limit`` rows from ``offset``; all without) and how many rows match in all, counted
+    apart only when the limit may have left some out."""
+    sql = f"SELECT {columns} FROM {source} WHERE {where} ORDER BY {order}"
+    if limit is None:
+        rows = dict_rows(conn.execute(sql, args))
+        return rows, len(rows)
+    total = int(conn.execute(f"SELECT COUNT(*) FROM {source} WHERE {where}", args).fetchone()[0])
+    page = dict_rows(conn.execute(f"{sql} LIMIT ? OFFSET ?", [*args, int(limit), int(offset)]))
+    return page, total
 
 
 def prefix_range(column: str, prefix: str) -> tuple[str, list[Any]]:
@@ -101,7 +123,6 @@ def run_row(row: Mapping[str, Any]) -> RunRow:
         git_sha=row["git_sha"],
         hostname=row["hostname"],
         config=config if isinstance(config, Mapping) else None,
-        config_summary=config_summary(config) if full else None,
         notes=(row["notes"] or "") if full else None,
         code=Code(
             git_sha=row["git_sha"],
@@ -114,7 +135,3 @@ def run_row(row: Mapping[str, Any]) -> RunRow:
         if full
         else None,
     )
-
-
-def run_rows(cur: sqlite3.Cursor) -> list[RunRow]:
-    return [run_row(r) for r in dict_rows(cur)]

@@ -72,13 +72,12 @@ def rank(values: Mapping[str, float | None], direction: Direction) -> list[str]:
 
 
 def best_of(values: Mapping[str, float | None], direction: Direction) -> tuple[str, ...]:
-    """The run ids holding the best finite value (several on a tie)."""
-    have = [(v, rid) for rid, v in values.items() if v is not None and not math.isnan(v)]
-    if not have:
+    """The run ids holding the best finite value (several on a tie): the head of ``rank``."""
+    ranked = rank(values, direction)
+    top = values[ranked[0]] if ranked else None
+    if top is None or math.isnan(top):
         return ()
-    pick = min if direction == "min" else max
-    target = pick(v for v, _ in have)
-    return tuple(rid for v, rid in have if v == target)
+    return tuple(rid for rid in ranked if values[rid] == top)
 
 
 def _better(a: float | None, b: float | None, direction: Direction) -> Literal["a", "b"] | None:
@@ -169,7 +168,7 @@ def _with_curves(
     totals = {r.id: curve_reader.sealed_point_counts(odb, r.object_id) for r in base.runs}
     by_name: dict[str, dict[str, Any]] = {}
     for name, rid, key, mid in series:
-        by_name.setdefault(name, {})[rid] = curve_reader._read(
+        by_name.setdefault(name, {})[rid] = curve_reader.read_curve(
             conn, key, mid, name, per_curve, "sample", totals[rid].get(name)
         )
     curves = tuple(CurveComparison(n, by_name[n]) for n in sorted(by_name))

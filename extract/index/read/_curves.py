@@ -68,6 +68,15 @@ def _count(conn: sqlite3.Connection, key: int, mid: int) -> int:
     return int(conn.execute(f"SELECT COUNT(*) {_RANGE}", (key, mid)).fetchone()[0])
 
 
+def _end(conn: sqlite3.Connection, key: int, mid: int, last: bool) -> tuple[int, Any]:
+    """(step, value) of a non-empty curve's first or last point: one seek."""
+    order = "DESC" if last else "ASC"
+    row: tuple[int, Any] = conn.execute(
+        f"SELECT step, value {_RANGE} ORDER BY step {order} LIMIT 1", (key, mid)
+    ).fetchone()
+    return row
+
+
 def _sample(
     conn: sqlite3.Connection, key: int, mid: int, max_points: int, total: int | None
 ) -> tuple[list[tuple[int, Any]], int]:
@@ -82,8 +91,7 @@ def _sample(
     if total is None:
         total = _count(conn, key, mid)
     first = head[0][0]
-    last = conn.execute(f"SELECT step, value {_RANGE} ORDER BY step DESC LIMIT 1", (key, mid))
-    last_step, last_value = last.fetchone()
+    last_step, last_value = _end(conn, key, mid, last=True)
     picked: list[tuple[int, Any]] = [head[0]]
     seek = f"SELECT step, value {_RANGE} AND step >= ? ORDER BY step LIMIT 1"
     span = last_step - first
@@ -123,12 +131,7 @@ def _envelope(
             (key, mid, lo, width),
         ):
             picked[int(step)] = value
-    for step, value in (
-        conn.execute(f"SELECT step, value {_RANGE} ORDER BY step LIMIT 1", (key, mid)).fetchone(),
-        conn.execute(
-            f"SELECT step, value {_RANGE} ORDER BY step DESC LIMIT 1", (key, mid)
-        ).fetchone(),
-    ):
+    for step, value in (_end(conn, key, mid, last=False), _end(conn, key, mid, last=True)):
         picked[int(step)] = value
     return sorted(picked.items()), total
 
@@ -140,20 +143,18 @@ def curve(
     *,
     max_points: int | None = None,
     mode: Mode = "sample",
-    total: int | None = None,
 ) -> CurvePoints:
     """One curve of a run, by step; empty if the run has no such curve. With
     ``max_points``, at most that many points: ``"sample"`` picks points at evenly spaced
-    steps (one seek each), ``"envelope"`` keeps each step range's extremes (for charts).
-    ``total``, when the caller knows the point count, saves counting."""
+    steps (one seek each), ``"envelope"`` keeps each step range's extremes (for charts)."""
     key = run_key(conn, run_id)
     row = conn.execute("SELECT id FROM metric_names WHERE name = ?", (name,)).fetchone()
     if row is None:
         return _points([], name, 0)
-    return _read(conn, key, int(row[0]), name, max_points, mode, total)
+    return read_curve(conn, key, int(row[0]), name, max_points, mode)
 
 
-def _read(
+def read_curve(
     conn: sqlite3.Connection,
     key: int,
     mid: int,
@@ -162,6 +163,7 @@ def _read(
     mode: Mode,
     total: int | None = None,
 ) -> CurvePoints:
+    """A curve by run key and metric id (see ``curve``); ``total``, if known, saves a count."""
     if max_points is None:
         rows = conn.execute(
             f"SELECT step, value, wall_time {_RANGE} ORDER BY step", (key, mid)
@@ -183,13 +185,12 @@ def curves(
     *,
     max_points: int | None = None,
     mode: Mode = "sample",
-    totals: dict[str, int] | None = None,
 ) -> dict[str, CurvePoints]:
     """A run's curves (all, or those named), by name; see ``curve``."""
     key = run_key(conn, run_id)
     wanted = None if names is None else set(names)
     return {
-        name: _read(conn, key, mid, name, max_points, mode, (totals or {}).get(name))
+        name: read_curve(conn, key, mid, name, max_points, mode)
         for name, mid in run_metrics(conn, key)
         if wanted is None or name in wanted
     }
@@ -212,14 +213,12 @@ def point_counts(conn: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, 
 def _index_stats(conn: sqlite3.Connection, key: int) -> dict[str, CurveStats]:
     out: dict[str, CurveStats] = {}
     for name, mid in run_metrics(conn, key):
-        k = (key, mid)
-        first = conn.execute(f"SELECT step {_RANGE} ORDER BY step LIMIT 1", k).fetchone()[0]
-        last = conn.execute(f"SELECT step, value {_RANGE} ORDER BY step DESC LIMIT 1", k)
-        last_step, last_value = last.fetchone()
+        first, _ = _end(conn, key, mid, last=False)
+        last_step, last_value = _end(conn, key, mid, last=True)
         n, lo, hi, nans = conn.execute(
             "SELECT COUNT(*), MIN(value), MAX(value), SUM(value IS NULL) FROM "
             f"(SELECT value {_RANGE} LIMIT ?)",
-            (*k, STATS_SCAN_LIMIT + 1),
+            (key, mid, STATS_SCAN_LIMIT + 1),
         ).fetchone()
         if n > STATS_SCAN_LIMIT:
             n, lo, hi, nans = _count(conn, key, mid), None, None, None

@@ -27,8 +27,9 @@ from extract.index.read._common import (
     dict_rows,
     loads,
     num,
+    paged,
     prefix_range,
-    run_rows,
+    run_row,
     shown,
     subtree,
 )
@@ -38,8 +39,15 @@ from extract.index.read._registry import list_models
 from extract.index.read._todos import list_todos
 from extract.store.odb import ObjectStore
 
-#: The search filters (the MCP contract's names), AND-combined with each other and the text.
-FILTERS = ("tag", "status", "experiment_prefix", "started_after", "started_before")
+#: The search filters (the MCP contract's names) and the condition each adds, AND-combined
+#: with each other and the text.
+FILTERS = {
+    "tag": "extract_has_tag(tags, ?)",
+    "status": "status = ?",
+    "experiment_prefix": "",  # a range on the path: ``prefix_range``
+    "started_after": "started_at > ?",
+    "started_before": "started_at < ?",
+}
 ORDERS = {
     "newest": "started_at DESC, id DESC",
     "oldest": "started_at ASC, id ASC",
@@ -162,12 +170,16 @@ def check_filters(filters: Mapping[str, Any] | None) -> dict[str, str]:
     return out
 
 
-def _has_tag(tags_json: str | None, tag: str) -> int:
+def _tags(tags_json: str | None) -> list[Any]:
     try:
         tags = json.loads(tags_json) if tags_json else []
     except ValueError:
-        return 0
-    return int(isinstance(tags, list) and tag in tags)
+        return []
+    return tags if isinstance(tags, list) else []
+
+
+def _has_tag(tags_json: str | None, tag: str) -> int:
+    return int(tag in _tags(tags_json))
 
 
 def _matches(run_id: str, name: str | None, tags: str | None, notes: str | None, q: str) -> int:
@@ -177,39 +189,25 @@ def _matches(run_id: str, name: str | None, tags: str | None, notes: str | None,
         return 1
     if (name and q in name.casefold()) or (notes and q in notes.casefold()):
         return 1
-    if tags:
-        try:
-            items = json.loads(tags)
-        except ValueError:
-            return 0
-        return int(isinstance(items, list) and any(q in str(t).casefold() for t in items))
-    return 0
+    return int(any(q in str(t).casefold() for t in _tags(tags)))
 
 
 def search_condition(
     conn: sqlite3.Connection, query: str, filters: Mapping[str, Any] | None
 ) -> tuple[list[str], list[Any]]:
-    """SQL conditions (AND-combined) and arguments for the one search rule and filters."""
+    """SQL conditions (AND-combined, on ``runs`` columns named unqualified) and arguments
+    for the one search rule and filters."""
     checked = check_filters(filters)
     where: list[str] = []
     args: list[Any] = []
-    if "experiment_prefix" in checked:
-        cond, more = prefix_range("experiment_path", checked["experiment_prefix"])
+    for name, value in checked.items():
+        cond, more = FILTERS[name], [value]
+        if name == "experiment_prefix":
+            cond, more = prefix_range("experiment_path", value)
         where.append(cond)
         args += more
-    if "status" in checked:
-        where.append("status = ?")
-        args.append(checked["status"])
-    if "started_after" in checked:
-        where.append("started_at > ?")
-        args.append(checked["started_after"])
-    if "started_before" in checked:
-        where.append("started_at < ?")
-        args.append(checked["started_before"])
     if "tag" in checked:
         conn.create_function("extract_has_tag", 2, _has_tag, deterministic=True)
-        where.append("extract_has_tag(tags, ?)")
-        args.append(checked["tag"])
     q = query.strip().casefold() if isinstance(query, str) else ""
     if q:
         if q.isascii() and q.isprintable() and not {'"', "\\"} & set(q):
@@ -268,14 +266,10 @@ def list_runs(
         args.append(commit)
     if not include_deleted:
         where.append("deleted = 0")
+    cols = RUN_FULL if full else RUN_COLUMNS
     cond = " AND ".join(where) or "1"
-    sql = f"SELECT {RUN_FULL if full else RUN_COLUMNS} FROM runs r WHERE {cond} ORDER BY {ORDERS[order]}"
-    if limit is None:  # every match: no need to count them apart
-        rows = run_rows(conn.execute(sql, args))
-        return Page(tuple(rows), len(rows))
-    total = int(conn.execute(f"SELECT COUNT(*) FROM runs WHERE {cond}", args).fetchone()[0])
-    rows = run_rows(conn.execute(sql + " LIMIT ? OFFSET ?", [*args, int(limit), int(offset)]))
-    return Page(tuple(rows), total)
+    rows, total = paged(conn, cols, "runs r", cond, args, ORDERS[order], limit, offset)
+    return Page(tuple(run_row(r) for r in rows), total)
 
 
 def headline(conn: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, dict[str, float]]:

@@ -117,7 +117,7 @@ def runs_table(
     """One page of the runs in the experiment ``scope`` and below, with ``columns``, sorted
     by ``sort`` (a column; by default newest first) and filtered by ``filters`` (see the
     module docstring), ``query`` and ``search`` (the search rule and filters of
-    ``runs.list_runs``). A metric column sorts best first unless ``descending`` says
+    ``list_runs``). A metric column sorts best first unless ``descending`` says
     otherwise; any other column ascending. The best value of each metric column among all
     the matching runs is marked by run id."""
     cols = tuple(column(c) for c in columns)
