@@ -67,19 +67,20 @@ def _json_path(key: str) -> str:
     return "$" + "".join(f'."{part}"' for part in key.split("."))
 
 
+#: A param's or a headline metric's value of run ``r``: a subquery that seeks the run's rows.
+_LOGGED = {
+    "param": "(SELECT p.value FROM run_params p WHERE p.run_id = r.id AND p.name = ?)",
+    "metric": "(SELECT s.value FROM scalar_metrics s WHERE s.run_id = r.id AND s.name = ?)",
+}
+
+
 def _expr(col: Column) -> tuple[str, list[Any]]:
     """SQL for a column's value of run ``r``, and its arguments."""
     if col.kind == "field":
         return FIELDS[col.name], []
     if col.kind == "config":
         return "json_extract(r.config, ?)", [_json_path(_key(col))]
-    if col.kind == "param":
-        return "(SELECT p.value FROM run_params p WHERE p.run_id = r.id AND p.name = ?)", [
-            _key(col)
-        ]
-    return "(SELECT s.value FROM scalar_metrics s WHERE s.run_id = r.id AND s.name = ?)", [
-        _key(col)
-    ]
+    return _LOGGED[col.kind], [_key(col)]
 
 
 def _value(text: str) -> Any:
