@@ -76,8 +76,8 @@ def status(store: StoreOpt = None, json_out: JsonOpt = False) -> None:
     """
     with reader(store) as (repo, conn):
         counts = read.status_counts(conn)
-        live = read.runs_by_state(conn, "live")
-        pending = read.runs_by_state(conn, "uncommitted")
+        live = read.list_runs(conn, state="live", order="oldest").items
+        pending = read.list_runs(conn, state="uncommitted", order="oldest").items
         staged = list_staged(repo)
         head = repo.refs.read(MAIN)
         skipped = read.skipped_count(conn)
@@ -290,7 +290,12 @@ def log(
                         "host": c.host,
                         "time": c.time,
                         "message": c.message,
-                        "runs": [r.id for r in read.runs_in_commit(conn, h)],
+                        "runs": [
+                            r.id
+                            for r in read.list_runs(
+                                conn, commit=h, include_deleted=True, order="id"
+                            ).items
+                        ],
                     }
                     for h, c in entries
                 ]
@@ -301,7 +306,9 @@ def log(
         prefixes = dict((oid, g) for g, oid in _graph_lines(order)) if graph else {}
         for h, _ in order:
             c = commits[h]
-            runs = [r.id for r in read.runs_in_commit(conn, h)]
+            runs = [
+                r.id for r in read.list_runs(conn, commit=h, include_deleted=True, order="id").items
+            ]
             lead = f"{prefixes[h]} " if graph else ""
             merge = " (merge)" if len(c.parents) > 1 else ""
             typer.echo(
@@ -365,7 +372,7 @@ def show(
             read.resolve_run(conn, target, hint=True)  # says "Run not found", with close names
             raise
         c = cast(repo.objects.get(oid), Commit)
-        runs = read.runs_in_commit(conn, to_hex(oid))
+        runs = read.list_runs(conn, commit=to_hex(oid), include_deleted=True, order="id").items
         if json_out:
             print_json(
                 {
