@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from extract.errors import ArtifactNotFound, ModelNotFound
+from extract.errors import ArtifactNotFound, InvalidInput, ModelNotFound
 from extract.index import read
 from extract.index.models import Artifact
 from extract.objects import RunRecord, from_hex
@@ -28,6 +28,8 @@ class RunData:
     curves of a sealed run come from its objects, of a live run from the index."""
 
     def __init__(self, store: Store, run_id: str) -> None:
+        if not isinstance(run_id, str):
+            raise InvalidInput(f"a run id is a string, got {type(run_id).__name__}: {run_id!r}")
         store._indexer.refresh()
         self._store = store
         self.detail = read.get_run(store._conn, run_id)
