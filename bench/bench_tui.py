@@ -133,8 +133,8 @@ async def measure(root: Path, repeat: int) -> dict[str, Any]:
 
     from extract.tui.app import ExtractApp
     from extract.tui.core import RunDetail
+    from extract.tui.screens.browser import RunBrowser
     from extract.tui.screens.compare import CompareScreen
-    from extract.tui.screens.lists import RunBrowser
     from extract.tui.widgets.detail import DetailPanel
     from extract.tui.widgets.navigator import Navigator
     from extract.tui.widgets.vtable import VirtualTable

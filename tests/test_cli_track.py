@@ -220,7 +220,8 @@ def test_checkout_model(project: Path) -> None:
 
 def test_show_unknown(project: Path) -> None:
     r = extract("show", "nonexistent-run", cwd=project)
-    assert r.returncode == 2 and "neither a ref nor an object id" in r.stderr
+    # neither a run nor a commit: not found (exit 3, as every not-found), in the run's words
+    assert r.returncode == 3 and "Run not found: 'nonexistent-run'" in r.stderr
     r = extract("diff", "r0", "zzz-missing", cwd=project)
     assert r.returncode == 3 and "Run not found" in r.stderr
 

@@ -14,9 +14,9 @@ from extract.errors import ExperimentNotFound
 from extract.index import read
 from extract.index.access import open_index
 from extract.index.build import Indexer
-from extract.index.events import record_event
 from extract.index.models import Column
 from extract.store.repo import Repository
+from extract.tracking.events import record_event
 
 
 @pytest.fixture
@@ -53,14 +53,18 @@ def conn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[sqlite3.Co
     index.close()
 
 
+def _config_keys(conn: sqlite3.Connection, scope: str = "") -> list[str]:
+    return [c.name[7:] for c in read.table_columns(conn, scope) if c.kind == "config"]
+
+
 def test_config_keys_are_the_flattened_leaves(conn: sqlite3.Connection) -> None:
     # lists are values, an empty dict is a leaf, a dotted or non-ASCII key stays whole
-    assert read.config_keys(conn, "a") == sorted(
+    assert _config_keys(conn, "a") == sorted(
         ["a.b", "aug", "lr", "opt.betas", "opt.extra", "opt.name", "seed", "é"]
     )
-    assert read.config_keys(conn, "b/m") == read.config_keys(conn, "b") == ["warmup"]
-    assert set(read.config_keys(conn)) == {*read.config_keys(conn, "a"), "warmup"}
-    assert read.param_names(conn) == ["arch", "width"]
+    assert _config_keys(conn, "b/m") == _config_keys(conn, "b") == ["warmup"]
+    assert set(_config_keys(conn)) == {*_config_keys(conn, "a"), "warmup"}
+    assert [c.name[6:] for c in read.table_columns(conn) if c.kind == "param"] == ["arch", "width"]
 
 
 def test_table_columns_name_what_runs_table_takes(conn: sqlite3.Connection) -> None:

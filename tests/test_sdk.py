@@ -27,7 +27,7 @@ import pytest
 
 from extract.errors import StoreNotFound
 from extract.index import read
-from extract.index.build import Indexer, curves_of
+from extract.index.build import Indexer
 from extract.index.ids import model_id
 from extract.objects import RunRecord, Tree, from_hex
 from extract.objects.kinds import cast
@@ -35,7 +35,9 @@ from extract.objects.ulid import ulid_time_ms
 from extract.sdk import Experiment, Run, Store
 from extract.store import chunking, journal
 from extract.store.arrays import ArrayReader
+from extract.store.curves import read_curves
 from extract.store.repo import Repository
+from extract.tracking import records
 from tests.stores import curve_arrays
 
 REPO = Path(__file__).resolve().parent.parent
@@ -193,12 +195,13 @@ def journal_payloads(run: Run, tag: str) -> list[Any]:
 def curve_batches(run: Run) -> list[list[tuple[int, dict[str, float]]]]:
     """Each curve record in the journal as [(step, {metric: value})], whichever form it took."""
     out = []
-    for rec in journal.read(run.journal_path).records:
-        if rec[0] == "C":
-            steps, cols = rec[1], rec[3]
-            out.append([(s, {k: v[i] for k, v in cols.items()}) for i, s in enumerate(steps)])
-        elif rec[0] == "c":
-            out.append([(p[0], p[2]) for p in rec[1]])
+    for value in journal.read(run.journal_path).records:
+        rec = records.decode(value)
+        if isinstance(rec, records.Points):
+            cols = rec.values
+            out.append([(s, {k: v[i] for k, v in cols.items()}) for i, s in enumerate(rec.steps)])
+        elif isinstance(rec, records.PointRows):
+            out.append([(step, dict(point)) for step, _, point in rec.rows])
     return out
 
 
@@ -697,7 +700,7 @@ def test_curve_keeps_nan_and_inf(exp: Experiment, root: Path) -> None:
     assert np.all(np.isfinite(walls)) and np.all(np.diff(walls) >= 0)
 
     record = sealed_record(root, run.id)
-    curves = curves_of(Repository(root).objects, record.curves)
+    curves = read_curves(Repository(root).objects, record.curves)
     s_steps, s_values, _ = curves["loss"]
     assert s_steps.tolist() == [0, 1, 2, 3, 4]
     assert same(s_values.tolist()), s_values
@@ -741,10 +744,10 @@ def test_curve_same_step_twice_keeps_the_latest(exp: Experiment, root: Path) -> 
 def test_curve_points_reach_the_journal_at_10_steps(exp: Experiment) -> None:
     run = exp.run()
     try:
-        assert journal_tags(run) == ["start"]
+        assert journal_tags(run) == ["run"]
         for step in range(9):
             run.curve(step, loss=float(step), acc=0.1)
-        assert journal_tags(run) == ["start"], "fewer than 10 steps must stay buffered"
+        assert journal_tags(run) == ["run"], "fewer than 10 steps must stay buffered"
         run.curve(9, loss=9.0, acc=0.1)
         [batch] = curve_batches(run)
         assert [p[0] for p in batch] == list(range(10))
@@ -759,7 +762,7 @@ def test_log_entries_reach_the_journal_at_100(exp: Experiment) -> None:
     try:
         run.log(**{f"m{i}": float(i) for i in range(60)})
         run.log(**{f"p{i}": str(i) for i in range(39)})
-        assert journal_tags(run) == ["start"], "99 entries must stay buffered"
+        assert journal_tags(run) == ["run"], "99 entries must stay buffered"
         run.log(last=1.0)
         [batch] = journal_payloads(run, "l")
         assert len(batch) == 100
@@ -775,7 +778,7 @@ def test_background_flusher_writes_a_lone_point_after_about_2s(exp: Experiment) 
         run.curve(0, loss=1.0)
         run.log(acc=0.5)
         time.sleep(1.0)
-        assert journal_tags(run) == ["start"], "flushed long before 2 s"
+        assert journal_tags(run) == ["run"], "flushed long before 2 s"
         while not curve_batches(run) and time.monotonic() - t0 < 6.0:
             time.sleep(0.05)  # no SDK call: only the background thread can write
         waited = time.monotonic() - t0

@@ -33,11 +33,12 @@ import numpy as np
 import pytest
 
 from extract.index import read
-from extract.index.build import Indexer, curves_of
+from extract.index.build import Indexer
 from extract.objects import RunRecord, from_hex
 from extract.objects.kinds import cast
 from extract.sdk import Store
 from extract.sdk.run import CURVE_FLUSH_STEPS, FLUSH_SECONDS
+from extract.store.curves import read_curves
 from extract.store.fsck import FsckReport, fsck
 from extract.store.history import commit_staged, head_state, list_staged
 from extract.store.repo import Repository
@@ -167,7 +168,7 @@ def check_recovered_run(
     assert row.name == f"seed{seed}"
     record = cast(repo.objects.get(from_hex(row.object_id)), RunRecord)
     assert record.id == rid and record.status == "failed"
-    sealed = curves_of(repo.objects, record.curves)
+    sealed = read_curves(repo.objects, record.curves)
 
     # Through the index and through the sealed curve set: the same contiguous prefix.
     indexed = {m: curve_arrays(conn, rid, m) for m in logger.METRICS}
@@ -378,7 +379,7 @@ def check_sweep_runs(root: Path, ids: list[str]) -> None:
             assert sorted(detail.curves) == sorted(logger.METRICS)
             assert row.object_id is not None
             record = cast(repo.objects.get(from_hex(row.object_id)), RunRecord)
-            sealed = curves_of(repo.objects, record.curves)
+            sealed = read_curves(repo.objects, record.curves)
             for m in logger.METRICS:
                 got_steps, values, _ = curve_arrays(conn, rid, m)
                 expected = np.array([logger.value(w, int(s), m) for s in steps])

@@ -59,6 +59,7 @@ def test_core_loads_neither_textual_nor_rich() -> None:
 ALLOWED = {
     "extract.tui",
     "extract.index",
+    "extract.tracking",
     "extract.store",
     "extract.objects",
     "extract.errors",

@@ -86,7 +86,7 @@ def deterministic() -> Iterator[None]:
         for target in (
             "extract.sdk.run",
             "extract.sdk.store",
-            "extract.index.events",
+            "extract.tracking.events",
             "extract.tui.actions",
         ):
             try:

@@ -16,15 +16,10 @@ from extract.store.history import list_staged
 from extract.store.repo import Repository
 from extract.tui.app import FOREVER, ExtractApp
 from extract.tui.keys import KEYMAP, all_keys
+from extract.tui.screens.browser import ColumnPicker, RunBrowser
 from extract.tui.screens.common import goto_run
 from extract.tui.screens.compare import CompareScreen, DiffScreen
-from extract.tui.screens.lists import (
-    ColumnPicker,
-    RunBrowser,
-    RunPicker,
-    SearchScreen,
-    SelectionScreen,
-)
+from extract.tui.screens.lists import RunPicker, SearchScreen, SelectionScreen
 from extract.tui.screens.main import MainScreen
 from extract.tui.screens.popups import ConfirmDelete, HelpScreen, TodoAdd
 from extract.tui.screens.tableview import TableScreen
@@ -408,9 +403,9 @@ def test_run_browser_sorts_by_any_metric_or_config_column(fx: Fixture) -> None:
 def test_run_browser_reads_pages_as_they_scroll_into_view(
     fx: Fixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from extract.tui.screens import lists
+    from extract.tui.screens import browser
 
-    monkeypatch.setattr(lists, "PAGE", 1)
+    monkeypatch.setattr(browser, "PAGE", 1)
 
     async def go() -> None:
         app = app_for(fx)

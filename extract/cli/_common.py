@@ -1,19 +1,22 @@
-"""What every command shares: options defined once, the error mapping, output helpers."""
+"""What every command shares: options defined once, the error mapping, the store and its
+index opened for reading, output helpers."""
 
 from __future__ import annotations
 
 import errno
 import functools
 import json
+import math
 import sqlite3
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
-from extract.errors import ExtractError
+from extract.errors import ExtractError, IndexHealed
 from extract.index.access import open_index
 from extract.index.db import (
     SQLITE_CANTOPEN,
@@ -23,9 +26,10 @@ from extract.index.db import (
     is_corrupt,
     sqlite_code,
 )
-from extract.index.lifecycle import recover_orphans
+from extract.index.models import ABSENT
 from extract.store.repo import Repository, locate_store
 from extract.store.writable import require_writable
+from extract.tracking.seal import recover_orphans
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -169,3 +173,42 @@ def human_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n} B"
+
+
+@contextmanager
+def reader(store: Path | None) -> Iterator[tuple[Repository, sqlite3.Connection]]:
+    """The store, its index brought up to date where it can be, and a read-only connection
+    to it (``access.open_index`` decides where the index lives and heals a damaged one)."""
+    repo = open_store(store)
+    with open_index(repo) as index:
+        try:
+            yield repo, index.reader()
+        except sqlite3.DatabaseError as e:
+            if not is_corrupt(e):
+                raise
+            # damage deep in the file, met only by this query: heal it for the next command
+            index.heal(e)
+            raise IndexHealed(
+                f"the index was damaged ({e}); it was moved aside and rebuilt from the "
+                "store: run the command again"
+            ) from None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _fmt(value: Any) -> str:
+    if value is ABSENT:
+        return "(absent)"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True)
+    return "" if value is None else str(value)

@@ -11,7 +11,9 @@ from . import (
     git_cmds,
     mcp_cmd,
     plumbing,
+    query_cmds,
     runs_cmd,
+    show_cmds,
     store_cmds,
     sync_cmds,
     track_cmds,
@@ -33,10 +35,10 @@ app.command("runs")(runs_cmd.runs)
 app.command("commit")(track_cmds.commit)
 app.command("reset")(track_cmds.reset)
 app.command("log")(track_cmds.log)
-app.command("show")(track_cmds.show)
-app.command("diff")(track_cmds.diff)
-app.command("checkout")(track_cmds.checkout)
-app.command("sql")(track_cmds.sql)
+app.command("show")(show_cmds.show)
+app.command("diff")(show_cmds.diff)
+app.command("checkout")(query_cmds.checkout)
+app.command("sql")(query_cmds.sql)
 app.command("tag", rich_help_panel="Annotate")(annotate_cmds.tag)
 app.command("untag", rich_help_panel="Annotate")(annotate_cmds.untag)
 app.command("note", rich_help_panel="Annotate")(annotate_cmds.note)
@@ -53,7 +55,7 @@ app.command("serve", rich_help_panel="Plumbing")(sync_cmds.serve_cmd)
 app.add_typer(git_cmds.hooks_app, name="hooks", rich_help_panel="Git")
 app.command("tui", rich_help_panel="Browse")(tui_cmd.tui)
 app.command("mcp", rich_help_panel="Browse")(mcp_cmd.mcp)
-app.command("reindex", rich_help_panel="Maintenance")(track_cmds.reindex)
+app.command("reindex", rich_help_panel="Maintenance")(query_cmds.reindex)
 app.command("fsck", rich_help_panel="Maintenance")(store_cmds.fsck_cmd)
 app.command("gc", rich_help_panel="Maintenance")(store_cmds.gc_cmd)
 app.command("cat-object", rich_help_panel="Plumbing")(plumbing.cat_object)

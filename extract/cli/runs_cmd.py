@@ -64,7 +64,7 @@ def runs(
     from extract.errors import InvalidInput
     from extract.index import read
 
-    from .track_cmds import reader
+    from ._common import reader
 
     if order not in (None, "asc", "desc"):
         raise InvalidInput(f"--order must be asc or desc, got {order!r}")
@@ -93,7 +93,7 @@ def runs(
 
 
 def _json(table: Any) -> dict[str, Any]:
-    from .track_cmds import _jsonable
+    from ._common import _jsonable
 
     out: dict[str, Any] = _jsonable(
         {
@@ -122,7 +122,7 @@ def _json(table: Any) -> dict[str, Any]:
 def _print(table: Any) -> None:
     from extract.index import read
 
-    from .track_cmds import _print_table
+    from .query_cmds import _print_table
 
     cols = ["run", "status", *(_title(c, table) for c in table.columns)]
     rows = []

@@ -12,7 +12,6 @@ import typer
 
 from extract.errors import InvalidHierarchy, InvalidInput, StoreExists
 from extract.index.access import IndexState, inspect_index, open_checked
-from extract.index.lifecycle import recover_orphans
 from extract.objects import to_hex
 from extract.store import config as configmod
 from extract.store import restore
@@ -22,6 +21,7 @@ from extract.store.repo import DEFAULT_DIR, Repository
 from extract.sync.remotes import resolve_remote
 from extract.sync.repair import repair_objects
 from extract.sync.transport import open_transport
+from extract.tracking.seal import recover_orphans
 
 from ._common import (
     JsonOpt,

@@ -20,8 +20,8 @@ from extract.errors import InvalidInput
 from extract.git.hooks import WANTED_FILE
 from extract.index.access import open_index
 from extract.index.build import Indexer
-from extract.index.events import record_event
 from extract.store.repo import Repository
+from extract.tracking.events import record_event
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from collections.abc import Iterable
 from extract.errors import InvalidInput
 from extract.index import read
 from extract.index.build import Indexer
-from extract.index.events import record_event
 from extract.index.ids import experiment_id
+from extract.tracking.events import record_event
 
 #: TODO priorities, as the reference API numbers them.
 PRIORITIES = {0: "low", 1: "mid", 2: "high"}

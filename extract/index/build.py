@@ -1,11 +1,18 @@
 """Building index.db from objects and journals, from scratch or incrementally.
 
 Every path into the index goes through the same few functions: a live run's
-journal records (``ingest``), a sealed run (``apply_run``), an event
-(``apply_event``), a model version (``apply_model``). ``rebuild`` replays history
-oldest commit first, then staged entries, then live journals; ``refresh`` does
-the same for whatever arrived since the last refresh. Either way the rows are
-the same, which the reindex property test checks.
+journal records (``ingest_journal``), a sealed run (``Rows.apply_run``), an event
+(``Rows.apply_event``), a model version (``Rows.apply_model``); ``rows.py`` knows
+what each looks like as rows. ``rebuild`` replays history oldest commit first, then
+staged entries, then live journals; ``refresh`` does the same for whatever arrived
+since the last refresh. Either way the rows are the same, which the reindex property
+test checks.
+
+A live run's curve points reach SQLite once: the index reads them from its journal
+(a refresh, or the writer process's own background ingest), and when the run is
+sealed (``run_sealed``) it catches up on the journal's tail and marks the row sealed
+without writing the points again. Only a run the index never saw live (another
+machine's, a rebuild) has its points inserted from its curve set.
 
 An object that cannot be read (missing, damaged) costs only what needs it: the
 entry, commit or state tree is recorded in ``skipped`` and tried again on every
@@ -18,101 +25,39 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import math
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from itertools import repeat
+from collections.abc import Callable, Iterable, Iterator
+from graphlib import TopologicalSorter
 from pathlib import Path
-from typing import Any
-
-import numpy as np
 
 from extract.errors import ExtractError
 from extract.index import files, skips
 from extract.index.db import INDEX_FILE, open_writer, schema_version, write
-from extract.index.ids import experiment_id, model_id
+from extract.index.rows import Rows
 from extract.index.schema import SCHEMA_VERSION
 from extract.objects import (
     Commit,
-    CurveSet,
     Event,
-    Link,
     ModelVersion,
     ObjectId,
     RunRecord,
     Tree,
-    Value,
     from_hex,
     to_hex,
 )
 from extract.objects.kinds import cast
 from extract.store import journal as journalmod
-from extract.store.arrays import ArrayReader
-from extract.store.history import SECTIONS, list_staged, model_key, split_model_key
+from extract.store.history import SECTIONS, list_staged, model_key
 from extract.store.odb import ObjectStore
 from extract.store.repo import MAIN, Repository
+from extract.tracking.fold import RunState, fold_journal
+from extract.tracking.records import Start
+from extract.tracking.sink import Sealed
 
-Curves = dict[str, tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]]
-
-
-def to_json(value: Value) -> str | None:
-    if value is None:
-        return None
-    return json.dumps(_jsonable(value), sort_keys=True, ensure_ascii=False)
-
-
-def _jsonable(value: Value) -> Any:
-    if isinstance(value, Link):
-        return to_hex(value.id)
-    if isinstance(value, bytes):
-        return value.hex()
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-def curves_of(odb: ObjectStore, oid: ObjectId | None) -> Curves:
-    """A stored curve set as numpy columns."""
-    if oid is None:
-        return {}
-    out: Curves = {}
-    cs = cast(odb.get(oid), CurveSet)
-    for name, c in cs.metrics.items():
-        cols = []
-        for col, dtype in ((c.steps, "<i8"), (c.values, "<f8"), (c.wall_time, "<f8")):
-            if isinstance(col, Link):
-                cols.append(ArrayReader(odb, col.id).read().astype(dtype, copy=False))
-            else:
-                cols.append(np.frombuffer(col, dtype=dtype))
-        out[name] = (cols[0], cols[1], cols[2])
-    return out
-
-
-CATALOG_FIXED = ("specimen_id", "created", "run_name", "status", "tags", "experiment_path")
-
-
-def catalog_view(levels: Sequence[str]) -> str:
-    """One row per run with a column per hierarchy level: cross-experiment queries
-    read like the Specimen Vault's catalog (``WHERE domain = 'interpretability'``)."""
-    cols = [
-        "r.id AS specimen_id",
-        "r.started_at AS created",
-        "r.name AS run_name",
-        "r.status AS status",
-        "r.tags AS tags",
-        "r.experiment_path AS experiment_path",
-    ]
-    for level in levels:  # level names are checked identifiers: letters, digits, _ and -
-        column = f"{level}_level" if level in CATALOG_FIXED else level
-        cols.append(
-            f"(SELECT e.name FROM experiments e WHERE e.node_type = '{level}' AND "
-            f"(r.experiment_path = e.path OR substr(r.experiment_path, 1, length(e.path) + 1) = e.path || '/')) "
-            f'AS "{column}"'
-        )
-    return f"CREATE VIEW catalog AS SELECT {', '.join(cols)} FROM runs r WHERE r.deleted = 0"
+#: Bytes of journal one ingest transaction reads at most: a long journal is taken in
+#: pieces, so no transaction holds the write lock for long.
+INGEST_BYTES = 1 << 20
 
 
 def diff_states(
@@ -161,9 +106,6 @@ def diff_states(
     return out
 
 
-_SLICE = 65536
-
-
 class Indexer:
     """The one writer of index.db for a store."""
 
@@ -173,7 +115,7 @@ class Indexer:
         self.repo = repo
         self.path = path if path is not None else repo.root / INDEX_FILE
         self.conn = open_writer(self.path)
-        self._metric_ids: dict[str, int] = {}
+        self.rows = Rows(self.conn, repo)
         self._skips = False  # whether ``skipped`` has rows (set at each refresh)
         try:
             if schema_version(self.conn) != SCHEMA_VERSION:
@@ -196,7 +138,7 @@ class Indexer:
         try:
             yield
         except BaseException:
-            self._metric_ids.clear()  # ids made inside were rolled back too
+            self.rows.forget_metric_ids()  # ids made inside were rolled back too
             if self.conn.in_transaction:  # (SQLite may have rolled back all: a full disk)
                 self.conn.execute("ROLLBACK TO entry")
                 self.conn.execute("RELEASE entry")
@@ -205,12 +147,14 @@ class Indexer:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction; on rollback, forget metric ids it may have created."""
+        """A write transaction. Metric ids are looked up afresh in each: another process
+        may have rebuilt the table, and a rollback forgets the ids it made."""
+        self.rows.forget_metric_ids()
         try:
             with write(self.conn) as conn:
                 yield conn
         except BaseException:
-            self._metric_ids.clear()
+            self.rows.forget_metric_ids()
             raise
 
     # small helpers -----------------------------------------------------------
@@ -221,477 +165,165 @@ class Indexer:
     def _set_meta(self, key: str, value: str | None) -> None:
         self.conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
 
-    def _metric_id(self, name: str) -> int:
-        mid = self._metric_ids.get(name)
-        if mid is None:
-            row = self.conn.execute("SELECT id FROM metric_names WHERE name=?", (name,)).fetchone()
-            if row is None:
-                mid = int(
-                    self.conn.execute(
-                        "INSERT INTO metric_names(name) VALUES (?)", (name,)
-                    ).lastrowid
-                    or 0
-                )
-            else:
-                mid = int(row[0])
-            self._metric_ids[name] = mid
-        return mid
-
-    def _sync_hierarchy(self) -> None:
-        levels = self.repo.config.hierarchy or ()
-        current = [
-            r[0] for r in self.conn.execute("SELECT level_name FROM hierarchy ORDER BY level_order")
-        ]
-        if current != list(levels) or not self._has_catalog():
-            self.conn.execute("DELETE FROM hierarchy")
-            self.conn.executemany(
-                "INSERT INTO hierarchy(level_order, level_name) VALUES (?, ?)",
-                list(enumerate(levels)),
-            )
-            self.conn.execute("DROP VIEW IF EXISTS catalog")
-            self.conn.execute(catalog_view(levels))
-
-    def _has_catalog(self) -> bool:
-        row = self.conn.execute("SELECT 1 FROM sqlite_master WHERE type='view' AND name='catalog'")
-        return row.fetchone() is not None
-
-    def ensure_experiment(self, path: str, created_at: str | None) -> str:
-        """The experiment row for ``path`` and every prefix; returns its id."""
-        levels = self.repo.config.hierarchy or ()
-        parts = path.split("/")
-        parent = None
-        for depth in range(1, len(parts) + 1):
-            sub = "/".join(parts[:depth])
-            eid = experiment_id(sub)
-            node_type = levels[depth - 1] if depth - 1 < len(levels) else None
-            self.conn.execute(
-                "INSERT INTO experiments(id, path, name, parent_id, created_at, metadata, status, node_type) "
-                "VALUES (?, ?, ?, ?, ?, NULL, 'created', ?) "
-                "ON CONFLICT(path) DO UPDATE SET created_at = CASE "
-                "WHEN excluded.created_at IS NULL THEN created_at "
-                "WHEN created_at IS NULL OR excluded.created_at < created_at THEN excluded.created_at "
-                "ELSE created_at END",
-                (eid, sub, parts[depth - 1], parent, created_at, node_type),
-            )
-            parent = eid
-        return experiment_id(path)
-
-    def _run_key(self, run_id: str) -> int:
-        row = self.conn.execute("SELECT key FROM runs WHERE id=?", (run_id,)).fetchone()
-        if row is not None:
-            return int(row[0])
-        return int(self.conn.execute("SELECT COALESCE(MAX(key), 0) + 1 FROM runs").fetchone()[0])
-
     # live runs -----------------------------------------------------------------
-    def run_started(self, start: dict[str, Any]) -> None:
-        """Make a live run visible at once, before any reader refreshes from its journal."""
+    def run_started(self, start: Start, offset: int) -> None:
+        """Make a live run visible at once, before any reader refreshes from its journal
+        (whose start record ends at ``offset``: the index has read that far)."""
         with self.transaction():
-            self._sync_hierarchy()
-            self._upsert_live_row(start)
+            self.rows.sync_hierarchy()
+            self.rows.upsert_live_row(start)
             self.conn.execute(
-                "INSERT OR IGNORE INTO journals(run_id, offset) VALUES (?, 0)", (start["id"],)
+                "INSERT OR IGNORE INTO journals(run_id, offset) VALUES (?, ?)", (start.id, offset)
             )
 
-    def _upsert_live_row(self, start: dict[str, Any]) -> int:
-        exp = self.ensure_experiment(start["experiment"], start["started_at"])
-        code = start.get("code") or {}
-        key = self._run_key(start["id"])
-        self.conn.execute(
-            "INSERT OR IGNORE INTO runs(id, experiment_id, name, config, started_at, ended_at, status, "
-            "hostname, git_sha, tags, notes, total_steps, key, object_id, commit_id, deleted, git_branch, "
-            "git_dirty, git_tree, git_diff_id, git_stamp, experiment_path, base_tags, base_notes) "
-            "VALUES (?, ?, ?, ?, ?, NULL, 'running', ?, ?, '[]', '', ?, ?, NULL, NULL, 0, ?, ?, ?, ?, NULL, ?, '[]', '')",
-            (
-                start["id"],
-                exp,
-                start.get("name"),
-                to_json(start.get("config")),
-                start["started_at"],
-                start.get("host"),
-                code.get("sha"),
-                start.get("total_steps"),
-                key,
-                code.get("branch"),
-                None if code.get("dirty") is None else int(bool(code.get("dirty"))),
-                code.get("tree"),
-                to_hex(code["diff"].id) if isinstance(code.get("diff"), Link) else None,
-                start["experiment"],
-            ),
-        )
-        return key
+    def ingest_folded(self, run_id: str, state: RunState, start: int, end: int) -> bool:
+        """Index records this process wrote to a live run's journal from ``start`` to
+        ``end``, folded as they were written instead of read back. False, changing
+        nothing, if the index has not read exactly up to ``start`` (a reader's refresh
+        read on meanwhile): then read the journal instead."""
+        with self.transaction():
+            if self.journal_offset(run_id) != start:
+                return False
+            self.rows.apply_live(run_id, state)
+            self._set_offset(run_id, end)
+            return True
 
-    def ingest_journal(self, path: Path) -> None:
-        """Catch up on one live journal from where the index last stopped reading it."""
+    def ingest_journal(self, path: Path, max_bytes: int | None = None) -> bool:
+        """Catch up on one live journal from where the index last stopped reading it, in
+        transactions of at most ``INGEST_BYTES`` of journal each; with ``max_bytes``, stop
+        after about that many. Returns whether it may hold more."""
         run_id = path.name.split(".")[0]
+        left = max_bytes
+        while left is None or left > 0:
+            if not self._journal_grew(path, run_id):
+                return False  # asked without taking the write lock: readers refresh often
+            piece = INGEST_BYTES if left is None else min(left, INGEST_BYTES)
+            with self.transaction():
+                read = self._ingest_piece(path, run_id, piece)
+            if read == 0:
+                return False
+            if left is not None:
+                left -= read
+        return True
+
+    def _journal_grew(self, path: Path, run_id: str) -> bool:
+        row = self.conn.execute("SELECT offset FROM journals WHERE run_id=?", (run_id,)).fetchone()
+        try:
+            return path.stat().st_size > (0 if row is None else int(row[0]))
+        except FileNotFoundError:
+            return False
+
+    def _ingest_piece(self, path: Path, run_id: str, limit: int | None) -> int:
+        """Inside a transaction: fold the journal from the index's offset (about ``limit``
+        bytes) into the run's rows. Returns the bytes read (0: nothing new)."""
+        row = self.conn.execute(
+            "SELECT r.object_id IS NOT NULL, j.offset FROM (SELECT ? AS id) q "
+            "LEFT JOIN runs r ON r.id = q.id LEFT JOIN journals j ON j.run_id = q.id",
+            (run_id,),
+        ).fetchone()
+        if row[0]:  # sealed and indexed from its objects: the journal is about to go
+            self.conn.execute("DELETE FROM journals WHERE run_id=?", (run_id,))
+            return 0
+        offset = int(row[1] or 0)
+        try:
+            if path.stat().st_size <= offset:
+                return 0
+        except FileNotFoundError:
+            return 0
+        state, end = fold_journal(path, offset, limit)
+        if end == offset:
+            return 0
+        if state.start is not None:
+            self.rows.sync_hierarchy()
+            self.rows.upsert_live_row(state.start)
+            self.rows.fold_run_events(run_id)  # events about it may have been indexed first
+        self.rows.apply_live(run_id, state)
+        self._set_offset(run_id, end)
+        return end - offset
+
+    # the write path's interface (tracking.sink.RunSink) ----------------------------------
+    def journal_offset(self, run_id: str) -> int:
+        row = self.conn.execute(
+            "SELECT j.offset FROM journals j JOIN runs r ON r.id = j.run_id "
+            "WHERE j.run_id=? AND r.object_id IS NULL",
+            (run_id,),
+        ).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def run_sealed(self, sealed: Sealed) -> None:
+        """Index a run its own process (or an orphan's recoverer) just sealed.
+
+        The index adds the journal's records it had not read (the seal folded them as
+        ``sealed.tail``), so it then holds exactly the sealed journal's points: they stay
+        where they are, and only the run's other rows are rewritten from the record."""
+        record = sealed.record
+        with self.transaction():
+            offset = self.journal_offset(record.id)
+            if offset == sealed.tail_from and offset < sealed.journal_end:
+                tail = sealed.tail
+                if tail.start is not None:
+                    self.rows.sync_hierarchy()
+                    self.rows.upsert_live_row(tail.start)
+                    self.rows.fold_run_events(record.id)
+                self.rows.apply_live(record.id, tail)
+                self._set_offset(record.id, sealed.journal_end)
+            elif offset < sealed.journal_end:  # read on since the seal asked: catch up
+                self._ingest_piece(sealed.journal, record.id, sealed.journal_end - offset)
+            caught_up = self.journal_offset(record.id) == sealed.journal_end
+            self.rows.apply_run(
+                sealed.run_oid,
+                record,
+                None if caught_up else sealed.curves,
+                None,
+                points_indexed=caught_up,
+            )
+            for oid, ev in sealed.events:
+                self.rows.apply_event(oid, ev, None)
+            for key, oid in self._model_keys(record):
+                self.rows.apply_model(key, oid, None)
+
+    def _set_offset(self, run_id: str, offset: int) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO journals(run_id, offset) VALUES (?, ?)", (run_id, offset)
+        )
+
+    def _model_keys(self, record: RunRecord) -> list[tuple[str, ObjectId]]:
+        out = []
+        for m in record.models:
+            mv = cast(self.repo.objects.get(m), ModelVersion)
+            out.append((model_key(mv.name, mv.version), m))
+        return out
+
+    def event_recorded(self, oid: ObjectId, event: Event) -> None:
+        with self.transaction():
+            self.rows.apply_event(oid, event, None)
+
+    # questions the SDK asks before it writes --------------------------------------------
+    def has_experiment(self, path: str) -> bool:
+        row = self.conn.execute("SELECT 1 FROM experiments WHERE path=?", (path,)).fetchone()
+        return row is not None
+
+    def model_holder(self, name: str, version: str) -> str | None:
+        """The run that registered model ``name@version``, if any run did."""
+        row = self.conn.execute(
+            "SELECT run_id FROM models WHERE name=? AND version=?", (name, version)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    def claim_model(self, name: str, version: str, oid: ObjectId) -> str | None:
+        """Reserve ``name@version`` for model version ``oid`` at once, so that a second
+        registration fails in any process before its run is sealed. Returns None when the
+        name is ours, else the run that holds it with other content."""
         with self.transaction():
             row = self.conn.execute(
-                "SELECT offset FROM journals WHERE run_id=?", (run_id,)
+                "SELECT object_id, run_id FROM models WHERE name=? AND version=?", (name, version)
             ).fetchone()
-            sealed = self.conn.execute(
-                "SELECT 1 FROM runs WHERE id=? AND object_id IS NOT NULL", (run_id,)
-            ).fetchone()
-            if sealed:
-                self.conn.execute("DELETE FROM journals WHERE run_id=?", (run_id,))
-                return
-            offset = int(row[0]) if row else 0
-            try:
-                size = path.stat().st_size
-            except FileNotFoundError:
-                return
-            if size <= offset:
-                return
-            read = journalmod.read(path, offset)
-            records = read.records
-            if offset == 0:
-                if not records or records[0][0] != "start":
-                    return
-                self._sync_hierarchy()
-                self._upsert_live_row(records[0][1])
-                self._fold_run_events(run_id)  # events about it may have been indexed first
-                records = records[1:]
-            self._ingest_records(run_id, records)
-            self.conn.execute(
-                "INSERT OR REPLACE INTO journals(run_id, offset) VALUES (?, ?)",
-                (run_id, read.valid_bytes),
-            )
+            if row is None:
+                self.rows.insert_model_row(model_key(name, version), oid, None)
+            elif row[0] != to_hex(oid):
+                return str(row[1])
+        return None
 
-    def _ingest_records(self, run_id: str, records: Iterable[Value]) -> None:
-        key = self._run_key(run_id)
-        points: list[tuple[Any, ...]] = []
-        for rec in records:
-            tag, payload = rec[0], rec[1]
-            if tag == "C":
-                steps, walls = rec[1], rec[2]
-                for name, values in rec[3].items():
-                    mid = self._metric_id(name)
-                    points.extend(
-                        (key, mid, s, None if v != v else float(v), w)
-                        for s, v, w in zip(steps, values, walls, strict=True)
-                    )
-            elif tag == "c":
-                for step, wall, point in payload:
-                    for name, value in point.items():
-                        v = float(value)
-                        points.append(
-                            (key, self._metric_id(name), step, None if math.isnan(v) else v, wall)
-                        )
-            elif tag == "l":
-                for name, value, wall in payload:
-                    if isinstance(value, str):
-                        self.conn.execute(
-                            "INSERT OR REPLACE INTO run_params(run_id, name, value) VALUES (?, ?, ?)",
-                            (run_id, name, value),
-                        )
-                    else:
-                        self._set_scalar(run_id, name, float(value), wall)
-            elif tag == "tag":
-                tags = json.loads(
-                    self.conn.execute(
-                        "SELECT base_tags FROM runs WHERE id=?", (run_id,)
-                    ).fetchone()[0]
-                )
-                tags.extend(t for t in payload if t not in tags)
-                self.conn.execute(
-                    "UPDATE runs SET base_tags=? WHERE id=?", (json.dumps(tags), run_id)
-                )
-                self._fold_run_events(run_id)
-            elif tag == "note":
-                notes = self.conn.execute(
-                    "SELECT base_notes FROM runs WHERE id=?", (run_id,)
-                ).fetchone()[0]
-                notes = f"{notes}\n{payload}" if notes else payload
-                self.conn.execute("UPDATE runs SET base_notes=? WHERE id=?", (notes, run_id))
-                self._fold_run_events(run_id)
-            elif tag == "todo":
-                self._insert_todo(
-                    payload["id"],
-                    "run",
-                    run_id,
-                    payload["content"],
-                    payload["priority"],
-                    payload["created_at"],
-                )
-            elif tag == "artifact":
-                self._insert_artifact(run_id, payload)
-            elif tag == "model":
-                self._insert_model_row(payload["key"], payload["object"].id, None)
-            elif tag == "lineage":
-                self._insert_lineage(run_id, payload)
-            elif tag == "end":
-                self.conn.execute(
-                    "UPDATE runs SET status=?, ended_at=? WHERE id=? AND object_id IS NULL",
-                    (payload["status"], payload["ended_at"], run_id),
-                )
-        if points:
-            self.conn.executemany(
-                "INSERT OR REPLACE INTO curve_data(run_key, metric_id, step, value, wall_time) VALUES (?, ?, ?, ?, ?)",
-                points,
-            )
-
-    def _set_scalar(self, run_id: str, name: str, value: float, wall: float | None) -> None:
-        self.conn.execute("DELETE FROM scalar_metrics WHERE run_id=? AND name=?", (run_id, name))
-        self.conn.execute(
-            "INSERT INTO scalar_metrics(run_id, step, name, value, wall_time) VALUES (?, NULL, ?, ?, ?)",
-            (run_id, name, None if math.isnan(value) else value, wall),
-        )
-
-    def _insert_todo(
-        self,
-        tid: str,
-        scope_type: str,
-        scope_id: str | None,
-        content: str,
-        priority: int,
-        created: str,
-    ) -> None:
-        self.conn.execute(
-            "INSERT OR IGNORE INTO todos(id, scope_type, scope_id, content, done, priority, created_at, completed_at) "
-            "VALUES (?, ?, ?, ?, 0, ?, ?, NULL)",
-            (tid, scope_type, scope_id, content, priority, created),
-        )
-        self._fold_todo(tid)
-
-    def _insert_artifact(self, run_id: str, a: dict[str, Any]) -> None:
-        oid = a["object"].id
-        self.conn.execute(
-            "INSERT OR REPLACE INTO artifacts(id, run_id, name, kind, step, rel_path, shape, dtype, metadata, "
-            "created_at, object_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                a["id"],
-                run_id,
-                a["name"],
-                a["kind"],
-                a.get("step"),
-                # No file holds an artifact's own bytes (they are objects: chunked, maybe
-                # packed), so no path is given; object_id names them (docs/tracking.md).
-                None,
-                to_json(a.get("shape")),
-                a.get("dtype"),
-                to_json(a.get("metadata")),
-                a["created_at"],
-                to_hex(oid),
-            ),
-        )
-
-    def _insert_lineage(self, child_run: str, e: dict[str, Any]) -> None:
-        self.conn.execute(
-            "INSERT OR IGNORE INTO lineage(parent_type, parent_id, child_type, child_id, relation, metadata, created_at) "
-            "VALUES (?, ?, 'run', ?, ?, ?, ?)",
-            (
-                e["type"],
-                e["id"],
-                child_run,
-                e["relation"],
-                to_json(e.get("metadata")),
-                e.get("created_at"),
-            ),
-        )
-
-    def _insert_model_row(self, key: str, oid: ObjectId, commit: str | None) -> None:
-        mv = cast(self.repo.objects.get(oid), ModelVersion)
-        name, version = split_model_key(key)
-        meta = mv.metadata if isinstance(mv.metadata, dict) else {"value": mv.metadata}
-        source = meta.get("source_path") if isinstance(meta, dict) else None
-        self.conn.execute(
-            "INSERT INTO models(id, name, version, run_id, artifact_path, framework, metadata, created_at, "
-            "object_id, content_id, size, commit_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT DO UPDATE SET commit_id = COALESCE(models.commit_id, excluded.commit_id)",
-            (
-                model_id(name, version),
-                name,
-                version,
-                mv.run,
-                source,
-                mv.framework,
-                to_json({k: v for k, v in meta.items() if k != "source_path"} or None),
-                mv.created_at,
-                to_hex(oid),
-                to_hex(mv.content),
-                mv.size,
-                commit,
-            ),
-        )
-
-    # sealed runs ---------------------------------------------------------------
-    def apply_run(
-        self, oid: ObjectId, record: RunRecord, curves: Curves | None, commit: str | None
-    ) -> None:
-        """Replace whatever the index holds for the run with its sealed record."""
-        if curves is None:
-            curves = curves_of(self.repo.objects, record.curves)
-        self._sync_hierarchy()
-        existing = self.conn.execute(
-            "SELECT object_id FROM runs WHERE id=?", (record.id,)
-        ).fetchone()
-        if existing is not None and existing[0] == to_hex(oid):
-            if commit:
-                self.conn.execute(
-                    "UPDATE runs SET commit_id=COALESCE(commit_id, ?) WHERE id=?",
-                    (commit, record.id),
-                )
-            return
-        start = {
-            "id": record.id,
-            "experiment": record.experiment,
-            "name": record.name,
-            "config": record.config,
-            "started_at": record.started_at,
-            "host": record.host,
-            "code": record.code,
-            "total_steps": record.total_steps,
-        }
-        key = self._upsert_live_row(start)
-        rid = record.id
-        for table in ("scalar_metrics", "run_params", "artifacts"):
-            self.conn.execute(f"DELETE FROM {table} WHERE run_id=?", (rid,))
-        self.conn.execute("DELETE FROM lineage WHERE child_type='run' AND child_id=?", (rid,))
-        self.conn.execute("DELETE FROM curve_data WHERE run_key=?", (key,))
-        self.conn.execute("DELETE FROM journals WHERE run_id=?", (rid,))
-        code = record.code or {}
-        self.conn.execute(
-            "UPDATE runs SET name=?, config=?, ended_at=?, status=?, object_id=?, commit_id=?, "
-            "base_tags=?, base_notes=?, git_sha=?, git_branch=?, git_dirty=?, git_tree=? WHERE id=?",
-            (
-                record.name,
-                to_json(record.config),
-                record.ended_at,
-                record.status,
-                to_hex(oid),
-                commit,
-                json.dumps(list(record.tags)),
-                "\n".join(record.notes),
-                code.get("sha"),
-                code.get("branch"),
-                None if code.get("dirty") is None else int(bool(code.get("dirty"))),
-                code.get("tree"),
-                rid,
-            ),
-        )
-        for name, m in sorted(record.metrics.items()):
-            self._set_scalar(rid, name, float(m["value"]), m.get("wall_time"))
-        self.conn.executemany(
-            "INSERT INTO run_params(run_id, name, value) VALUES (?, ?, ?)",
-            [(rid, k, v) for k, v in sorted(record.params.items())],
-        )
-        for a in record.artifacts:
-            self._insert_artifact(rid, dict(a))
-        for e in record.lineage:
-            self._insert_lineage(rid, dict(e))
-        for (data,) in self.conn.execute(  # lineage added by events survives the reseal
-            "SELECT data FROM events WHERE op='lineage' AND target=? ORDER BY id", (f"run:{rid}",)
-        ).fetchall():
-            self._insert_lineage(rid, json.loads(data or "{}"))
-        for name, (steps, values, walls) in curves.items():
-            self._insert_curve(key, self._metric_id(name), steps, values, walls)
-        self._fold_run_events(rid)
-
-    def _insert_curve(
-        self,
-        key: int,
-        mid: int,
-        steps: np.ndarray[Any, Any],
-        values: np.ndarray[Any, Any],
-        walls: np.ndarray[Any, Any],
-    ) -> None:
-        has_nan = bool(np.isnan(values).any())
-        for lo in range(
-            0, len(steps), _SLICE
-        ):  # slices: a 1M-step run never needs 1M tuples at once
-            hi = lo + _SLICE
-            vals: Sequence[Any] = values[lo:hi].tolist()
-            if has_nan:
-                vals = [None if v != v else v for v in vals]
-            self.conn.executemany(  # the run's old points were deleted: plain INSERT is faster
-                "INSERT INTO curve_data(run_key, metric_id, step, value, wall_time) VALUES (?, ?, ?, ?, ?)",
-                zip(repeat(key), repeat(mid), steps[lo:hi].tolist(), vals, walls[lo:hi].tolist()),
-            )
-
-    # events ----------------------------------------------------------------------
-    def apply_event(self, oid: ObjectId, ev: Event, commit: str | None) -> None:
-        row = self.conn.execute("SELECT object_id FROM events WHERE id=?", (ev.id,)).fetchone()
-        if row is not None:
-            if commit:
-                self.conn.execute(
-                    "UPDATE events SET commit_id=COALESCE(commit_id, ?) WHERE id=?", (commit, ev.id)
-                )
-            return
-        self.conn.execute(
-            "INSERT INTO events(id, op, target, time, data, object_id, commit_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (ev.id, ev.op, ev.target, ev.time, to_json(dict(ev.data)), to_hex(oid), commit),
-        )
-        kind, _, target = ev.target.partition(":")
-        data = dict(ev.data)
-        if ev.op == "todo":
-            self._insert_todo(
-                ev.id,
-                str(data.get("scope_type", "global")),
-                data.get("scope_id"),
-                str(data.get("content", "")),
-                int(data.get("priority", 0)),
-                ev.time,
-            )
-        elif ev.op in ("todo_done", "todo_reopen"):
-            self._fold_todo(target)
-        elif ev.op == "experiment":
-            self.ensure_experiment(target, ev.time)
-        elif ev.op == "lineage" and kind == "run":
-            self._insert_lineage(target, data)
-        elif kind == "run":
-            self._fold_run_events(target)
-
-    def _fold_run_events(self, run_id: str) -> None:
-        """Tags, notes, deletion and code stamps of a run: its record, then its events in id order."""
-        row = self.conn.execute(
-            "SELECT base_tags, base_notes FROM runs WHERE id=?", (run_id,)
-        ).fetchone()
-        if row is None:
-            return
-        tags: list[str] = json.loads(row[0] or "[]")
-        notes = [row[1]] if row[1] else []
-        deleted = 0
-        stamp = None
-        for op, data in self.conn.execute(
-            "SELECT op, data FROM events WHERE target=? ORDER BY id", (f"run:{run_id}",)
-        ):
-            d = json.loads(data or "{}")
-            if op == "tag":
-                tags.extend(t for t in d.get("tags", []) if t not in tags)
-            elif op == "untag":
-                tags = [t for t in tags if t not in d.get("tags", [])]
-            elif op == "note":
-                notes.append(str(d.get("content", "")))
-            elif op == "delete":
-                deleted = 1
-            elif op == "restore":
-                deleted = 0
-            elif op == "stamp":
-                stamp = d.get("sha")
-        self.conn.execute(
-            "UPDATE runs SET tags=?, notes=?, deleted=?, git_stamp=? WHERE id=?",
-            (json.dumps(tags), "\n".join(notes), deleted, stamp, run_id),
-        )
-
-    def _fold_todo(self, todo_id: str) -> None:
-        done, completed = 0, None
-        for op, time in self.conn.execute(
-            "SELECT op, time FROM events WHERE target=? ORDER BY id", (f"todo:{todo_id}",)
-        ):
-            done, completed = (1, time) if op == "todo_done" else (0, None)
-        self.conn.execute(
-            "UPDATE todos SET done=?, completed_at=? WHERE id=?", (done, completed, todo_id)
-        )
-
-    def apply_model(self, key: str, oid: ObjectId, commit: str | None) -> None:
-        name, version = split_model_key(key)
-        row = self.conn.execute(
-            "SELECT object_id FROM models WHERE name=? AND version=?", (name, version)
-        ).fetchone()
-        if row is not None and row[0] != to_hex(oid):
-            # the committed version wins over a local staged one (merge reports conflicts)
-            self.conn.execute("DELETE FROM models WHERE name=? AND version=?", (name, version))
-        self._insert_model_row(key, oid, commit)
-
-    # whole-store passes --------------------------------------------------------
     def apply_entries(
         self, entries: Iterable[tuple[str, str, ObjectId]], commit: str | None
     ) -> None:
@@ -712,19 +344,12 @@ class Indexer:
     def _apply_entry(self, section: str, key: str, oid: ObjectId, commit: str | None) -> None:
         odb = self.repo.objects
         if section == "runs":
-            existing = self.conn.execute("SELECT object_id FROM runs WHERE id=?", (key,)).fetchone()
-            if existing is not None and existing[0] == to_hex(oid):
-                if commit:
-                    self.conn.execute(
-                        "UPDATE runs SET commit_id=COALESCE(commit_id, ?) WHERE id=?",
-                        (commit, key),
-                    )
-                return
-            self.apply_run(oid, cast(odb.get(oid), RunRecord), None, commit)
+            if not self.rows.same_run(key, oid, commit):  # before reading the record
+                self.rows.apply_run(oid, cast(odb.get(oid), RunRecord), None, commit)
         elif section == "models":
-            self.apply_model(key, oid, commit)
+            self.rows.apply_model(key, oid, commit)
         else:
-            self.apply_event(oid, cast(odb.get(oid), Event), commit)
+            self.rows.apply_event(oid, cast(odb.get(oid), Event), commit)
 
     def _apply_commit_range(self, head: ObjectId | None) -> None:
         """Index every commit reachable from ``head`` that is not indexed yet, parents first.
@@ -764,24 +389,14 @@ class Indexer:
             # index in place and index the new head whole: the file stays, so other
             # processes' connections stay valid.
             self._forget_everything()
-            self._sync_hierarchy()
+            self.rows.sync_hierarchy()
             self._apply_commit_range(head)
             return
-        order: list[ObjectId] = []
-        placed: set[ObjectId] = set()
-        for start in sorted(new, key=lambda o: (new[o].time, o)):
-            walk = [(start, False)]
-            while walk:
-                oid, expanded = walk.pop()
-                if expanded:
-                    if oid not in placed:
-                        placed.add(oid)
-                        order.append(oid)
-                    continue
-                if oid in placed:
-                    continue
-                walk.append((oid, True))
-                walk.extend((p, False) for p in new[oid].parents if p in new and p not in placed)
+        # parents first; among commits that do not depend on each other, oldest first
+        graph = TopologicalSorter[ObjectId]()
+        for oid in sorted(new, key=lambda o: (new[o].time, o)):
+            graph.add(oid, *(p for p in new[oid].parents if p in new))
+        order = list(graph.static_order())
         for oid in order:
             c = new[oid]
             parents: list[ObjectId | None] = [
@@ -813,7 +428,7 @@ class Indexer:
                 self.conn.execute("DELETE FROM meta WHERE key != 'schema'")
             else:
                 self.conn.execute(f'DELETE FROM "{table}"')
-        self._metric_ids.clear()
+        self.rows.forget_metric_ids()
 
     def _read_history(self, oid: ObjectId, child: ObjectId | None) -> Commit | None:
         """A commit of the walk, or None (recorded as skipped) if it cannot be read."""
@@ -870,7 +485,7 @@ class Indexer:
             if replay:
                 self._forget_everything()
             self._skips = skips.any_skipped(self.conn)
-            self._sync_hierarchy()
+            self.rows.sync_hierarchy()
             if self._skips:
                 self._retry_history(head)
             self._apply_commit_range(head)
@@ -886,9 +501,9 @@ class Indexer:
         for path in sorted(self.repo.journal_dir.glob("*.journal")):
             try:
                 self.ingest_journal(path)
-            except (ExtractError, KeyError, TypeError, IndexError, ValueError):
-                # a journal being created or recovered right now, or a damaged one (fsck
-                # reports it): never a reason to fail every reader of the store
+            except (ExtractError, FileNotFoundError):
+                # a journal sealed and removed while we read it, or a malformed one
+                # (DecodeError): never a reason to fail every reader of the store
                 continue
         self._mark_dead_writers()
 
@@ -966,23 +581,7 @@ class Indexer:
             files.install(self.path, tmp)
         finally:
             self.conn = open_writer(self.path)
-            self._metric_ids = {}
-
-    def sealed(
-        self,
-        run_oid: ObjectId,
-        record: RunRecord,
-        curves: Curves,
-        events: Sequence[tuple[ObjectId, Event]],
-    ) -> None:
-        """Index a run its own process just sealed (no need to read the objects back)."""
-        with self.transaction():
-            self.apply_run(run_oid, record, curves, None)
-            for oid, ev in events:
-                self.apply_event(oid, ev, None)
-            for m in record.models:
-                mv = cast(self.repo.objects.get(m), ModelVersion)
-                self.apply_model(model_key(mv.name, mv.version), m, None)
+            self.rows = Rows(self.conn, self.repo)
 
 
 def _dir_mark(path: Path) -> str:

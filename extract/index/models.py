@@ -96,9 +96,6 @@ class Code:
     git_diff_id: str | None
     git_stamp: str | None
 
-    #: The fields a diff of two runs compares, in this order (with the host).
-    FIELDS = ("git_sha", "git_branch", "git_dirty", "git_stamp", "git_tree", "git_diff_id")
-
 
 @dataclass(frozen=True)
 class RunRow:
@@ -120,7 +117,6 @@ class RunRow:
     git_sha: str | None
     hostname: str | None
     config: Mapping[str, Any] | None = None
-    config_summary: ConfigSummary | None = None
     notes: str | None = None
     code: Code | None = None
 
@@ -129,10 +125,6 @@ class RunRow:
         """Still being written: not sealed, and its process holds the journal lock (the
         index marks a run whose process died as failed)."""
         return self.object_id is None and self.status == "running"
-
-    @property
-    def committed(self) -> bool:
-        return self.commit_id is not None
 
     @property
     def label(self) -> str:
@@ -181,10 +173,6 @@ class CurvePoints:
     values: np.ndarray[Any, np.dtype[np.float64]]
     total: int  # points the curve holds; more than ``len(steps)`` when downsampled
     wall_times: np.ndarray[Any, np.dtype[np.float64]] | None = None  # whole curves only
-
-    @property
-    def downsampled(self) -> bool:
-        return len(self.steps) < self.total
 
 
 @dataclass(frozen=True)
@@ -379,17 +367,6 @@ class Overview:
 
 
 @dataclass(frozen=True)
-class CommitInfo:
-    id: str
-    parents: tuple[str, ...]
-    state: str
-    author: str
-    host: str
-    time: str
-    message: str
-
-
-@dataclass(frozen=True)
 class SqlResult:
     columns: tuple[str, ...]
     rows: tuple[tuple[Any, ...], ...]
@@ -402,10 +379,6 @@ class Column:
 
     kind: Literal["field", "metric", "config", "param"]
     name: str  # as the user names it: "val_acc", "config.opt.lr", "param.arch", "status"
-
-    @property
-    def title(self) -> str:
-        return self.name
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,7 @@ def _page(total: int, n_items: int, limit: int, clamped: bool) -> dict[str, Any]
 
 
 def _run_item(row: models.RunRow) -> RunItem:
-    summary = row.config_summary or read.config_summary(row.config)
+    summary = read.config_summary(row.config)
     return RunItem(
         id=row.id,
         label=row.label,

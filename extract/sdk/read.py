@@ -7,15 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from extract.errors import ArtifactNotFound, ModelNotFound
+from extract.errors import ArtifactNotFound, InvalidInput, ModelNotFound
 from extract.index import read
-from extract.index.build import curves_of
 from extract.index.models import Artifact
 from extract.objects import RunRecord, from_hex
 from extract.objects.kinds import cast
 from extract.store import chunking
 from extract.store.arrays import ArrayReader
 from extract.store.checkout import checkout
+from extract.store.curves import read_curves
 
 if TYPE_CHECKING:
     from extract.sdk.store import Store
@@ -28,6 +28,8 @@ class RunData:
     curves of a sealed run come from its objects, of a live run from the index."""
 
     def __init__(self, store: Store, run_id: str) -> None:
+        if not isinstance(run_id, str):
+            raise InvalidInput(f"a run id is a string, got {type(run_id).__name__}: {run_id!r}")
         store._indexer.refresh()
         self._store = store
         self.detail = read.get_run(store._conn, run_id)
@@ -42,7 +44,7 @@ class RunData:
     def curves(self) -> dict[str, Curve]:
         """Every curve as (steps, values, wall_time) arrays, sorted by step."""
         if self.record is not None:
-            return dict(curves_of(self._store._repo.objects, self.record.curves))
+            return read_curves(self._store._repo.objects, self.record.curves)
         out: dict[str, Curve] = {}
         for name, c in read.curves(self._store._conn, self.id).items():
             assert c.wall_times is not None  # whole curves carry them

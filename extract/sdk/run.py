@@ -16,7 +16,6 @@ import os
 import socket
 import threading
 import time
-import weakref
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -25,15 +24,31 @@ import numpy as np
 
 from extract.errors import InvalidInput, PathNotFound
 from extract.index.access import open_index
-from extract.index.lifecycle import seal_journal
-from extract.objects import Link, ModelVersion, ObjectId, Tree, new_ulid
+from extract.objects import ModelVersion, ObjectId, Tree, new_ulid
+from extract.sdk.background import Flusher
 from extract.sdk.values import INT64_MAX, INT64_MIN, int64, number, plain, text, to_float
 from extract.store import chunking
 from extract.store.arrays import write_array
 from extract.store.fsutil import fsync_dir
 from extract.store.history import commit_staged, model_key, now_iso
-from extract.store.journal import JournalWriter, frame
+from extract.store.journal import JournalWriter
 from extract.store.writable import require_writable
+from extract.tracking.records import (
+    Artifact,
+    End,
+    Lineage,
+    Logged,
+    Model,
+    Note,
+    Record,
+    Start,
+    Tag,
+    Todo,
+    frame,
+    points,
+)
+from extract.tracking.seal import seal_journal
+from extract.tracking.writer import RecordWriter
 
 if TYPE_CHECKING:
     from extract.sdk.store import Experiment, Store
@@ -45,49 +60,8 @@ STATUSES = ("completed", "failed")
 PRIORITIES = (0, 1, 2)
 
 
-def curve_record(buf: list[tuple[int, float, dict[str, Any]]]) -> list[Any]:
-    """A journal record for buffered curve steps: columnar ("C") when every step logged
-    the same metrics, as it almost always does, so sealing extends arrays instead of
-    looping per point; per-step rows ("c") otherwise."""
-    keys = buf[0][2].keys()
-    if all(p[2].keys() == keys for p in buf):
-        return [
-            "C",
-            [p[0] for p in buf],
-            [p[1] for p in buf],
-            {k: [p[2][k] for p in buf] for k in keys},
-        ]
-    return ["c", buf]
-
-
-class _Flusher:
-    """One daemon thread per process that flushes runs whose buffers are older than 2 s."""
-
-    def __init__(self) -> None:
-        self.runs: weakref.WeakSet[Run] = weakref.WeakSet()
-        self.lock = threading.Lock()
-        self.thread: threading.Thread | None = None
-
-    def add(self, run: Run) -> None:
-        with self.lock:
-            self.runs.add(run)
-            if self.thread is None or not self.thread.is_alive():
-                self.thread = threading.Thread(
-                    target=self._loop, name="extract-flusher", daemon=True
-                )
-                self.thread.start()
-
-    def _loop(self) -> None:
-        while True:
-            time.sleep(FLUSH_SECONDS / 8)
-            for run in list(self.runs):
-                try:
-                    run._flush_if_stale()
-                except Exception:  # one run's trouble must not stop the others' flushes
-                    continue
-
-
-_flusher = _Flusher()
+_flusher = Flusher()
+os.register_at_fork(after_in_child=_flusher.after_fork)
 
 
 class Run:
@@ -135,8 +109,13 @@ class Run:
         self._finished = False
         with self._repo.writing():  # the code diff is unnamed until the start record is durable
             start = self._start_journal(store, experiment, plain_config, name, total_steps)
-        store._indexer.run_started(start)
+        store._indexer.run_started(start, self._out.offset)
         _flusher.add(self)
+        # with [store] index_while_logging, the background indexer is told of every record
+        # written and indexes it while the run goes on: most of the run's points are in
+        # the index before finish()
+        if store._live is not None:
+            self._out.listener = store._live.add(self.journal_path, start, self._out.offset)
 
     def _start_journal(
         self,
@@ -145,21 +124,21 @@ class Run:
         plain_config: Any,
         name: str | None,
         total_steps: int | None,
-    ) -> dict[str, Any]:
+    ) -> Start:
         """Create the journal with its start record (already checked values only)."""
-        start = {
-            "id": self.id,
-            "experiment": experiment.path,
-            "name": name,
-            "config": plain_config,
-            "total_steps": int(total_steps) if total_steps is not None else None,
-            "started_at": now_iso(),
-            "host": socket.gethostname(),
-            "code": store._capture_code(),
-        }
+        start = Start(
+            id=self.id,
+            experiment=experiment.path,
+            name=name,
+            config=plain_config,
+            total_steps=int(total_steps) if total_steps is not None else None,
+            started_at=now_iso(),
+            host=socket.gethostname(),
+            code=store._capture_code(),
+        )
         # Written under a temporary name, locked, then renamed: a recoverer never sees
         # a journal without its start record or without its owner's lock.
-        first = frame(["start", start])  # encoded before the file exists
+        first = frame(start)  # encoded before the file exists
         tmp = self._repo.journal_dir / f".{self.id}.tmp"
         self._journal = JournalWriter(tmp)
         self.journal_path = self._repo.journal_dir / f"{self.id}.journal"
@@ -172,6 +151,7 @@ class Run:
             raise
         fsync_dir(self._repo.journal_dir)  # the journal's name is durable before the index row
         self._journal.path = self.journal_path
+        self._out = RecordWriter(self._journal, len(first))
         return start
 
     # lifecycle ---------------------------------------------------------------
@@ -203,17 +183,17 @@ class Run:
         with self._lock:
             self._finished = True
             self._flush_locked()
-            self._journal.write(
-                frame(["end", {"status": status, "ended_at": now_iso()}]), durable=True
-            )
+            self._out.write([End(status, now_iso())], durable=True)
+        closed, live = self._store._closed, self._store._live
+        # sealing indexes whatever the index has not read (a background indexer or a
+        # reader's refresh), and folds only the journal after what was folded already
+        folded = None if closed or live is None else live.forget(self.journal_path)
         try:
-            if (
-                self._store._closed
-            ):  # finishing after store.close(): seal with a connection of our own
+            if closed:  # finishing after store.close(): seal with a connection of our own
                 with open_index(self._repo, refresh=False) as index:
                     seal_journal(index.writer(), self.journal_path)
             else:
-                seal_journal(self._store._indexer, self.journal_path)
+                seal_journal(self._store._indexer, self.journal_path, folded)
         finally:
             self._journal.close()
         if self._store._auto_commit():
@@ -282,18 +262,18 @@ class Run:
         return n
 
     def _flush_locked(self) -> None:
-        parts = []
+        recs: list[Record] = []
         if self._curve_buf:
-            parts.append(frame(curve_record(self._curve_buf)))
+            recs.append(points(self._curve_buf))
             self._curve_buf = []
         if self._log_buf:
-            parts.append(frame(["l", self._log_buf]))
+            recs.append(Logged(tuple(self._log_buf)))
             self._log_buf = []
         self._oldest = 0.0
-        if parts:
+        if recs:
             now = time.time()
             durable = now - self._last_sync >= FLUSH_SECONDS
-            self._journal.write(b"".join(parts), durable=durable)
+            self._out.write(recs, durable=durable)
             self._unsynced = not durable
             if durable:
                 self._last_sync = now
@@ -321,11 +301,11 @@ class Run:
             if not self._finished:
                 self._flush_locked()
 
-    def _record(self, tag: str, payload: Any) -> None:
+    def _record(self, rec: Record) -> None:
         """An unbuffered, durable record (artifacts, models, tags...)."""
         with self._lock:
             self._flush_locked()
-            self._journal.write(frame([tag, payload]), durable=True)
+            self._out.write([rec], durable=True)
             self._last_sync = time.time()
 
     # artifacts -----------------------------------------------------------------
@@ -352,20 +332,19 @@ class Run:
             oid = write_array(self._repo.objects, data)
             self._repo.objects.sync()
             self._record(
-                "artifact",
-                {
-                    "id": new_ulid(),
-                    "name": name,
-                    "kind": "matrix",
-                    "step": step,
-                    "object": Link(oid),
-                    "shape": [int(s) for s in data.shape],
-                    "dtype": data.dtype.newbyteorder("=").str
+                Artifact(
+                    id=new_ulid(),
+                    name=name,
+                    kind="matrix",
+                    step=step,
+                    object=oid,
+                    shape=tuple(int(s) for s in data.shape),
+                    dtype=data.dtype.newbyteorder("=").str
                     if data.dtype.byteorder == ">"
                     else data.dtype.str,
-                    "metadata": {"axes": plain_axes} if plain_axes else None,
-                    "created_at": now_iso(),
-                },
+                    metadata={"axes": plain_axes} if plain_axes else None,
+                    created_at=now_iso(),
+                )
             )
 
     def log_text(self, name: str, content: str) -> None:
@@ -379,18 +358,17 @@ class Run:
             oid = chunking.write_bytes(self._repo.objects, content.encode("utf-8"))
             self._repo.objects.sync()
             self._record(
-                "artifact",
-                {
-                    "id": new_ulid(),
-                    "name": name,
-                    "kind": "text",
-                    "step": None,
-                    "object": Link(oid),
-                    "shape": None,
-                    "dtype": None,
-                    "metadata": None,
-                    "created_at": now_iso(),
-                },
+                Artifact(
+                    id=new_ulid(),
+                    name=name,
+                    kind="text",
+                    step=None,
+                    object=oid,
+                    shape=None,
+                    dtype=None,
+                    metadata=None,
+                    created_at=now_iso(),
+                )
             )
 
     # annotations -----------------------------------------------------------------
@@ -401,21 +379,18 @@ class Run:
                 raise TypeError(f"tag(): tags must be non-empty strings, got {t!r}")
             text(t, "tag(): a tag")
         if tags:
-            self._record("tag", list(tags))
+            self._record(Tag(tuple(tags)))
 
     def note(self, content: str) -> None:
         self._check_open("note")
         if not isinstance(content, str):
             raise TypeError(f"note(): content must be a str, got {type(content).__name__}")
-        self._record("note", text(content, "note(): content"))
+        self._record(Note(text(content, "note(): content")))
 
     def todo(self, content: str, priority: int = 0) -> None:
         self._check_open("todo")
         _check_todo(content, priority)
-        self._record(
-            "todo",
-            {"id": new_ulid(), "content": content, "priority": priority, "created_at": now_iso()},
-        )
+        self._record(Todo(new_ulid(), content, priority, now_iso()))
 
     # models and lineage ------------------------------------------------------------
     def register_model(
@@ -465,7 +440,7 @@ class Run:
             oid = self._repo.objects.put(mv)
             self._repo.objects.sync()
             self._store._claim_model(name, version, oid)
-            self._record("model", {"key": key, "object": Link(oid)})
+            self._record(Model(key, oid))
 
     def derived_from(
         self, run: str | None = None, model: str | None = None, version: str | None = None
@@ -497,16 +472,7 @@ class Run:
         self._lineage("branched_from", kind, value)
 
     def _lineage(self, relation: str, kind: str, target: str) -> None:
-        self._record(
-            "lineage",
-            {
-                "relation": relation,
-                "type": kind,
-                "id": target,
-                "metadata": None,
-                "created_at": now_iso(),
-            },
-        )
+        self._record(Lineage(relation, kind, target, None, now_iso()))
 
 
 def _check_name(what: str, name: Any) -> None:

@@ -8,21 +8,21 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from extract.errors import ExperimentNotFound, InvalidHierarchy, ModelNotFound, StoreNotFound
+from extract.errors import InvalidHierarchy, ModelNotFound, StoreNotFound
 from extract.index import annotate as annotate_mod
 from extract.index import models, read
 from extract.index.access import open_index
-from extract.index.events import record_event
 from extract.index.ids import experiment_id
-from extract.index.lifecycle import recover_orphans
-from extract.objects import Link, ObjectId, to_hex
+from extract.objects import Link, ObjectId
 from extract.objects.codec import check_value
+from extract.sdk.background import LiveIndexer
 from extract.sdk.read import RunData, checkout_model
 from extract.sdk.run import Run, _check_todo
 from extract.sdk.values import text
 from extract.store import chunking
-from extract.store.history import model_key
 from extract.store.repo import FORMAT_FILE, Repository, locate_store
+from extract.tracking.events import record_event
+from extract.tracking.seal import recover_orphans
 
 
 class Store:
@@ -42,6 +42,13 @@ class Store:
         # user's cache: decided once, for every front end, by open_index.
         self._index = open_index(self._repo, refresh=False)
         self._indexer = self._index.writer()
+        # Points indexed by a background thread while the run logs (finish() then only
+        # catches up), or all at finish(): docs/tracking.md weighs the two.
+        self._live = (
+            LiveIndexer(self._repo, self._indexer.path)  # started by the first run
+            if self._repo.config.index_while_logging
+            else None
+        )
         self._closed = False
         # Sealing a crashed run writes to the store: a read-only one is only read.
         self.recovered = [] if self._index.read_only else recover_orphans(self._indexer)
@@ -104,9 +111,8 @@ class Store:
                 raise ValueError(f"{key} must be a non-empty name without '/', got {value!r}")
             values.append(text(value, f"experiment(): {key}"))
         path = "/".join(values)
-        try:
-            read.get_experiment(self._conn, path)
-        except ExperimentNotFound:
+        self._check_open()
+        if not self._indexer.has_experiment(path):
             self._event("experiment", f"experiment:{path}", {})
         return Experiment(self, path, levels[len(values) - 1])
 
@@ -168,6 +174,8 @@ class Store:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
+            if self._live is not None:
+                self._live.close()
             self._index.close()
 
     # internals used by Run and Experiment ---------------------------------------------
@@ -207,14 +215,9 @@ class Store:
     def _check_model_free(self, name: str, version: str) -> None:
         """Refuse a taken name@version before any bytes are stored."""
         self._indexer.refresh()
-        row = self._conn.execute(
-            "SELECT run_id FROM models WHERE name=? AND version=?", (name, version)
-        ).fetchone()
-        if row is not None:
-            raise ValueError(
-                f"model {name}@{version} is already registered (by run {row[0]}); "
-                "register it under a new version"
-            )
+        holder = self._indexer.model_holder(name, version)
+        if holder is not None:
+            raise _model_taken(name, version, holder)
 
     def _model_ref(self, name: str, version: str) -> str:
         """How lineage names model name@version: by its id where this store knows it, else
@@ -228,17 +231,16 @@ class Store:
 
     def _claim_model(self, name: str, version: str, oid: ObjectId) -> None:
         """Reserve name@version in the index so a duplicate fails at once, in any process."""
-        with self._indexer.transaction():
-            row = self._conn.execute(
-                "SELECT object_id, run_id FROM models WHERE name=? AND version=?", (name, version)
-            ).fetchone()
-            if row is not None and row[0] != to_hex(oid):
-                raise ValueError(
-                    f"model {name}@{version} is already registered (by run {row[1]}); "
-                    "register it under a new version"
-                )
-            if row is None:
-                self._indexer._insert_model_row(model_key(name, version), oid, None)
+        holder = self._indexer.claim_model(name, version, oid)
+        if holder is not None:
+            raise _model_taken(name, version, holder)
+
+
+def _model_taken(name: str, version: str, run_id: str) -> ValueError:
+    return ValueError(
+        f"model {name}@{version} is already registered (by run {run_id}); "
+        "register it under a new version"
+    )
 
 
 class Experiment:

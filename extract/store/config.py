@@ -1,6 +1,6 @@
 """config.toml: parsed once, the store's own sections checked, with errors that name the key.
 
-The store reads ``[store]`` (hierarchy, auto_commit), ``[metrics]`` (which way each
+The store reads ``[store]`` (hierarchy, auto_commit, index_while_logging), ``[metrics]`` (which way each
 metric is better, which the index and every front end share) and ``[remotes.<name>]``.
 Each becomes a frozen dataclass on :class:`Config`; an unknown key inside one of them is
 an error (a typo must not be silently ignored). Every other section is kept in
@@ -119,6 +119,9 @@ class Config:
     path: Path | None = None
     #: [store] auto_commit: commit each run to refs/heads/main as it finishes.
     auto_commit: bool = False
+    #: [store] index_while_logging: a background thread of the training process indexes
+    #: curve points as they are logged, so finish() has little left to do.
+    index_while_logging: bool = False
     metrics: MetricsConfig = MetricsConfig()
     #: remote name -> url, from the [remotes.<name>] tables, in file order.
     remotes: Mapping[str, str] = field(default_factory=_no_remotes)
@@ -151,7 +154,7 @@ def metric_direction(name: str, config: Config | None) -> Direction:
 #: The sections this module checks, and the keys each may hold.
 _KEYS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
-        "store": ("hierarchy", "auto_commit"),
+        "store": ("hierarchy", "auto_commit", "index_while_logging"),
         "metrics": ("minimize", "maximize"),
     }
 )
@@ -178,7 +181,9 @@ def parse(text: str, path: Path | None = None) -> Config:
     store = raw.get("store", {})
     if not isinstance(store, dict):
         raise ConfigError(f"{where}: [store] must be a table")
-    auto_commit = TomlTable(where, "[store]", store, _KEYS["store"]).boolean("auto_commit", False)
+    table = TomlTable(where, "[store]", store, _KEYS["store"])
+    auto_commit = table.boolean("auto_commit", False)
+    index_while_logging = table.boolean("index_while_logging", False)
     hierarchy = None
     if "hierarchy" in store:
         if not isinstance(store["hierarchy"], str):
@@ -193,6 +198,7 @@ def parse(text: str, path: Path | None = None) -> Config:
         raw=raw,
         path=path,
         auto_commit=auto_commit,
+        index_while_logging=index_while_logging,
         metrics=_metrics(TomlTable(where, "[metrics]", raw.get("metrics", {}), _KEYS["metrics"])),
         remotes=_remotes(where, raw.get("remotes", {})),
     )

@@ -144,16 +144,22 @@ def read(path: Path, offset: int = 0) -> JournalRead:
 _READ_BLOCK = 4 * 1024 * 1024
 
 
-def scan(path: Path, offset: int, visit: Callable[[Value], None]) -> tuple[int, bool]:
+def scan(
+    path: Path, offset: int, visit: Callable[[Value], None], limit: int | None = None
+) -> tuple[int, bool]:
     """Call ``visit`` on each intact record from ``offset`` on, reading the file in blocks so
-    a long run's journal is never held in memory whole. Returns (end offset, torn tail?)."""
+    a long run's journal is never held in memory whole. Returns (end offset, torn tail?).
+
+    ``limit``: stop at the first record boundary at least that many bytes past ``offset``
+    (a reader that takes a long journal in bounded pieces); the tail is then not torn."""
     consumed = 0  # bytes of the file after ``offset`` already visited
+    block = _READ_BLOCK if limit is None else max(_FRAME.size, min(_READ_BLOCK, limit))
     with open(path, "rb") as f:
         f.seek(offset)
-        buf = f.read(_READ_BLOCK)
+        buf = f.read(block)
         p = 0
-        eof = len(buf) < _READ_BLOCK
-        while True:
+        eof = len(buf) < block
+        while limit is None or consumed < limit:
             if len(buf) - p >= _FRAME.size and _FRAME.unpack_from(buf, p)[0] > MAX_RECORD:
                 break  # garbage length: a torn tail, not a reason to read the rest of the file
             if (
@@ -162,8 +168,10 @@ def scan(path: Path, offset: int, visit: Callable[[Value], None]) -> tuple[int, 
             ):
                 if eof:
                     break
-                more = f.read(_READ_BLOCK)
-                eof = len(more) < _READ_BLOCK
+                have = len(buf) - p
+                need = _FRAME.size + _FRAME.unpack_from(buf, p)[0] if have >= _FRAME.size else 0
+                more = f.read(max(block, need - have))  # a whole frame, even one over a block
+                eof = len(more) < max(block, need - have)
                 buf = buf[p:] + more  # compact: copies at most one block plus the partial frame
                 p = 0
                 if not more:
@@ -185,5 +193,6 @@ def scan(path: Path, offset: int, visit: Callable[[Value], None]) -> tuple[int, 
             visit(value)
             consumed += end - p
             p = end
-        torn = len(buf) > p or bool(f.read(1))
+        stopped = limit is not None and consumed >= limit
+        torn = not stopped and (len(buf) > p or bool(f.read(1)))
     return offset + consumed, torn

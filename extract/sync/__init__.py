@@ -54,7 +54,7 @@ def commit_pending(repo: Repository, action: str) -> int:
     no commit step, so its ``push`` and ``export_archive`` must send what a script logged.
     Returns how many entries the commit recorded (0: nothing was waiting)."""
     from extract.index.access import open_index  # (numpy: see table_counts)
-    from extract.index.lifecycle import recover_orphans
+    from extract.tracking.seal import recover_orphans
 
     if any(repo.journal_dir.glob("*.journal")):
         with open_index(repo) as index:

@@ -18,7 +18,7 @@ from extract.index.annotate import (
     untag,
 )
 from extract.index.build import Indexer
-from extract.index.events import record_event
+from extract.tracking.events import record_event
 
 __all__ = [
     "PRIORITIES",

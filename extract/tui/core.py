@@ -405,7 +405,8 @@ class Browser:
 
     def runs_by_id(self, ids: Sequence[str]) -> dict[str, RunRow]:
         with self._reading() as conn:
-            return read.runs_by_id(conn, ids)
+            page = read.list_runs(conn, ids=ids, include_deleted=True)
+        return {r.id: r for r in page.items}
 
     def headline(self, ids: Sequence[str]) -> dict[str, dict[str, float]]:
         """run id -> {metric: value}; NaN where NaN was logged."""

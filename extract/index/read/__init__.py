@@ -4,139 +4,46 @@ the index, answered once, as the typed values of ``extract.index.models``.
 Every function takes a connection: a reader from ``index.access.Index.reader()`` (which
 cannot write, attach or change the schema). Nothing here writes. Front ends format what
 comes back and never write SQL of their own, so the same question gets the same answer
-from each of them (``tests/test_consistency.py`` asks them all).
-
-=================  =====================================================================
-runs               ``resolve_run`` (id, unique id prefix, name), ``list_runs`` (scope,
-                   search, filters, order, paging), ``get_run``, ``runs_by_id``,
-                   ``headline``, ``metric_names``, ``status_counts``, ``runs_by_state``,
-                   ``artifacts``
-table              ``runs_table``: chosen metric, config and param columns, sorted and
-                   filtered in SQL; ``table_columns`` (with ``config_keys``,
-                   ``param_names``): the columns it can show for an experiment
-experiments        ``experiment_tree``, ``list_experiments``, ``get_experiment``
-curves             ``curve``, ``curves`` (whole or downsampled), ``curve_stats``,
-                   ``point_counts``
-compare            ``compare``, ``diff``, ``rank``, ``better``, ``same_value``, ``leaders``
-lineage            ``lineage``: one breadth-first walk
-todos, registry    ``list_todos``; ``list_models``, ``get_model``
-sql                ``run_sql``: read-only, bounded rows and time, stoppable
-overview           ``overview``, ``change_marker``, ``commits``, ``skipped_count``
-=================  =====================================================================
+from each of them (``tests/test_consistency.py`` asks them all). The names below are the
+whole interface (``X as X`` marks a re-export); the private modules hold the rules.
 """
 
-from extract.index.read._artifacts import artifacts
-from extract.index.read._columns import config_keys, param_names, table_columns
-from extract.index.read._common import config_summary, flatten_config, shown
-from extract.index.read._compare import (
-    CODE_FIELDS,
-    best_of,
-    better,
-    compare,
-    diff,
-    leaders,
-    rank,
-    same_value,
-    value_key,
-)
-from extract.index.read._curves import (
-    curve,
-    curve_names,
-    curve_stats,
-    curves,
-    point_counts,
-    run_key,
-)
-from extract.index.read._experiments import experiment_tree, get_experiment, list_experiments
-from extract.index.read._labels import NODE_TYPES, labels
-from extract.index.read._lineage import DIRECTIONS, MAX_DEPTH, check_lineage_args, lineage
-from extract.index.read._overview import (
-    change_marker,
-    commits,
-    overview,
-    skipped,
-    skipped_count,
-    total_points,
-)
-from extract.index.read._registry import get_model, list_models
-from extract.index.read._runs import (
-    FILTERS,
-    ORDERS,
-    check_filters,
-    get_run,
-    headline,
-    list_runs,
-    metric_names,
-    resolve_run,
-    runs_by_id,
-    runs_by_state,
-    runs_in_commit,
-    status_counts,
-)
-from extract.index.read._sql import DEFAULT_SECONDS, CtrlC, run_sql
-from extract.index.read._table import cell_text, column, parse_filter, runs_table
-from extract.index.read._todos import SCOPE_TYPES, list_todos, resolve_todo
-
-__all__ = [
-    "CODE_FIELDS",
-    "DEFAULT_SECONDS",
-    "DIRECTIONS",
-    "FILTERS",
-    "MAX_DEPTH",
-    "NODE_TYPES",
-    "ORDERS",
-    "SCOPE_TYPES",
-    "CtrlC",
-    "artifacts",
-    "best_of",
-    "better",
-    "cell_text",
-    "change_marker",
-    "check_filters",
-    "check_lineage_args",
-    "column",
-    "commits",
-    "compare",
-    "config_keys",
-    "config_summary",
-    "curve",
-    "curve_names",
-    "curve_stats",
-    "curves",
-    "diff",
-    "experiment_tree",
-    "flatten_config",
-    "get_experiment",
-    "get_model",
-    "get_run",
-    "headline",
-    "labels",
-    "leaders",
-    "lineage",
-    "list_experiments",
-    "list_models",
-    "list_runs",
-    "list_todos",
-    "metric_names",
-    "overview",
-    "param_names",
-    "parse_filter",
-    "point_counts",
-    "rank",
-    "resolve_run",
-    "resolve_todo",
-    "run_key",
-    "run_sql",
-    "runs_by_id",
-    "runs_by_state",
-    "runs_in_commit",
-    "runs_table",
-    "same_value",
-    "shown",
-    "skipped",
-    "skipped_count",
-    "status_counts",
-    "table_columns",
-    "total_points",
-    "value_key",
-]
+from extract.index.read._common import config_summary as config_summary
+from extract.index.read._common import flatten_config as flatten_config
+from extract.index.read._common import shown as shown
+from extract.index.read._compare import best_of as best_of
+from extract.index.read._compare import compare as compare
+from extract.index.read._compare import diff as diff
+from extract.index.read._compare import leaders as leaders
+from extract.index.read._compare import rank as rank
+from extract.index.read._curves import curve as curve
+from extract.index.read._curves import curves as curves
+from extract.index.read._curves import point_counts as point_counts
+from extract.index.read._experiments import experiment_tree as experiment_tree
+from extract.index.read._experiments import get_experiment as get_experiment
+from extract.index.read._experiments import list_experiments as list_experiments
+from extract.index.read._lineage import MAX_DEPTH as MAX_DEPTH
+from extract.index.read._lineage import lineage as lineage
+from extract.index.read._overview import change_marker as change_marker
+from extract.index.read._overview import overview as overview
+from extract.index.read._overview import skipped as skipped
+from extract.index.read._overview import skipped_count as skipped_count
+from extract.index.read._overview import total_points as total_points
+from extract.index.read._registry import get_model as get_model
+from extract.index.read._registry import list_models as list_models
+from extract.index.read._runs import artifacts as artifacts
+from extract.index.read._runs import get_run as get_run
+from extract.index.read._runs import headline as headline
+from extract.index.read._runs import list_runs as list_runs
+from extract.index.read._runs import metric_names as metric_names
+from extract.index.read._runs import resolve_run as resolve_run
+from extract.index.read._runs import status_counts as status_counts
+from extract.index.read._sql import DEFAULT_SECONDS as DEFAULT_SECONDS
+from extract.index.read._sql import CtrlC as CtrlC
+from extract.index.read._sql import run_sql as run_sql
+from extract.index.read._table import cell_text as cell_text
+from extract.index.read._table import column as column
+from extract.index.read._table import runs_table as runs_table
+from extract.index.read._table import table_columns as table_columns
+from extract.index.read._todos import list_todos as list_todos
+from extract.index.read._todos import resolve_todo as resolve_todo

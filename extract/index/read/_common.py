@@ -5,23 +5,24 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from extract.index.models import Code, ConfigSummary, RunRow
 from extract.store.flatten import flatten_config as flatten_config  # readers take it here
 
-#: The columns a ``RunRow`` is built from (``RUN_CONFIG`` adds the config).
+#: The columns of ``runs r`` a ``RunRow`` is built from ...
 RUN_COLUMNS = (
-    "id, name, experiment_id, experiment_path, status, started_at, ended_at, tags, "
-    "total_steps, object_id, commit_id, deleted, git_sha, hostname"
+    "r.id, r.name, r.experiment_id, r.experiment_path, r.status, r.started_at, r.ended_at, "
+    "r.tags, r.total_steps, r.object_id, r.commit_id, r.deleted, r.git_sha, r.hostname"
 )
 #: ... and these make a full row: the config, the notes and the code provenance.
-RUN_FULL = RUN_COLUMNS + ", config, notes, git_branch, git_dirty, git_tree, git_diff_id, git_stamp"
+RUN_FULL = (
+    f"{RUN_COLUMNS}, r.config, r.notes, r.git_branch, r.git_dirty, r.git_tree, r.git_diff_id, "
+    "r.git_stamp"
+)
 #: Longest piece of an argument an error message repeats back.
 SHOWN_MAX = 200
-#: Ids per ``IN (...)`` list: well under SQLite's variable limit.
-CHUNK = 500
 
 
 def shown(value: object) -> str:
@@ -41,6 +42,28 @@ def dict_rows(cur: sqlite3.Cursor) -> list[dict[str, Any]]:
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
+def paged(
+    conn: sqlite3.Connection,
+    columns: str,
+    source: str,
+    where: str,
+    args: Sequence[Any],
+    order: str,
+    limit: int | None,
+    offset: int = 0,
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of ``SELECT columns FROM source WHERE where ORDER BY order`` (at most
+    ``limit`` rows from ``offset``; all without) and how many rows match in all, counted
+    apart only when the limit may have left some out."""
+    sql = f"SELECT {columns} FROM {source} WHERE {where} ORDER BY {order}"
+    if limit is None:
+        rows = dict_rows(conn.execute(sql, args))
+        return rows, len(rows)
+    total = int(conn.execute(f"SELECT COUNT(*) FROM {source} WHERE {where}", args).fetchone()[0])
+    page = dict_rows(conn.execute(f"{sql} LIMIT ? OFFSET ?", [*args, int(limit), int(offset)]))
+    return page, total
+
+
 def prefix_range(column: str, prefix: str) -> tuple[str, list[Any]]:
     """SQL condition and arguments: ``column`` starts with ``prefix``. A range on the
     column rather than LIKE: it can use an index and has no pattern-length limit
@@ -57,13 +80,11 @@ def subtree(path: str, column: str = "experiment_path") -> tuple[str, list[Any]]
     return f"({column} = ? OR substr({column}, 1, ?) = ?)", [path, len(path) + 1, path + "/"]
 
 
-def chunks(items: Sequence[str], size: int = CHUNK) -> Iterator[Sequence[str]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
-
-
-def marks(n: int) -> str:
-    return ",".join("?" * n)
+def among(column: str, values: Iterable[str]) -> tuple[str, list[Any]]:
+    """SQL condition and argument: ``column`` is one of ``values``. One JSON argument
+    however many values (no variable limit to chunk around); SQLite still seeks ``column``'s
+    index once per value."""
+    return f"{column} IN (SELECT value FROM json_each(?))", [json.dumps(list(values))]
 
 
 def loads(text: str | None) -> Any:
@@ -83,7 +104,7 @@ def config_summary(config: Any) -> ConfigSummary:
 
 
 def run_row(row: Mapping[str, Any]) -> RunRow:
-    """A ``RunRow`` from a row of ``RUN_COLUMNS`` (or ``RUN_FULL``)."""
+    """A ``RunRow`` from a row of ``RUN_COLUMNS`` (or ``RUN_FULL``); other keys are ignored."""
     full = "config" in row
     config = loads(row["config"]) if full else None
     return RunRow(
@@ -102,7 +123,6 @@ def run_row(row: Mapping[str, Any]) -> RunRow:
         git_sha=row["git_sha"],
         hostname=row["hostname"],
         config=config if isinstance(config, Mapping) else None,
-        config_summary=config_summary(config) if full else None,
         notes=(row["notes"] or "") if full else None,
         code=Code(
             git_sha=row["git_sha"],
@@ -115,15 +135,3 @@ def run_row(row: Mapping[str, Any]) -> RunRow:
         if full
         else None,
     )
-
-
-def run_rows(cur: sqlite3.Cursor) -> list[RunRow]:
-    return [run_row(r) for r in dict_rows(cur)]
-
-
-def by_ids(
-    conn: sqlite3.Connection, sql: str, ids: Iterable[str], extra: Sequence[Any] = ()
-) -> Iterator[tuple[Any, ...]]:
-    """Rows of ``sql`` (holding one ``{ids}`` placeholder for ``IN (...)``) for many ids."""
-    for part in chunks(list(ids)):
-        yield from conn.execute(sql.format(ids=marks(len(part))), [*part, *extra])

@@ -13,6 +13,7 @@ is best:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sqlite3
@@ -33,7 +34,7 @@ from extract.index.models import (
 )
 from extract.index.read import _curves as curve_reader
 from extract.index.read._common import RUN_FULL, dict_rows, flatten_config, num, run_row, subtree
-from extract.index.read._runs import headline, resolve_run
+from extract.index.read._runs import headline, list_runs, params, resolve_run
 from extract.store.config import Config, metric_direction
 from extract.store.odb import ObjectStore
 
@@ -54,15 +55,11 @@ def _norm(v: Any) -> Any:
     return v
 
 
-def value_key(value: Any) -> str:
+def _value_key(value: Any) -> str:
     """A form of a config value under which equal values (the module's rule) are equal."""
     if value is ABSENT:
         return "\x00absent"
     return json.dumps(_norm(value), sort_keys=True, default=str)
-
-
-def same_value(a: Any, b: Any) -> bool:
-    return value_key(a) == value_key(b)
 
 
 def rank(values: Mapping[str, float | None], direction: Direction) -> list[str]:
@@ -74,54 +71,34 @@ def rank(values: Mapping[str, float | None], direction: Direction) -> list[str]:
     return [rid for rid, _ in finite] + nans
 
 
-def better(a: float | None, b: float | None, direction: Direction) -> Literal["a", "b"] | None:
-    """Which of two values is better; None when equal or when either is missing. NaN is
-    worse than any number."""
-    if a is None or b is None:
-        return None
-    if math.isnan(a) or math.isnan(b):
-        if math.isnan(a) and math.isnan(b):
-            return None
-        return "b" if math.isnan(a) else "a"
-    if a == b:
-        return None
-    return "a" if (a < b) == (direction == "min") else "b"
-
-
 def best_of(values: Mapping[str, float | None], direction: Direction) -> tuple[str, ...]:
-    """The run ids holding the best finite value (several on a tie)."""
-    have = [(v, rid) for rid, v in values.items() if v is not None and not math.isnan(v)]
-    if not have:
+    """The run ids holding the best finite value (several on a tie): the head of ``rank``."""
+    ranked = rank(values, direction)
+    top = values[ranked[0]] if ranked else None
+    if top is None or math.isnan(top):
         return ()
-    pick = min if direction == "min" else max
-    target = pick(v for v, _ in have)
-    return tuple(rid for v, rid in have if v == target)
+    return tuple(rid for rid in ranked if values[rid] == top)
 
 
-def _details(conn: sqlite3.Connection, run_ids: Sequence[str]) -> list[dict[str, Any]]:
-    out = []
-    for rid in run_ids:
-        rows = dict_rows(
-            conn.execute(
-                f"SELECT {RUN_FULL}, key FROM runs WHERE id = ?",
-                (rid,),
-            )
-        )
-        out.append(rows[0])
-    return out
+def _better(a: float | None, b: float | None, direction: Direction) -> Literal["a", "b"] | None:
+    """Which of two values is better by ``best_of``; None when equal or when either is
+    missing (NaN is worse than any number)."""
+    best = best_of({"a": a, "b": b}, direction) if a is not None and b is not None else ()
+    return "a" if best == ("a",) else "b" if best == ("b",) else None
 
 
-def _params(conn: sqlite3.Connection, rid: str) -> dict[str, str]:
-    return dict(
-        conn.execute("SELECT name, value FROM run_params WHERE run_id = ? ORDER BY name", (rid,))
-    )
+def _rows(conn: sqlite3.Connection, runs: Sequence[str]) -> list[RunRow]:
+    """Full rows of the runs (as ``resolve_run`` takes them), in the order given."""
+    ids = [resolve_run(conn, r) for r in runs]
+    found = {r.id: r for r in list_runs(conn, ids=ids, include_deleted=True, full=True).items}
+    return [found[i] for i in ids]
 
 
 def _differing(maps: Sequence[Mapping[str, Any]]) -> tuple[str, ...]:
     keys: dict[str, None] = {}
     for m in maps:
         keys.update(dict.fromkeys(m))
-    return tuple(k for k in keys if len({value_key(m.get(k, ABSENT)) for m in maps}) > 1)
+    return tuple(k for k in keys if len({_value_key(m.get(k, ABSENT)) for m in maps}) > 1)
 
 
 def compare(
@@ -142,48 +119,37 @@ def compare(
     Curves are downsampled (evenly spaced steps, ends kept) to ``max_points`` each, or
     fewer when ``curve_budget`` (points across all returned curves) requires it: the
     result states the per-curve bound used."""
-    ids = [resolve_run(conn, r) for r in runs]
+    rows = _rows(conn, runs)
+    ids = [r.id for r in rows]
     if len(set(ids)) != len(ids):
         raise InvalidInput("compare got the same run twice")
-    rows = _details(conn, ids)
-    runs_out = tuple(run_row({k: r[k] for k in r if k not in _EXTRA}) for r in rows)
     values = headline(conn, ids)
-    names = sorted({m for v in values.values() for m in v})
     metrics = []
-    for name in names:
+    for name in sorted({m for v in values.values() for m in v}):
         direction = metric_direction(name, config)
         per_run = {rid: values[rid].get(name) for rid in ids}
+        ranking = tuple(rank(per_run, direction))
         metrics.append(
-            MetricComparison(
-                name,
-                direction,
-                per_run,
-                tuple(rank(per_run, direction)),
-                best_of(per_run, direction),
-            )
+            MetricComparison(name, direction, per_run, ranking, best_of(per_run, direction))
         )
-    flat = {r.id: flatten_config(r.config) for r in runs_out}
-    params = {rid: _params(conn, rid) for rid in ids}
+    flat = {r.id: flatten_config(r.config) for r in rows}
+    logged = {rid: params(conn, rid) for rid in ids}
     out = Comparison(
-        runs=runs_out,
+        runs=tuple(rows),
         metrics=tuple(metrics),
         config=flat,
         config_diffs=_differing(list(flat.values())),
-        params=params,
-        param_diffs=_differing(list(params.values())),
+        params=logged,
+        param_diffs=_differing(list(logged.values())),
     )
     if not include_curves:
         return out
-    return _with_curves(conn, out, rows, curve_names, max_points, curve_budget, odb)
-
-
-_EXTRA = ("key",)
+    return _with_curves(conn, out, curve_names, max_points, curve_budget, odb)
 
 
 def _with_curves(
     conn: sqlite3.Connection,
     base: Comparison,
-    rows: Sequence[Mapping[str, Any]],
     names: Sequence[str] | None,
     max_points: int,
     budget: int | None,
@@ -191,62 +157,49 @@ def _with_curves(
 ) -> Comparison:
     wanted = None if names is None else set(names)
     series: list[tuple[str, str, int, int]] = []  # (curve, run id, run key, metric id)
-    for r in rows:
-        for name, mid in curve_reader.run_metrics(conn, int(r["key"])):
+    for r in base.runs:
+        key = curve_reader.run_key(conn, r.id)
+        for name, mid in curve_reader.run_metrics(conn, key):
             if wanted is None or name in wanted:
-                series.append((name, r["id"], int(r["key"]), mid))
+                series.append((name, r.id, key, mid))
     per_curve = max_points
     if budget is not None and series:
         per_curve = max(2, min(max_points, budget // len(series)))
-    totals = {r["id"]: curve_reader.sealed_point_counts(odb, r["object_id"]) for r in rows}
+    totals = {r.id: curve_reader.sealed_point_counts(odb, r.object_id) for r in base.runs}
     by_name: dict[str, dict[str, Any]] = {}
     for name, rid, key, mid in series:
-        by_name.setdefault(name, {})[rid] = curve_reader._read(
+        by_name.setdefault(name, {})[rid] = curve_reader.read_curve(
             conn, key, mid, name, per_curve, "sample", totals[rid].get(name)
         )
     curves = tuple(CurveComparison(n, by_name[n]) for n in sorted(by_name))
-    return Comparison(
-        **{f: getattr(base, f) for f in ("runs", "metrics", "config", "config_diffs", "params")},
-        param_diffs=base.param_diffs,
-        curves=curves,
-        max_points=per_curve,
-        curve_budget=budget,
-    )
+    return dataclasses.replace(base, curves=curves, max_points=per_curve, curve_budget=budget)
 
 
 def diff(conn: sqlite3.Connection, a: str, b: str, config: Config | None = None) -> RunDiff:
     """Two runs (as ``resolve_run`` takes them): the config keys, params and code fields
     that differ (in the order the first run has them), and every headline metric either
     has, with which run is better."""
-    ra, rb = _details(conn, [resolve_run(conn, a), resolve_run(conn, b)])
-    fa, fb = flatten_config(_config(ra)), flatten_config(_config(rb))
+    ra, rb = _rows(conn, [a, b])
+    fa, fb = flatten_config(ra.config), flatten_config(rb.config)
     cfg = tuple(Change(k, fa.get(k, ABSENT), fb.get(k, ABSENT)) for k in _differing([fa, fb]))
-    va, vb = headline(conn, [ra["id"], rb["id"]]).values()
+    va, vb = headline(conn, [ra.id, rb.id]).values()
     metrics = []
     for name in sorted(set(va) | set(vb)):
         direction = metric_direction(name, config)
         x, y = va.get(name), vb.get(name)
-        metrics.append(MetricChange(name, x, y, direction, better(x, y, direction)))
-    pa, pb = _params(conn, ra["id"]), _params(conn, rb["id"])
-    params = tuple(Change(k, pa.get(k, ABSENT), pb.get(k, ABSENT)) for k in _differing([pa, pb]))
+        metrics.append(MetricChange(name, x, y, direction, _better(x, y, direction)))
+    pa, pb = params(conn, ra.id), params(conn, rb.id)
+    logged = tuple(Change(k, pa.get(k, ABSENT), pb.get(k, ABSENT)) for k in _differing([pa, pb]))
     code = tuple(
         Change(k, _code(ra, k), _code(rb, k))
         for k in (*CODE_FIELDS, "hostname")
-        if not same_value(_code(ra, k), _code(rb, k))
+        if _value_key(_code(ra, k)) != _value_key(_code(rb, k))
     )
-    run_a = run_row({k: ra[k] for k in ra if k not in _EXTRA})
-    run_b = run_row({k: rb[k] for k in rb if k not in _EXTRA})
-    return RunDiff(run_a, run_b, cfg, tuple(metrics), params, code, (run_a.tags, run_b.tags))
+    return RunDiff(ra, rb, cfg, tuple(metrics), logged, code, (ra.tags, rb.tags))
 
 
-def _config(row: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    cfg = json.loads(row["config"]) if row["config"] else None
-    return cfg if isinstance(cfg, Mapping) else None
-
-
-def _code(row: Mapping[str, Any], key: str) -> Any:
-    v = row[key]
-    return bool(v) if key == "git_dirty" and v is not None else v
+def _code(run: RunRow, key: str) -> Any:
+    return run.hostname if key == "hostname" else getattr(run.code, key)
 
 
 def leaders(
@@ -258,10 +211,9 @@ def leaders(
     cond, args = subtree(scope, "r.experiment_path")
     where = f"s.name = ? AND s.value IS NOT NULL AND r.deleted = 0 AND {cond}"
     order = "ASC" if direction == "min" else "DESC"
-    cols = ", ".join(f"r.{c.strip()}" for c in RUN_FULL.split(","))
     best = dict_rows(
         conn.execute(
-            f"SELECT {cols}, s.value AS metric_value FROM scalar_metrics s JOIN runs r "
+            f"SELECT {RUN_FULL}, s.value AS metric_value FROM scalar_metrics s JOIN runs r "
             f"ON r.id = s.run_id WHERE {where} ORDER BY s.value {order}, r.id LIMIT ?",
             [metric, *args, int(limit)],
         )
@@ -273,9 +225,6 @@ def leaders(
         [metric, *args],
     ).fetchall()
     return (
-        [
-            (run_row({k: v for k, v in r.items() if k != "metric_value"}), num(r["metric_value"]))
-            for r in best
-        ],
+        [(run_row(r), num(r["metric_value"])) for r in best],
         [(str(p), float(v)) for p, v in per_path],
     )

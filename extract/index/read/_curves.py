@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from extract.errors import InvalidInput, RunNotFound
 from extract.index.models import CurvePoints, CurveStats
-from extract.index.read._common import by_ids, num, shown
+from extract.index.read._common import among, num, shown
 from extract.objects import Array, Blob, CurveSet, Link, ObjectId, RunRecord, from_hex
 from extract.objects.kinds import cast
 from extract.store.odb import ObjectStore
@@ -47,17 +47,18 @@ def run_metrics(conn: sqlite3.Connection, key: int) -> list[tuple[str, int]]:
     return [(str(name), int(mid)) for name, mid in rows]
 
 
-def curve_names(conn: sqlite3.Connection, run_id: str) -> list[str]:
-    return [name for name, _ in run_metrics(conn, run_key(conn, run_id))]
-
-
-def _points(rows: Sequence[tuple[int, float | None]], name: str, total: int) -> CurvePoints:
+def _points(
+    rows: Sequence[Sequence[Any]], name: str, total: int, walls: bool = False
+) -> CurvePoints:
+    """Rows of (step, value[, wall time]) as arrays."""
     import numpy as np  # here: listing runs should not pay numpy's import
 
-    steps = np.fromiter((s for s, _ in rows), dtype=np.int64, count=len(rows))
-    # numpy reads None (how SQLite holds a logged NaN) as NaN, in C: what ``num`` does per value
-    values = np.array([v for _, v in rows], dtype=np.float64).reshape(len(rows))
-    return CurvePoints(name, steps, values, total)
+    def column(i: int, dtype: Any) -> Any:
+        # numpy reads None (how SQLite holds a logged NaN) as NaN, in C: what ``num`` does
+        return np.array([r[i] for r in rows], dtype=dtype).reshape(len(rows))
+
+    wall_times = column(2, np.float64) if walls else None
+    return CurvePoints(name, column(0, np.int64), column(1, np.float64), total, wall_times)
 
 
 _RANGE = "FROM curve_data WHERE run_key = ? AND metric_id = ?"
@@ -65,6 +66,15 @@ _RANGE = "FROM curve_data WHERE run_key = ? AND metric_id = ?"
 
 def _count(conn: sqlite3.Connection, key: int, mid: int) -> int:
     return int(conn.execute(f"SELECT COUNT(*) {_RANGE}", (key, mid)).fetchone()[0])
+
+
+def _end(conn: sqlite3.Connection, key: int, mid: int, last: bool) -> tuple[int, Any]:
+    """(step, value) of a non-empty curve's first or last point: one seek."""
+    order = "DESC" if last else "ASC"
+    row: tuple[int, Any] = conn.execute(
+        f"SELECT step, value {_RANGE} ORDER BY step {order} LIMIT 1", (key, mid)
+    ).fetchone()
+    return row
 
 
 def _sample(
@@ -81,8 +91,7 @@ def _sample(
     if total is None:
         total = _count(conn, key, mid)
     first = head[0][0]
-    last = conn.execute(f"SELECT step, value {_RANGE} ORDER BY step DESC LIMIT 1", (key, mid))
-    last_step, last_value = last.fetchone()
+    last_step, last_value = _end(conn, key, mid, last=True)
     picked: list[tuple[int, Any]] = [head[0]]
     seek = f"SELECT step, value {_RANGE} AND step >= ? ORDER BY step LIMIT 1"
     span = last_step - first
@@ -122,12 +131,7 @@ def _envelope(
             (key, mid, lo, width),
         ):
             picked[int(step)] = value
-    for step, value in (
-        conn.execute(f"SELECT step, value {_RANGE} ORDER BY step LIMIT 1", (key, mid)).fetchone(),
-        conn.execute(
-            f"SELECT step, value {_RANGE} ORDER BY step DESC LIMIT 1", (key, mid)
-        ).fetchone(),
-    ):
+    for step, value in (_end(conn, key, mid, last=False), _end(conn, key, mid, last=True)):
         picked[int(step)] = value
     return sorted(picked.items()), total
 
@@ -139,20 +143,18 @@ def curve(
     *,
     max_points: int | None = None,
     mode: Mode = "sample",
-    total: int | None = None,
 ) -> CurvePoints:
     """One curve of a run, by step; empty if the run has no such curve. With
     ``max_points``, at most that many points: ``"sample"`` picks points at evenly spaced
-    steps (one seek each), ``"envelope"`` keeps each step range's extremes (for charts).
-    ``total``, when the caller knows the point count, saves counting."""
+    steps (one seek each), ``"envelope"`` keeps each step range's extremes (for charts)."""
     key = run_key(conn, run_id)
     row = conn.execute("SELECT id FROM metric_names WHERE name = ?", (name,)).fetchone()
     if row is None:
         return _points([], name, 0)
-    return _read(conn, key, int(row[0]), name, max_points, mode, total)
+    return read_curve(conn, key, int(row[0]), name, max_points, mode)
 
 
-def _read(
+def read_curve(
     conn: sqlite3.Connection,
     key: int,
     mid: int,
@@ -161,15 +163,12 @@ def _read(
     mode: Mode,
     total: int | None = None,
 ) -> CurvePoints:
-    import numpy as np
-
+    """A curve by run key and metric id (see ``curve``); ``total``, if known, saves a count."""
     if max_points is None:
         rows = conn.execute(
             f"SELECT step, value, wall_time {_RANGE} ORDER BY step", (key, mid)
         ).fetchall()
-        walls = np.fromiter((num(w) for _, _, w in rows), dtype=np.float64, count=len(rows))
-        whole = _points([(s, v) for s, v, _ in rows], name, len(rows))
-        return CurvePoints(name, whole.steps, whole.values, whole.total, walls)
+        return _points(rows, name, len(rows), walls=True)
     if max_points < 2:
         raise InvalidInput(f"max_points must be at least 2 (got {shown(max_points)})")
     if mode == "envelope":
@@ -186,13 +185,12 @@ def curves(
     *,
     max_points: int | None = None,
     mode: Mode = "sample",
-    totals: dict[str, int] | None = None,
 ) -> dict[str, CurvePoints]:
     """A run's curves (all, or those named), by name; see ``curve``."""
     key = run_key(conn, run_id)
     wanted = None if names is None else set(names)
     return {
-        name: _read(conn, key, mid, name, max_points, mode, (totals or {}).get(name))
+        name: read_curve(conn, key, mid, name, max_points, mode)
         for name, mid in run_metrics(conn, key)
         if wanted is None or name in wanted
     }
@@ -200,13 +198,13 @@ def curves(
 
 def point_counts(conn: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, int]:
     """Curve points logged so far by each run (all its metrics), through the primary key."""
-    out = dict.fromkeys(run_ids, 0)
-    keys = list(by_ids(conn, "SELECT id, key FROM runs WHERE id IN ({ids})", run_ids))
-    for rid, key in keys:
-        out[rid] = int(
-            conn.execute("SELECT COUNT(*) FROM curve_data WHERE run_key = ?", (key,)).fetchone()[0]
-        )
-    return out
+    cond, args = among("r.id", run_ids)
+    counts = conn.execute(
+        "SELECT r.id, (SELECT COUNT(*) FROM curve_data c WHERE c.run_key = r.key) FROM runs r "
+        f"WHERE {cond}",
+        args,
+    )
+    return {**dict.fromkeys(run_ids, 0), **dict(counts)}
 
 
 # stats --------------------------------------------------------------------------------
@@ -215,14 +213,12 @@ def point_counts(conn: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, 
 def _index_stats(conn: sqlite3.Connection, key: int) -> dict[str, CurveStats]:
     out: dict[str, CurveStats] = {}
     for name, mid in run_metrics(conn, key):
-        k = (key, mid)
-        first = conn.execute(f"SELECT step {_RANGE} ORDER BY step LIMIT 1", k).fetchone()[0]
-        last = conn.execute(f"SELECT step, value {_RANGE} ORDER BY step DESC LIMIT 1", k)
-        last_step, last_value = last.fetchone()
+        first, _ = _end(conn, key, mid, last=False)
+        last_step, last_value = _end(conn, key, mid, last=True)
         n, lo, hi, nans = conn.execute(
             "SELECT COUNT(*), MIN(value), MAX(value), SUM(value IS NULL) FROM "
             f"(SELECT value {_RANGE} LIMIT ?)",
-            (*k, STATS_SCAN_LIMIT + 1),
+            (key, mid, STATS_SCAN_LIMIT + 1),
         ).fetchone()
         if n > STATS_SCAN_LIMIT:
             n, lo, hi, nans = _count(conn, key, mid), None, None, None
@@ -295,29 +291,18 @@ def curve_stats(
         raise RunNotFound(f"Run not found: {shown(run_id)}")
     key, record = int(row[0]), row[1]
     if odb is not None and record is not None:
-        curves_oid = cast(odb.get(from_hex(record)), RunRecord).curves
+        curves_oid = _curve_set(odb, record)
         return {} if curves_oid is None else dict(_sealed_stats(odb, curves_oid))
     return _index_stats(conn, key)
 
 
 def sealed_point_counts(odb: ObjectStore | None, record: str | None) -> dict[str, int]:
     """Point counts a sealed run's curve set records (saves counting in SQL)."""
-    if odb is None or record is None:
-        return {}
-    curves_oid = cast(odb.get(from_hex(record)), RunRecord).curves
-    if curves_oid is None:
+    if odb is None or record is None or (curves_oid := _curve_set(odb, record)) is None:
         return {}
     return {n: int(c.n) for n, c in cast(odb.get(curves_oid), CurveSet).metrics.items()}
 
 
-__all__ = [
-    "STATS_SCAN_LIMIT",
-    "curve",
-    "curve_names",
-    "curve_stats",
-    "curves",
-    "point_counts",
-    "run_key",
-    "run_metrics",
-    "sealed_point_counts",
-]
+def _curve_set(odb: ObjectStore, record: str) -> ObjectId | None:
+    """The curve-set object of a sealed run (its run record's ``curves``)."""
+    return cast(odb.get(from_hex(record)), RunRecord).curves

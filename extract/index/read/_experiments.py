@@ -6,7 +6,7 @@ import sqlite3
 
 from extract.errors import ExperimentNotFound
 from extract.index.models import ExperimentNode, Page
-from extract.index.read._common import dict_rows, prefix_range, shown, subtree
+from extract.index.read._common import dict_rows, paged, prefix_range, shown, subtree
 
 _COLUMNS = "id, path, name, node_type, parent_id, created_at, status"
 
@@ -63,12 +63,8 @@ def list_experiments(
 ) -> Page[ExperimentNode]:
     """Experiments whose path starts with ``prefix``, in path order."""
     where, args = prefix_range("path", prefix)
-    total = int(conn.execute(f"SELECT COUNT(*) FROM experiments WHERE {where}", args).fetchone()[0])
-    sql = f"SELECT {_COLUMNS} FROM experiments WHERE {where} ORDER BY path"
-    if limit is not None:
-        sql += " LIMIT ?"
-        args.append(str(int(limit)))
-    return Page(tuple(_nodes(conn, dict_rows(conn.execute(sql, args)))), total)
+    rows, total = paged(conn, _COLUMNS, "experiments", where, args, "path", limit)
+    return Page(tuple(_nodes(conn, rows)), total)
 
 
 def get_experiment(conn: sqlite3.Connection, ref: object) -> ExperimentNode:

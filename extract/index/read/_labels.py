@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from extract.index.models import run_label
-from extract.index.read._common import by_ids
+from extract.index.read._common import among
 
 NODE_TYPES = ("experiment", "run", "model")
 
@@ -19,26 +19,25 @@ def labels(
 
     A model parent may be named ``name@version`` (an edge recorded before the model was
     here): it is known if this store has that version, and labelled so either way."""
-    by_type: dict[str, list[str]] = {}
+    by_type: dict[str, list[str]] = {"run": [], "experiment": [], "model": []}
     for t, i in nodes:
         by_type.setdefault(t, []).append(i)
     out: dict[tuple[str, str], str] = {}
-    runs = by_type.get("run", [])
-    for rid, path, name in by_ids(
-        conn, "SELECT id, experiment_path, name FROM runs WHERE id IN ({ids})", runs
+    cond, args = among("id", by_type["run"])
+    for rid, path, name in conn.execute(
+        f"SELECT id, experiment_path, name FROM runs WHERE {cond}", args
     ):
         out[("run", rid)] = run_label(path, name, rid)
-    exps = by_type.get("experiment", [])
-    for eid, path in by_ids(conn, "SELECT id, path FROM experiments WHERE id IN ({ids})", exps):
-        out[("experiment", eid)] = path
-    for eid, path in by_ids(conn, "SELECT path, path FROM experiments WHERE path IN ({ids})", exps):
-        out[("experiment", eid)] = path
-    models = by_type.get("model", [])
-    for mid, name, version in by_ids(
-        conn, "SELECT id, name, version FROM models WHERE id IN ({ids})", models
+    for column in ("id", "path"):  # an experiment lineage row may name it either way
+        cond, args = among(column, by_type["experiment"])
+        for ref, path in conn.execute(f"SELECT {column}, path FROM experiments WHERE {cond}", args):
+            out[("experiment", ref)] = path
+    cond, args = among("id", by_type["model"])
+    for mid, name, version in conn.execute(
+        f"SELECT id, name, version FROM models WHERE {cond}", args
     ):
         out[("model", mid)] = f"{name}@{version}"
-    for ref in models:
+    for ref in by_type["model"]:
         if ("model", ref) not in out and "@" in ref:
             name, _, version = ref.rpartition("@")
             row = conn.execute(

@@ -6,7 +6,7 @@ import sqlite3
 
 from extract.errors import InvalidInput
 from extract.index.models import LineageEdge, LineageGraph, LineageNode, Side
-from extract.index.read._common import shown
+from extract.index.read._common import among, shown
 from extract.index.read._experiments import get_experiment
 from extract.index.read._labels import NODE_TYPES, labels
 from extract.index.read._registry import get_model
@@ -20,7 +20,7 @@ MAX_NODES = 500
 Node = tuple[str, str]
 
 
-def check_lineage_args(node_type: object, direction: object, depth: object) -> None:
+def _check_args(node_type: object, direction: object, depth: object) -> None:
     if node_type not in NODE_TYPES:
         raise InvalidInput(
             f"Invalid node_type: {shown(node_type)}. Valid node types: {', '.join(NODE_TYPES)}"
@@ -79,21 +79,15 @@ def neighbours(conn: sqlite3.Connection, node: Node, up: bool) -> list[tuple[Nod
     """(neighbour, relation) one step up (parents) or down (children) from ``node``: the
     lineage table's edges, plus one per model: the run that registered it is its parent."""
     t, _ = node
-    ids = _aliases(conn, node)
-    marks = ",".join("?" * len(ids))
-    if up:
-        sql = (
-            "SELECT parent_type, parent_id, relation FROM lineage "
-            f"WHERE child_type = ? AND child_id IN ({marks}) ORDER BY id"
-        )
-    else:
-        sql = (
-            "SELECT child_type, child_id, relation FROM lineage "
-            f"WHERE parent_type = ? AND parent_id IN ({marks}) ORDER BY id"
-        )
+    this, other = ("child", "parent") if up else ("parent", "child")
+    cond, args = among(f"{this}_id", _aliases(conn, node))
+    sql = (
+        f"SELECT {other}_type, {other}_id, relation FROM lineage "
+        f"WHERE {this}_type = ? AND {cond} ORDER BY id"
+    )
     out = [
         ((ot, _canonical(conn, ot, oid)), rel)
-        for ot, oid, rel in conn.execute(sql, [t, *ids]).fetchall()
+        for ot, oid, rel in conn.execute(sql, [t, *args]).fetchall()
     ]
     if up and t == "model":
         row = conn.execute("SELECT run_id FROM models WHERE id = ?", (node[1],)).fetchone()
@@ -117,7 +111,7 @@ def lineage(
     """A breadth-first walk from one node: flat nodes (each once, at its shortest distance,
     with the side of the root it is on and whether this store knows it) and edges parent
     -> child. Stops at :data:`MAX_NODES` nodes and says ``truncated``."""
-    check_lineage_args(node_type, direction, depth)
+    _check_args(node_type, direction, depth)
     root = root_of(conn, node_type, node_id)
     seen: dict[Node, tuple[int, Side]] = {root: (0, "root")}
     edges: dict[tuple[str, str, str, str, str], None] = {}

@@ -1,13 +1,12 @@
-"""The store at a glance: counts for a dashboard, history, and a cheap change marker."""
+"""The store at a glance: counts for a dashboard, and a cheap change marker."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from typing import Any
 
 from extract.index import skips
-from extract.index.models import CommitInfo, Overview
+from extract.index.models import Overview
 from extract.index.skips import Skip
 
 
@@ -64,14 +63,6 @@ def change_marker(conn: sqlite3.Connection) -> tuple[Any, ...]:
             "(SELECT COUNT(*) FROM artifacts)"
         ).fetchone()
     )
-
-
-def commits(conn: sqlite3.Connection) -> dict[str, CommitInfo]:
-    """Every indexed commit, by id."""
-    return {
-        r[0]: CommitInfo(r[0], tuple(json.loads(r[1])), r[2], r[3], r[4], r[5], r[6])
-        for r in conn.execute("SELECT id, parents, state, author, host, time, message FROM commits")
-    }
 
 
 def total_points(conn: sqlite3.Connection) -> int:

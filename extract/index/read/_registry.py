@@ -8,14 +8,15 @@ from typing import Any
 
 from extract.errors import ModelNotFound
 from extract.index.models import ModelVersion, Page, run_label
-from extract.index.read._common import dict_rows, loads, prefix_range, shown
+from extract.index.read._common import dict_rows, loads, paged, prefix_range, shown
 
-_SELECT = (
-    "SELECT m.id, m.name, m.version, m.run_id, m.framework, m.artifact_path, m.metadata, "
+_COLUMNS = (
+    "m.id, m.name, m.version, m.run_id, m.framework, m.artifact_path, m.metadata, "
     "m.created_at, m.object_id, m.content_id, m.size, m.commit_id, r.experiment_path, "
-    "r.name AS run_name FROM models m LEFT JOIN runs r ON r.id = m.run_id"
+    "r.name AS run_name"
 )
-_ORDER = " ORDER BY m.created_at DESC, m.name, m.version"
+_SOURCE = "models m LEFT JOIN runs r ON r.id = m.run_id"
+_SELECT = f"SELECT {_COLUMNS} FROM {_SOURCE}"
 
 
 def _version(row: dict[str, Any]) -> ModelVersion:
@@ -39,13 +40,9 @@ def list_models(
     if run_id is not None:
         where.append("m.run_id = ?")
         args.append(run_id)
-    cond = " WHERE " + " AND ".join(where)
-    total = int(conn.execute(f"SELECT COUNT(*) FROM models m{cond}", args).fetchone()[0])
-    sql = _SELECT + cond + _ORDER
-    if limit is not None:
-        sql += " LIMIT ?"
-        args.append(str(int(limit)))
-    return Page(tuple(_version(r) for r in dict_rows(conn.execute(sql, args))), total)
+    order = "m.created_at DESC, m.name, m.version"
+    rows, total = paged(conn, _COLUMNS, _SOURCE, " AND ".join(where), args, order, limit)
+    return Page(tuple(_version(r) for r in rows), total)
 
 
 def get_model(

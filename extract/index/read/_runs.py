@@ -12,25 +12,24 @@ from typing import Any
 from extract.errors import AmbiguousId, InvalidInput, RunNotFound
 from extract.index.models import (
     STATUSES,
+    Artifact,
     LineageRef,
     Page,
     RunDetail,
     RunRow,
     StatusCounts,
 )
-from extract.index.read import _artifacts as artifact_reader
 from extract.index.read import _curves as curve_reader
 from extract.index.read._common import (
     RUN_COLUMNS,
     RUN_FULL,
-    by_ids,
-    chunks,
+    among,
     dict_rows,
-    marks,
+    loads,
     num,
+    paged,
     prefix_range,
     run_row,
-    run_rows,
     shown,
     subtree,
 )
@@ -40,13 +39,31 @@ from extract.index.read._registry import list_models
 from extract.index.read._todos import list_todos
 from extract.store.odb import ObjectStore
 
-#: The search filters (the MCP contract's names), AND-combined with each other and the text.
-FILTERS = ("tag", "status", "experiment_prefix", "started_after", "started_before")
+#: The search filters (the MCP contract's names) and the condition each adds, AND-combined
+#: with each other and the text.
+FILTERS = {
+    "tag": "extract_has_tag(tags, ?)",
+    "status": "status = ?",
+    "experiment_prefix": "",  # a range on the path: ``prefix_range``
+    "started_after": "started_at > ?",
+    "started_before": "started_at < ?",
+}
 ORDERS = {
     "newest": "started_at DESC, id DESC",
     "oldest": "started_at ASC, id ASC",
     "name": "name COLLATE NOCASE ASC, started_at ASC, id ASC",
     "status": "status ASC, started_at DESC, id DESC",
+    "id": "id ASC",
+}
+#: Where a run is on its way into history (deleted runs are in none).
+#: Where a run is in its life, in ``StatusCounts`` order. A run is live only while its
+#: process holds the journal lock; one whose process died is "crashed" (shown failed)
+#: until a writing command seals it.
+STATES = {
+    "live": "object_id IS NULL AND status = 'running'",
+    "uncommitted": "object_id IS NOT NULL AND commit_id IS NULL",
+    "committed": "commit_id IS NOT NULL",
+    "crashed": "object_id IS NULL AND status != 'running'",
 }
 #: A typed id prefix must be this long to match by prefix (ULIDs start with their time).
 MIN_PREFIX = 4
@@ -92,9 +109,10 @@ def resolve_run(conn: sqlite3.Connection, text: object, *, hint: bool = False) -
 
 
 def _labelled(conn: sqlite3.Connection, ids: Sequence[str]) -> list[str]:
+    cond, args = among("id", ids)
     rows = {
         r[0]: f"{r[0]} ({r[1]}#{r[2] or r[0][:10]})"
-        for r in by_ids(conn, "SELECT id, experiment_path, name FROM runs WHERE id IN ({ids})", ids)
+        for r in conn.execute(f"SELECT id, experiment_path, name FROM runs WHERE {cond}", args)
     }
     return [rows.get(i, i) for i in ids]
 
@@ -156,12 +174,16 @@ def check_filters(filters: Mapping[str, Any] | None) -> dict[str, str]:
     return out
 
 
-def _has_tag(tags_json: str | None, tag: str) -> int:
+def _tags(tags_json: str | None) -> list[Any]:
     try:
         tags = json.loads(tags_json) if tags_json else []
     except ValueError:
-        return 0
-    return int(isinstance(tags, list) and tag in tags)
+        return []
+    return tags if isinstance(tags, list) else []
+
+
+def _has_tag(tags_json: str | None, tag: str) -> int:
+    return int(tag in _tags(tags_json))
 
 
 def _matches(run_id: str, name: str | None, tags: str | None, notes: str | None, q: str) -> int:
@@ -171,39 +193,25 @@ def _matches(run_id: str, name: str | None, tags: str | None, notes: str | None,
         return 1
     if (name and q in name.casefold()) or (notes and q in notes.casefold()):
         return 1
-    if tags:
-        try:
-            items = json.loads(tags)
-        except ValueError:
-            return 0
-        return int(isinstance(items, list) and any(q in str(t).casefold() for t in items))
-    return 0
+    return int(any(q in str(t).casefold() for t in _tags(tags)))
 
 
 def search_condition(
     conn: sqlite3.Connection, query: str, filters: Mapping[str, Any] | None
 ) -> tuple[list[str], list[Any]]:
-    """SQL conditions (AND-combined) and arguments for the one search rule and filters."""
+    """SQL conditions (AND-combined, on ``runs`` columns named unqualified) and arguments
+    for the one search rule and filters."""
     checked = check_filters(filters)
     where: list[str] = []
     args: list[Any] = []
-    if "experiment_prefix" in checked:
-        cond, more = prefix_range("experiment_path", checked["experiment_prefix"])
+    for name, value in checked.items():
+        cond, more = FILTERS[name], [value]
+        if name == "experiment_prefix":
+            cond, more = prefix_range("experiment_path", value)
         where.append(cond)
         args += more
-    if "status" in checked:
-        where.append("status = ?")
-        args.append(checked["status"])
-    if "started_after" in checked:
-        where.append("started_at > ?")
-        args.append(checked["started_after"])
-    if "started_before" in checked:
-        where.append("started_at < ?")
-        args.append(checked["started_before"])
     if "tag" in checked:
         conn.create_function("extract_has_tag", 2, _has_tag, deterministic=True)
-        where.append("extract_has_tag(tags, ?)")
-        args.append(checked["tag"])
     q = query.strip().casefold() if isinstance(query, str) else ""
     if q:
         if q.isascii() and q.isprintable() and not {'"', "\\"} & set(q):
@@ -227,6 +235,9 @@ def list_runs(
     exact: bool = False,
     query: str = "",
     filters: Mapping[str, Any] | None = None,
+    ids: Sequence[str] | None = None,
+    state: str | None = None,
+    commit: str | None = None,
     order: str = "newest",
     limit: int | None = None,
     offset: int = 0,
@@ -235,51 +246,50 @@ def list_runs(
 ) -> Page[RunRow]:
     """Runs in the experiment ``scope`` (an id or path; "" for the store) and below it
     (only in it if ``exact``), matching ``query`` (see ``_matches``) and ``filters`` (see
-    :data:`FILTERS`), in ``order`` (see :data:`ORDERS`); deleted runs left out unless asked."""
+    :data:`FILTERS`), and if given among ``ids``, in ``state`` (see :data:`STATES`) or
+    added by ``commit``; in ``order`` (see :data:`ORDERS`); deleted runs left out unless
+    asked. ``full`` rows carry the config, notes and code provenance."""
     if order not in ORDERS:
         raise InvalidInput(f"unknown order {shown(order)}: use one of {', '.join(ORDERS)}")
+    if state is not None and state not in STATES:
+        raise InvalidInput(f"unknown state {shown(state)}: use one of {', '.join(STATES)}")
     where, args = search_condition(conn, query, filters)
     if scope:
         path = get_experiment(conn, scope).path
-        if exact:
-            where.append("experiment_path = ?")
-            args.append(path)
-        else:
-            cond, more = subtree(path)
-            where.append(cond)
-            args += more
+        cond, more = ("experiment_path = ?", [path]) if exact else subtree(path)
+        where.append(cond)
+        args += more
+    if ids is not None:
+        cond, more = among("id", ids)
+        where.append(cond)
+        args += more
+    if state is not None:
+        where.append(STATES[state])
+    if commit is not None:
+        where.append("commit_id = ?")
+        args.append(commit)
     if not include_deleted:
         where.append("deleted = 0")
+    cols = RUN_FULL if full else RUN_COLUMNS
     cond = " AND ".join(where) or "1"
-    total = int(conn.execute(f"SELECT COUNT(*) FROM runs WHERE {cond}", args).fetchone()[0])
-    cols = RUN_FULL if full else RUN_COLUMNS
-    sql = f"SELECT {cols} FROM runs WHERE {cond} ORDER BY {ORDERS[order]}"
-    if limit is not None:
-        sql += " LIMIT ? OFFSET ?"
-        args = [*args, int(limit), int(offset)]
-    return Page(tuple(run_rows(conn.execute(sql, args))), total)
-
-
-def runs_by_id(
-    conn: sqlite3.Connection, run_ids: Sequence[str], full: bool = False
-) -> dict[str, RunRow]:
-    """The given runs (deleted ones included), by id; ids not found are left out."""
-    cols = RUN_FULL if full else RUN_COLUMNS
-    cur = conn.cursor()
-    out: dict[str, RunRow] = {}
-    for part in chunks(list(run_ids)):
-        cur.execute(f"SELECT {cols} FROM runs WHERE id IN ({marks(len(part))})", list(part))
-        out.update((r.id, r) for r in run_rows(cur))
-    return out
+    rows, total = paged(conn, cols, "runs r", cond, args, ORDERS[order], limit, offset)
+    return Page(tuple(run_row(r) for r in rows), total)
 
 
 def headline(conn: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, dict[str, float]]:
     """run id -> {metric: value} for the given runs; NaN where NaN was logged."""
     out: dict[str, dict[str, float]] = {rid: {} for rid in run_ids}
-    sql = "SELECT run_id, name, value FROM scalar_metrics WHERE run_id IN ({ids}) ORDER BY name"
-    for rid, name, value in by_ids(conn, sql, run_ids):
+    cond, args = among("run_id", run_ids)
+    sql = f"SELECT run_id, name, value FROM scalar_metrics WHERE {cond} ORDER BY name"
+    for rid, name, value in conn.execute(sql, args):
         out[rid][name] = num(value)
     return out
+
+
+def params(conn: sqlite3.Connection, run_id: str) -> dict[str, str]:
+    """The strings a run logged with ``run.log``, by name."""
+    sql = "SELECT name, value FROM run_params WHERE run_id = ? ORDER BY name"
+    return dict(conn.execute(sql, (run_id,)))
 
 
 def metric_names(conn: sqlite3.Connection, scope: str = "") -> list[str]:
@@ -296,42 +306,33 @@ def metric_names(conn: sqlite3.Connection, scope: str = "") -> list[str]:
 
 
 def status_counts(conn: sqlite3.Connection) -> StatusCounts:
-    row = conn.execute(
-        f"SELECT SUM({STATES['live']}), SUM({STATES['uncommitted']}), "
-        f"SUM({STATES['committed']}), SUM({STATES['crashed']}) FROM runs WHERE deleted = 0"
-    ).fetchone()
-    return StatusCounts(*(int(v or 0) for v in row))
+    """How many runs are in each of :data:`STATES`."""
+    sums = ", ".join(f"SUM({cond})" for cond in STATES.values())
+    row = conn.execute(f"SELECT {sums} FROM runs WHERE deleted = 0").fetchone()
+    return StatusCounts(*(int(n or 0) for n in row))
 
 
-#: Where a run is in its life. A run is live only while its process holds the journal
-#: lock; one whose process died is "crashed" (shown failed) until a writer seals it.
-STATES = {
-    "live": "object_id IS NULL AND status = 'running'",
-    "crashed": "object_id IS NULL AND status != 'running'",
-    "uncommitted": "object_id IS NOT NULL AND commit_id IS NULL",
-    "committed": "commit_id IS NOT NULL",
-}
+_ARTIFACT = "id, name, kind, step, shape, dtype, metadata, created_at, object_id, rel_path"
 
 
-def runs_by_state(conn: sqlite3.Connection, state: str) -> list[RunRow]:
-    """Runs that are live, crashed and not yet sealed, sealed but not committed, or
-    committed; oldest first."""
-    if state not in STATES:
-        raise InvalidInput(f"unknown state {shown(state)}: use one of {', '.join(STATES)}")
-    return run_rows(
-        conn.execute(
-            f"SELECT {RUN_COLUMNS} FROM runs WHERE {STATES[state]} AND deleted = 0 "
-            "ORDER BY started_at, id"
+def artifacts(
+    conn: sqlite3.Connection, run_ids: Sequence[str], kind: str | None = None
+) -> dict[str, tuple[Artifact, ...]]:
+    """The artifacts of the given runs (tables, texts, images; only those of ``kind``,
+    "matrix" or "text" say, if given), by run id, each run's by name then step; a run
+    without any maps to ``()``."""
+    cond, args = among("run_id", run_ids)
+    if kind is not None:
+        cond += " AND kind = ?"
+        args.append(kind)
+    found: dict[str, list[Artifact]] = {rid: [] for rid in run_ids}
+    sql = f"SELECT run_id, {_ARTIFACT} FROM artifacts WHERE {cond} ORDER BY run_id, name, step"
+    for r in dict_rows(conn.execute(sql, args)):
+        shape = tuple(loads(r["shape"])) if r["shape"] else None
+        found[r.pop("run_id")].append(
+            Artifact(**{**r, "shape": shape, "metadata": loads(r["metadata"])})
         )
-    )
-
-
-def runs_in_commit(conn: sqlite3.Connection, commit_id: str) -> list[RunRow]:
-    return run_rows(
-        conn.execute(
-            f"SELECT {RUN_COLUMNS} FROM runs WHERE commit_id = ? ORDER BY id", (commit_id,)
-        )
-    )
+    return {rid: tuple(items) for rid, items in found.items()}
 
 
 # one run ---------------------------------------------------------------------------------
@@ -342,47 +343,27 @@ def get_run(conn: sqlite3.Connection, text: object, odb: ObjectStore | None = No
     its curves summarised. With ``odb``, a sealed run's curve summary comes from its
     objects (see ``curves.curve_stats``)."""
     rid = resolve_run(conn, text)
-    run = run_row(dict_rows(conn.execute(f"SELECT {RUN_FULL} FROM runs WHERE id = ?", (rid,)))[0])
+    run = list_runs(conn, ids=[rid], include_deleted=True, full=True).items[0]
     assert run.code is not None and run.notes is not None  # a full row
-    metrics = {
-        name: num(value)
-        for name, value in conn.execute(
-            "SELECT name, value FROM scalar_metrics WHERE run_id = ? ORDER BY name", (rid,)
-        )
-    }
-    params = dict(
-        conn.execute("SELECT name, value FROM run_params WHERE run_id = ? ORDER BY name", (rid,))
-    )
-    artifacts = artifact_reader.artifacts(conn, [rid])[rid]
-    parents = dict_rows(
-        conn.execute(
-            "SELECT parent_type, parent_id, relation, created_at FROM lineage "
-            "WHERE child_type = 'run' AND child_id = ? ORDER BY id",
-            (rid,),
-        )
-    )
-    names = labels(conn, [(p["parent_type"], p["parent_id"]) for p in parents])
-    lineage = tuple(
-        LineageRef(
-            p["parent_type"],
-            p["parent_id"],
-            p["relation"],
-            p["created_at"],
-            names.get((p["parent_type"], p["parent_id"]), p["parent_id"]),
-            (p["parent_type"], p["parent_id"]) in names,
-        )
-        for p in parents
-    )
+    parents = conn.execute(
+        "SELECT parent_type, parent_id, relation, created_at FROM lineage "
+        "WHERE child_type = 'run' AND child_id = ? ORDER BY id",
+        (rid,),
+    ).fetchall()
+    names = labels(conn, [(t, i) for t, i, _, _ in parents])
     return RunDetail(
         run=run,
         config=run.config,
         notes=run.notes,
-        metrics=metrics,
-        params=params,
-        artifacts=artifacts,
+        metrics=headline(conn, [rid])[rid],
+        params=params(conn, rid),
+        artifacts=artifacts(conn, [rid])[rid],
         curves=curve_reader.curve_stats(conn, rid, odb=odb),
         todos=list_todos(conn, "run", rid, include_done=True).items,
         models=list_models(conn, run_id=rid).items,
-        lineage=lineage,
+        lineage=tuple(
+            LineageRef(t, i, rel, at, names.get((t, i), i), (t, i) in names)
+            for t, i, rel, at in parents
+        ),
         code=run.code,
     )

@@ -1,5 +1,6 @@
 """The runs table: runs with the columns a person picks (headline metrics, config keys,
-params, run fields), sorted by any of them and filtered on each, in SQL, one page at a time.
+params, run fields), sorted by any of them and filtered on each, in SQL, one page at a time;
+and the columns it can show for an experiment (what a column picker offers).
 
 Columns are named as people type them:
 
@@ -26,7 +27,7 @@ from extract.errors import InvalidInput
 from extract.index.models import Column, Direction, RunTable
 from extract.index.read._common import RUN_FULL, dict_rows, run_row, shown, subtree
 from extract.index.read._experiments import get_experiment
-from extract.index.read._runs import headline, search_condition
+from extract.index.read._runs import headline, metric_names, search_condition
 from extract.store.config import Config, metric_direction
 
 FIELDS = {
@@ -66,19 +67,20 @@ def _json_path(key: str) -> str:
     return "$" + "".join(f'."{part}"' for part in key.split("."))
 
 
+#: A param's or a headline metric's value of run ``r``: a subquery that seeks the run's rows.
+_LOGGED = {
+    "param": "(SELECT p.value FROM run_params p WHERE p.run_id = r.id AND p.name = ?)",
+    "metric": "(SELECT s.value FROM scalar_metrics s WHERE s.run_id = r.id AND s.name = ?)",
+}
+
+
 def _expr(col: Column) -> tuple[str, list[Any]]:
     """SQL for a column's value of run ``r``, and its arguments."""
     if col.kind == "field":
         return FIELDS[col.name], []
     if col.kind == "config":
         return "json_extract(r.config, ?)", [_json_path(_key(col))]
-    if col.kind == "param":
-        return "(SELECT p.value FROM run_params p WHERE p.run_id = r.id AND p.name = ?)", [
-            _key(col)
-        ]
-    return "(SELECT s.value FROM scalar_metrics s WHERE s.run_id = r.id AND s.name = ?)", [
-        _key(col)
-    ]
+    return _LOGGED[col.kind], [_key(col)]
 
 
 def _value(text: str) -> Any:
@@ -89,7 +91,7 @@ def _value(text: str) -> Any:
     return v if isinstance(v, int | float | str) and not isinstance(v, bool) else text
 
 
-def parse_filter(text: str) -> tuple[Column, str, Any]:
+def _parse_filter(text: str) -> tuple[Column, str, Any]:
     m = _FILTER.match(text) if isinstance(text, str) else None
     if m is None:
         raise InvalidInput(
@@ -116,7 +118,7 @@ def runs_table(
     """One page of the runs in the experiment ``scope`` and below, with ``columns``, sorted
     by ``sort`` (a column; by default newest first) and filtered by ``filters`` (see the
     module docstring), ``query`` and ``search`` (the search rule and filters of
-    ``runs.list_runs``). A metric column sorts best first unless ``descending`` says
+    ``list_runs``). A metric column sorts best first unless ``descending`` says
     otherwise; any other column ascending. The best value of each metric column among all
     the matching runs is marked by run id."""
     cols = tuple(column(c) for c in columns)
@@ -129,7 +131,7 @@ def runs_table(
         where.append(cond)
         args += more
     for text in filters:
-        col, op, value = parse_filter(text)
+        col, op, value = _parse_filter(text)
         expr, more = _expr(col)
         if op == "~":
             where.append(f"instr(lower(CAST({expr} AS TEXT)), lower(?)) > 0")
@@ -157,16 +159,13 @@ def runs_table(
         selects.append(expr)
         select_args += more
     extra = "".join(f", {s} AS c{i}" for i, s in enumerate(selects))
-    sql = (
-        f"SELECT {', '.join('r.' + c.strip() for c in RUN_FULL.split(','))}{extra} "
-        f"FROM runs r WHERE {cond} ORDER BY {order}"
-    )
+    sql = f"SELECT {RUN_FULL}{extra} FROM runs r WHERE {cond} ORDER BY {order}"
     page_args = [*select_args, *args, *order_args]
     if limit is not None:
         sql += " LIMIT ? OFFSET ?"
         page_args += [int(limit), int(offset)]
     rows = dict_rows(conn.execute(sql, page_args))
-    runs = tuple(run_row({k: v for k, v in r.items() if not _is_col(k)}) for r in rows)
+    runs = tuple(run_row(r) for r in rows)
     heads = headline(conn, [r.id for r in runs])
     values = tuple(
         tuple(_cell(c, r[f"c{i}"], heads[run.id]) for i, c in enumerate(cols))
@@ -178,10 +177,6 @@ def runs_table(
         if c.kind == "metric" and (rid := _best(conn, cond, args, c, directions[c.name]))
     }
     return RunTable(cols, runs, values, total, sort, desc, directions, best)
-
-
-def _is_col(key: str) -> bool:
-    return key.startswith("c") and key[1:].isdigit()
 
 
 def _cell(col: Column, raw: Any, heads: Mapping[str, float]) -> Any:
@@ -216,3 +211,69 @@ def cell_text(value: Any) -> str:
     if isinstance(value, list | dict):
         return json.dumps(value, sort_keys=True)
     return str(value)
+
+
+# the columns it can show ------------------------------------------------------------
+
+#: One step of a JSON path as SQLite's json_tree writes it: ``.key``, ``."quoted.key"`` or
+#: ``[index]`` (a list element: lists are values, not paths, as ``flatten_config`` has it).
+_STEP = re.compile(r'\.(?:"((?:[^"\\]|\\.)*)"|([^.\["]+))|\[(\d+)\]')
+
+
+def _dotted(fullkey: str) -> str | None:
+    """``$.opt."a.b"`` -> ``opt.a.b`` (a quoted key keeps its JSON escapes in the path:
+    they are decoded); None for a path into a list, or for the root."""
+    parts: list[str] = []
+    pos = 1  # after "$"
+    while pos < len(fullkey):
+        m = _STEP.match(fullkey, pos)
+        if m is None or m.group(3) is not None:
+            return None
+        quoted = m.group(1)
+        parts.append(json.loads(f'"{quoted}"') if quoted is not None else m.group(2))
+        pos = m.end()
+    return ".".join(parts) or None
+
+
+def _config_keys(conn: sqlite3.Connection, path: str) -> list[str]:
+    """The flattened (dotted) config keys that runs in the experiment ``path`` and below
+    hold, sorted: the leaves ``flatten_config`` makes. Deleted runs are left out. SQLite
+    walks the configs; only distinct paths reach Python."""
+    cond, args = subtree(path, "r.experiment_path")
+    rows = conn.execute(
+        "SELECT DISTINCT j.fullkey FROM runs r, json_tree(r.config) j "
+        f"WHERE r.deleted = 0 AND r.config IS NOT NULL AND json_valid(r.config) AND {cond} "
+        "AND j.fullkey != '$' AND (j.type != 'object' OR j.value = '{}')",
+        args,
+    ).fetchall()
+    return sorted({key for (fullkey,) in rows if (key := _dotted(str(fullkey))) is not None})
+
+
+def _param_names(conn: sqlite3.Connection, path: str) -> list[str]:
+    """The params (``run.log`` strings) that runs in ``path`` and below hold, sorted."""
+    cond, args = subtree(path, "r.experiment_path")
+    return [
+        str(r[0])
+        for r in conn.execute(
+            "SELECT DISTINCT p.name FROM run_params p JOIN runs r ON r.id = p.run_id "
+            f"WHERE r.deleted = 0 AND {cond} ORDER BY p.name",
+            args,
+        )
+    ]
+
+
+def table_columns(conn: sqlite3.Connection, scope: str = "") -> tuple[Column, ...]:
+    """Every column ``runs_table`` can show for the runs in ``scope`` and below, named as
+    it takes them: the run fields, then the headline metrics (``metric.<name>`` where a
+    name is also a run field's), the config keys (``config.<key>``) and the params
+    (``param.<name>``), each group sorted."""
+    path = get_experiment(conn, scope).path if scope else ""
+    metrics = [
+        Column("metric", f"metric.{m}" if m in FIELDS else m) for m in metric_names(conn, path)
+    ]
+    return (
+        *(Column("field", f) for f in FIELDS),
+        *metrics,
+        *(Column("config", f"config.{k}") for k in _config_keys(conn, path)),
+        *(Column("param", f"param.{p}") for p in _param_names(conn, path)),
+    )

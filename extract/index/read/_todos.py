@@ -7,19 +7,18 @@ from typing import Any
 
 from extract.errors import InvalidInput, TodoNotFound
 from extract.index.models import Page, Todo
-from extract.index.read._common import dict_rows, shown
+from extract.index.read._common import paged, shown
 
 SCOPE_TYPES = ("global", "experiment", "run")
 
-_SELECT = (
-    "SELECT t.id, t.scope_type, t.scope_id, t.content, t.done, t.priority, t.created_at, "
+_COLUMNS = (
+    "t.id, t.scope_type, t.scope_id, t.content, t.done, t.priority, t.created_at, "
     "t.completed_at, CASE t.scope_type "
     "WHEN 'run' THEN (SELECT r.experiment_path || '#' || COALESCE(r.name, r.id) FROM runs r "
     "WHERE r.id = t.scope_id) "
     "WHEN 'experiment' THEN (SELECT e.path FROM experiments e WHERE e.id = t.scope_id) "
-    "ELSE NULL END AS scope_label FROM todos t"
+    "ELSE NULL END AS scope_label"
 )
-_ORDER = " ORDER BY t.priority DESC, t.created_at ASC, t.id ASC"
 
 
 def list_todos(
@@ -63,16 +62,9 @@ def list_todos(
         args += [scope_type, sid]
     if not include_done:
         where.append("t.done = 0")
-    cond = (" WHERE " + " AND ".join(where)) if where else ""
-    total = int(conn.execute(f"SELECT COUNT(*) FROM todos t{cond}", args).fetchone()[0])
-    sql = _SELECT + cond + _ORDER
-    if limit is not None:
-        sql += " LIMIT ?"
-        args = [*args, int(limit)]
-    items = tuple(
-        Todo(**{**r, "done": bool(r["done"])}) for r in dict_rows(conn.execute(sql, args))
-    )
-    return Page(items, total)
+    order = "t.priority DESC, t.created_at ASC, t.id ASC"
+    rows, total = paged(conn, _COLUMNS, "todos t", " AND ".join(where) or "1", args, order, limit)
+    return Page(tuple(Todo(**{**r, "done": bool(r["done"])}) for r in rows), total)
 
 
 def resolve_todo(conn: sqlite3.Connection, ref: object) -> str:

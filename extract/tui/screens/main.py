@@ -19,8 +19,9 @@ from textual.widgets import ContentSwitcher
 from extract.tui.context import host
 from extract.tui.core import RunDetail
 from extract.tui.messages import Failed, GoToRun, MarksChanged, NodeFocused, StoreChanged
+from extract.tui.screens.browser import RunBrowser
 from extract.tui.screens.compare import CompareScreen, DiffScreen
-from extract.tui.screens.lists import RunBrowser, RunPicker, SearchScreen, SelectionScreen
+from extract.tui.screens.lists import RunPicker, SearchScreen, SelectionScreen
 from extract.tui.screens.popups import HelpScreen, TodoAdd
 from extract.tui.screens.tableview import TableScreen
 from extract.tui.widgets.bars import VIEWS, StatusBar, TabBar

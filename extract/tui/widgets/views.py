@@ -19,6 +19,7 @@ from extract.tui import dag, fmt, sections
 from extract.tui.context import host
 from extract.tui.core import MAX_LINEAGE_DEPTH
 from extract.tui.messages import DashboardLoaded, Failed, GoToRun, LineageLoaded, RowsLoaded
+from extract.tui.sections.common import _grid, _kv
 from extract.tui.theme import priority_color
 from extract.tui.widgets.vtable import VirtualTable
 
@@ -129,7 +130,7 @@ class RegistryView(Vertical):
         if m is None:
             self.query_one("#model-detail", Static).update("")
             return
-        t = sections._grid()
+        t = _grid()
         for key, value in (
             ("model", m.key),
             ("framework", m.framework or "—"),
@@ -142,7 +143,7 @@ class RegistryView(Vertical):
             ("metadata", json.dumps(m.metadata, sort_keys=True) if m.metadata else "—"),
             ("created", fmt.when(m.created_at)),
         ):
-            sections._kv(t, key, value, cfg)
+            _kv(t, key, value, cfg)
         hint = Text("enter: go to the run   L: lineage of this model", style="dim")
         self.query_one("#model-detail", Static).update(Group(t, hint))
 
