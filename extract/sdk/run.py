@@ -16,6 +16,7 @@ import os
 import socket
 import threading
 import time
+import warnings
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ import numpy as np
 from extract.errors import InvalidInput, PathNotFound
 from extract.index.access import open_index
 from extract.objects import ModelVersion, ObjectId, Tree, new_ulid
+from extract.sdk import ending
 from extract.sdk.background import Flusher
 from extract.sdk.values import INT64_MAX, INT64_MIN, int64, number, plain, text, to_float
 from extract.store import chunking
@@ -107,10 +109,13 @@ class Run:
         self._last_sync = self._t0
         self._unsynced = False
         self._finished = False
+        self._ended_by: str | None = None  # why the run was ended for the process, if it was
+        self._warned_ended = False
         with self._repo.writing():  # the code diff is unnamed until the start record is durable
             start = self._start_journal(store, experiment, plain_config, name, total_steps)
         store._indexer.run_started(start, self._out.offset)
         _flusher.add(self)
+        ending.started(self)  # finished at exit or on SIGTERM if the script does not
         # with [store] index_while_logging, the background indexer is told of every record
         # written and indexes it while the run goes on: most of the run's points are in
         # the index before finish()
@@ -170,9 +175,38 @@ class Run:
         state = "finished" if self._finished else "running"
         return f"<Run {self.id} {self.experiment.path}#{self.name or ''} {state}>"
 
-    def _check_open(self, what: str) -> None:
-        if self._finished:
+    def _check_open(self, what: str) -> bool:
+        """False while the run is open. After finish(), an error; after the run was ended
+        for the process (SIGTERM, interpreter exit: sdk/ending.py), True: the call is
+        dropped quietly, so a framework's own shutdown code goes on."""
+        if not self._finished:
+            return False
+        if self._ended_by is None:
             raise RuntimeError(f"run {self.id} is finished: {what}() is not allowed after finish()")
+        if not self._warned_ended:
+            self._warned_ended = True
+            warnings.warn(
+                f"extract: run {self.id} was ended ({self._ended_by}); {what}() and later "
+                "logging to it are dropped",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        return True
+
+    def _end(self, status: str, reason: str, wait: bool) -> bool:
+        """End the run for the process (sdk/ending.py): flush, note why, finish. With
+        ``wait`` False, give up (False) if the run's lock is held: the signal came while
+        this thread was inside the run's own code, which must not be re-entered."""
+        if not self._lock.acquire(blocking=wait):
+            return False
+        self._lock.release()
+        if self._finished:
+            return True
+        if reason:
+            self.note(f"extract: {reason}; the run was ended as {status}")
+        self._ended_by = reason or "the interpreter exited"
+        self.finish(status)
+        return True
 
     def finish(self, status: str = "completed") -> None:
         """Flush, seal the run into objects, index it. Safe to call more than once."""
@@ -181,6 +215,8 @@ class Run:
         if status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
         with self._lock:
+            if self._finished:
+                return  # finished by another thread meanwhile
             self._finished = True
             self._flush_locked()
             self._out.write([End(status, now_iso())], durable=True)
@@ -196,6 +232,7 @@ class Run:
                 seal_journal(self._store._indexer, self.journal_path, folded)
         finally:
             self._journal.close()
+            ending.ended(self)
         if self._store._auto_commit():
             commit_staged(
                 self._repo, f"run {self.id} ({self.name or self.experiment.path}) {status}"
@@ -204,7 +241,8 @@ class Run:
     # buffered values ---------------------------------------------------------------
     def log(self, **kwargs: float | int | str) -> None:
         """Headline values: numbers become metrics (latest wins), strings become params."""
-        self._check_open("log")
+        if self._check_open("log"):
+            return
         if "step" in kwargs:
             raise TypeError(
                 "log() takes no step: headline metrics hold one value per run. "
@@ -227,8 +265,8 @@ class Run:
 
     def curve(self, step: int, **metrics: float | int) -> None:
         """Per-step values for the live chart; numbers only (NaN and Inf are kept)."""
-        if self._finished:
-            self._check_open("curve")
+        if self._finished and self._check_open("curve"):
+            return
         if type(step) is not int or not INT64_MIN <= step <= INT64_MAX:
             step = self._step(step)
         for k, v in metrics.items():
@@ -317,7 +355,8 @@ class Run:
         axes: dict[str, str] | None = None,
     ) -> None:
         """A numpy array, stored chunked so a slice of it can be read without the rest."""
-        self._check_open("log_table")
+        if self._check_open("log_table"):
+            return
         _check_name("log_table", name)
         if not isinstance(data, np.ndarray):
             raise TypeError(f"log_table(): data must be a numpy array, got {type(data).__name__}")
@@ -349,7 +388,8 @@ class Run:
 
     def log_text(self, name: str, content: str) -> None:
         """A markdown text attached to the run."""
-        self._check_open("log_text")
+        if self._check_open("log_text"):
+            return
         _check_name("log_text", name)
         if not isinstance(content, str):
             raise TypeError(f"log_text(): content must be a str, got {type(content).__name__}")
@@ -373,7 +413,8 @@ class Run:
 
     # annotations -----------------------------------------------------------------
     def tag(self, *tags: str) -> None:
-        self._check_open("tag")
+        if self._check_open("tag"):
+            return
         for t in tags:
             if not isinstance(t, str) or not t.strip():
                 raise TypeError(f"tag(): tags must be non-empty strings, got {t!r}")
@@ -382,13 +423,15 @@ class Run:
             self._record(Tag(tuple(tags)))
 
     def note(self, content: str) -> None:
-        self._check_open("note")
+        if self._check_open("note"):
+            return
         if not isinstance(content, str):
             raise TypeError(f"note(): content must be a str, got {type(content).__name__}")
         self._record(Note(text(content, "note(): content")))
 
     def todo(self, content: str, priority: int = 0) -> None:
-        self._check_open("todo")
+        if self._check_open("todo"):
+            return
         _check_todo(content, priority)
         self._record(Todo(new_ulid(), content, priority, now_iso()))
 
@@ -402,7 +445,8 @@ class Run:
         framework: str = "pytorch",
     ) -> None:
         """Store a model file or directory as name@version. The same bytes are stored once."""
-        self._check_open("register_model")
+        if self._check_open("register_model"):
+            return
         for label, part in (("name", name), ("version", version)):
             if isinstance(part, str):
                 text(part, f"register_model(): {label}")
@@ -446,7 +490,8 @@ class Run:
         self, run: str | None = None, model: str | None = None, version: str | None = None
     ) -> None:
         """This run derives from another run (by id) or a model (name and version, or model id)."""
-        self._check_open("derived_from")
+        if self._check_open("derived_from"):
+            return
         if (run is None) == (model is None):
             raise ValueError("derived_from() takes exactly one of run= or model= (with version=)")
         if run is not None:
@@ -463,7 +508,8 @@ class Run:
 
     def branched_from(self, experiment: str | None = None, run: str | None = None) -> None:
         """This run branches from an experiment or another run (by id)."""
-        self._check_open("branched_from")
+        if self._check_open("branched_from"):
+            return
         if (experiment is None) == (run is None):
             raise ValueError("branched_from() takes exactly one of experiment= or run=")
         kind, value = ("experiment", experiment) if experiment is not None else ("run", run)
