@@ -6,8 +6,10 @@ A script that never calls ``finish()`` (no ``with`` block), or is stopped by SIG
 - At interpreter exit every open run is flushed and finished: ``completed`` when the
   interpreter exits normally, ``failed`` when an uncaught exception ends it (the
   exception is recorded in the run's notes).
-- On SIGTERM every open run is flushed and finished as ``failed`` with the signal
-  recorded, then the process dies as it would have: the handler that was installed
+- On SIGTERM every open run is flushed and ended as ``failed`` with the signal
+  recorded (its journal gets its end record, durably; sealing it into objects is left
+  to the next writing command or ``Store()``, so the process is gone in milliseconds,
+  well inside a scheduler's grace period), then the process dies as it would have: the handler that was installed
   before ours (a user's, a framework's) runs next, or, if there was none, the default
   action kills the process by the signal. Logging on a run ended this way is dropped
   quietly, so a framework's own shutdown code does not crash on it.
@@ -31,6 +33,7 @@ from typing import Any, Protocol
 
 class Endable(Protocol):
     id: str
+    _ending_asked: str | None
 
     def _end(self, status: str, reason: str, wait: bool) -> bool:
         """Flush and finish; False if ``wait`` is False and the run is busy."""
@@ -42,6 +45,8 @@ _lock = threading.Lock()
 _hooked = False  # atexit and sys.excepthook: once per process
 _previous: Any = None  # the SIGTERM handler ours replaced
 _uncaught: str | None = None  # what ended the interpreter, if an exception did
+_waiting: set[int] = set()  # runs a signal asked to end that could not end at once
+_signal: int | None = None  # that signal, handed on when the last of them has ended
 
 
 def _forget_in_child() -> None:
@@ -123,8 +128,9 @@ def _at_exit() -> None:
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    global _signal
     reason = f"the process received {signal.Signals(signum).name}"
-    busy = []
+    busy: list[Endable] = []
     for run in _snapshot():
         try:
             if not run._end("failed", reason, False):
@@ -134,19 +140,42 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     if not busy:
         _hand_on(signum, frame)
         return
+    # The signal came while a run's lock was held: by this thread, interrupted inside the
+    # run's own code (which must not be re-entered), or by the flusher. Each such run is
+    # ended by whichever comes first: this thread's next call into it, once the lock is
+    # free (Run._end_if_asked), or a thread that waits for the lock. The last one ended
+    # hands the signal on.
+    with _lock:
+        _signal = signum
+        _waiting.update(id(r) for r in busy)
+    for run in busy:
+        run._ending_asked = reason
 
-    # The signal came while this thread was inside a run's own critical section: finish
-    # those runs from a thread once the section is left, then signal again; that second
-    # delivery (no run open any more) goes straight on to the previous handler.
-    def later() -> None:
+    def wait_for_locks() -> None:
         for run in busy:
             try:
                 run._end("failed", reason, True)
             except Exception as e:
                 print(f"extract: could not finish run {run.id} on {reason}: {e}", file=sys.stderr)
-        os.kill(os.getpid(), signum)
+            done(run)
 
-    threading.Thread(target=later, name="extract-sigterm", daemon=True).start()
+    threading.Thread(target=wait_for_locks, name="extract-sigterm", daemon=True).start()
+
+
+def done(run: Endable) -> None:
+    """A run asked to end for a signal has ended: when it was the last, hand it on."""
+    global _signal
+    with _lock:
+        _waiting.discard(id(run))
+        signum, last = _signal, not _waiting
+        if last:
+            _signal = None
+    if not last or signum is None:
+        return
+    if threading.current_thread() is threading.main_thread():
+        _hand_on(signum, None)
+    else:  # delivered again: our handler, in the main thread, finds no open run
+        os.kill(os.getpid(), signum)
 
 
 def _hand_on(signum: int, frame: FrameType | None) -> None:

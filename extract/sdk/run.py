@@ -110,6 +110,7 @@ class Run:
         self._unsynced = False
         self._finished = False
         self._ended_by: str | None = None  # why the run was ended for the process, if it was
+        self._ending_asked: str | None = None  # a signal asked it to end (sdk/ending.py)
         self._warned_ended = False
         with self._repo.writing():  # the code diff is unnamed until the start record is durable
             start = self._start_journal(store, experiment, plain_config, name, total_steps)
@@ -194,19 +195,40 @@ class Run:
         return True
 
     def _end(self, status: str, reason: str, wait: bool) -> bool:
-        """End the run for the process (sdk/ending.py): flush, note why, finish. With
-        ``wait`` False, give up (False) if the run's lock is held: the signal came while
-        this thread was inside the run's own code, which must not be re-entered."""
+        """End the run for the process (sdk/ending.py); False, doing nothing, when ``wait``
+        is False and the run's lock is held (this thread may be inside the run's own
+        code, which must not be re-entered).
+
+        At exit the run is finished as finish() does. For a signal, what is buffered, a
+        note saying why and the end record go to the journal (durable), and sealing is
+        left to the next writing command or Store(): milliseconds, where sealing a long
+        run could outlast the scheduler's grace period. Nothing is lost either way."""
         if not self._lock.acquire(blocking=wait):
             return False
-        self._lock.release()
         if self._finished:
+            self._lock.release()
             return True
-        if reason:
-            self.note(f"extract: {reason}; the run was ended as {status}")
         self._ended_by = reason or "the interpreter exited"
-        self.finish(status)
+        if not reason:  # interpreter exit: seal as usual
+            self._lock.release()
+            self.finish(status)
+            return True
+        try:
+            self._finished = True
+            self._flush_locked()
+            note = Note(f"extract: {reason}; the run was ended as {status}")
+            self._out.write([note, End(status, now_iso())], durable=True)
+            self._journal.close()  # the lock goes: readers see the run is no longer live
+        finally:
+            self._lock.release()
+            ending.ended(self)
         return True
+
+    def _end_if_asked(self) -> None:
+        """A signal asked this run to end while its lock was held: end it now."""
+        if self._ending_asked is not None and not self._finished:
+            self._end("failed", self._ending_asked, True)
+        ending.done(self)
 
     def finish(self, status: str = "completed") -> None:
         """Flush, seal the run into objects, index it. Safe to call more than once."""
@@ -289,6 +311,8 @@ class Run:
             buf.append((step, now - self._t0, metrics))
             if len(buf) >= CURVE_FLUSH_STEPS or now - self._oldest >= FLUSH_SECONDS:
                 self._flush_locked()
+        if self._ending_asked is not None:
+            self._end_if_asked()
 
     @staticmethod
     def _step(step: Any) -> int:
