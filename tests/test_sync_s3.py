@@ -1,0 +1,296 @@
+"""The S3 transport against a real S3 server (moto's server mode on 127.0.0.1, started by
+``tests/s3server.py``): never a mocked client.
+
+First the transport contract that ``test_sync_transport.py`` runs over path and ssh and
+``test_sync_git.py`` over git (list_refs, walk/has/get/put, compare-and-swap, incremental
+fetch, refusal of bad bytes); then what only a bucket has: the layout of
+objects_spec/s3-remote.md, multipart packs, listing only new indexes, a service without
+conditional writes (a tiny real HTTP server that ignores the headers, as rclone's does),
+and bad inputs (a missing bucket, wrong credentials, a bucket holding other data, hostile
+objects, no boto3). The CLI, races of 8 processes and kills are in ``test_sync_s3_cli.py``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from extract.errors import (
+    CorruptObject,
+    ExtractError,
+    InvalidInput,
+    ObjectNotFound,
+    RefConflict,
+    StoreNotFound,
+)
+from extract.objects import Blob, ObjectId, encode_object, hash_bytes, to_hex
+from extract.sdk import Store
+from extract.store.fsck import fsck
+from extract.store.odb import decode_loose, encode_loose_bytes
+from extract.store.repo import MAIN, Repository
+from extract.sync import ops
+from extract.sync.transport import LocalTransport, open_transport, parse_url
+from extract.sync.transport.s3 import FORMAT_TEXT, S3Transport
+from extract.sync.transport.url import RemoteUrl
+from tests.s3server import S3, moto_server, s3
+from tests.sshd import add_runs, commit, make_store, reachable
+
+S3_FIXTURES = (moto_server, s3)  # imported for pytest
+FAKE = ObjectId(bytes(range(32)))
+
+
+@pytest.fixture(autouse=True)
+def _cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # provenance capture reads the tmp dir, not this checkout
+
+
+@pytest.fixture
+def connect(s3: S3) -> Iterator[Callable[..., S3Transport]]:
+    """``connect(store=None, prefix="team", create=False)``: an S3 transport to the bucket."""
+    opened: list[S3Transport] = []
+
+    def _open(store: Path | None = None, prefix: str = "team", create: bool = False) -> S3Transport:
+        t = open_transport(s3.url(prefix), create=create, store=store)
+        assert isinstance(t, S3Transport)
+        opened.append(t)
+        return t
+
+    yield _open
+    for t in opened:
+        t.close()
+
+
+def source(tmp_path: Path, runs: int = 3, name: str = "src") -> tuple[Repository, ObjectId]:
+    repo = make_store(tmp_path / name / ".extract")
+    add_runs(repo, runs, prefix=name)
+    return repo, commit(repo, "first")
+
+
+def objects_for(repo: Repository, head: ObjectId, since: ObjectId | None = None) -> list[ObjectId]:
+    return LocalTransport(repo.root).walk([head], [since] if since else [])
+
+
+def stored(repo: Repository, ids: list[ObjectId]) -> Iterator[tuple[ObjectId, bytes]]:
+    return ((oid, repo.objects.get_stored(oid)) for oid in ids)
+
+
+def children_first(repo: Repository, order: list[ObjectId]) -> None:
+    from extract.store.walk import object_links
+
+    pos = {oid: i for i, oid in enumerate(order)}
+    for oid in order:
+        for child in object_links(repo.objects, oid):
+            if child in pos:
+                assert pos[child] < pos[oid], f"{to_hex(oid)} sent before its link {to_hex(child)}"
+
+
+# the contract ----------------------------------------------------------------------------
+
+
+def test_list_refs(tmp_path: Path, s3: S3, connect: Callable[..., S3Transport]) -> None:
+    assert connect(create=True).list_refs() == {}
+    src, head = source(tmp_path)
+    t = connect(src.root, create=True)
+    t.put(stored(src, objects_for(src, head)))
+    t.update_ref(MAIN, head, None)
+    t.update_ref("refs/remotes/other/main", head, None)
+    assert connect().list_refs() == {MAIN: head, "refs/remotes/other/main": head}
+    assert s3.read("team/refs/heads/main") == to_hex(head).encode() + b"\n"
+    assert s3.read("team/FORMAT") == FORMAT_TEXT
+
+
+def test_walk_has_get_round_trip(tmp_path: Path, connect: Callable[..., S3Transport]) -> None:
+    src, first = source(tmp_path)
+    assert not ops.push(src, connect(src.root, create=True), "team").up_to_date
+    add_runs(src, 1, prefix="new")
+    second = commit(src, "second")
+    ops.push(src, connect(src.root), "team")
+
+    t = connect()  # no cache: everything from the bucket
+    assert t.list_refs() == {MAIN: second}
+    ids = t.walk([first], [])
+    assert len(ids) == len(set(ids))
+    assert set(ids) == reachable(src, first)
+    children_first(src, ids)
+    assert t.walk([first], [first]) == []
+    assert set(t.walk([second], [first])) == reachable(src, second) - reachable(src, first)
+
+    assert t.has([*ids, FAKE]) == [True] * len(ids) + [False]
+    got = list(t.get(ids))
+    assert [oid for oid, _ in got] == ids
+    for oid, form in got:
+        assert bytes(form) == src.objects.get_stored(oid)
+        assert hash_bytes(decode_loose(bytes(form), to_hex(oid), None)) == oid
+    with pytest.raises(ObjectNotFound, match=to_hex(FAKE)):
+        list(t.get([ids[0], FAKE]))
+    assert t.has(ids[:1]) == [True]  # still answers after an error
+
+
+def test_put_then_update_ref(tmp_path: Path, s3: S3, connect: Callable[..., S3Transport]) -> None:
+    src, head = source(tmp_path)
+    t = connect(src.root, create=True)
+    ids = objects_for(src, head)
+    assert t.put(stored(src, ids)) == len(ids)
+    assert t.has(ids) == [True] * len(ids)  # put: it goes with the next update_ref
+    assert t.put(stored(src, ids[:5])) == 5  # again: nothing new
+    assert t.list_refs() == {}
+    t.update_ref(MAIN, head, None)
+    assert t.list_refs() == {MAIN: head}
+    # The layout of objects_spec/s3-remote.md: FORMAT, one ref, packs with their indexes.
+    keys = s3.listing()
+    packs = [k for k in keys if k.startswith("team/packs/")]
+    indexes = [k for k in keys if k.startswith("team/index/")]
+    assert set(keys) == {"team/FORMAT", "team/refs/heads/main", *packs, *indexes}
+    assert len(packs) == len(indexes) == 1  # small objects only: one meta pack
+    assert indexes[0].split("-")[1] == "meta"
+    for k in indexes:
+        name = k.rsplit("-", 1)[1]
+        assert f"team/packs/{name}.pack" in packs
+        assert s3.read(f"team/packs/{name}.pack").endswith(s3.read(k))
+
+
+def test_update_ref_compare_and_swap(
+    tmp_path: Path, s3: S3, connect: Callable[..., S3Transport]
+) -> None:
+    src, first = source(tmp_path)
+    add_runs(src, 1, prefix="more")
+    second = commit(src, "second")
+    t = connect(src.root, create=True)
+    t.put(stored(src, objects_for(src, second)))
+    t.update_ref(MAIN, first, None)
+
+    with pytest.raises(RefConflict, match="fetch and merge"):
+        t.update_ref(MAIN, second, None)  # expected absent, but it exists
+    with pytest.raises(RefConflict):
+        t.update_ref(MAIN, second, second)  # expected the wrong value
+    assert connect().list_refs() == {MAIN: first}
+    t.update_ref(MAIN, second, first)
+    with pytest.raises(RefConflict):
+        t.update_ref(MAIN, first, first)  # a stale expectation loses
+    assert connect().list_refs() == {MAIN: second}
+
+    with pytest.raises(InvalidInput, match="invalid ref name"):
+        t.update_ref("refs/heads/../../escape", second, None)
+    with pytest.raises(InvalidInput, match="invalid ref name"):
+        t.update_ref("refs/heads/-rf", second, None)
+
+    # connectivity: a ref never moves to a commit whose objects are not all there
+    t2 = connect(prefix="other", create=True)
+    with pytest.raises(CorruptObject, match="did not arrive before it"):
+        t2.put([(first, src.objects.get_stored(first))])  # the commit alone, not its state
+    with pytest.raises(ObjectNotFound):
+        t2.update_ref(MAIN, first, None)
+    assert [k for k in s3.listing("other/") if "/refs/" in k] == []
+
+
+def test_two_pushers_race_one_wins(tmp_path: Path, connect: Callable[..., S3Transport]) -> None:
+    """Both saw an empty remote; the second to move the ref loses by If-None-Match."""
+    a, head_a = source(tmp_path, name="a")
+    b, head_b = source(tmp_path, name="b")
+    ta, tb = connect(a.root, create=True), connect(b.root, create=True)
+    assert ta.list_refs() == {} and tb.list_refs() == {}
+    ta.put(stored(a, objects_for(a, head_a)))
+    tb.put(stored(b, objects_for(b, head_b)))
+    ta.update_ref(MAIN, head_a, None)
+    with pytest.raises(RefConflict, match="fetch and merge"):
+        tb.update_ref(MAIN, head_b, None)
+    assert connect().list_refs() == {MAIN: head_a}
+    # and through ops: b is told to pull first, then gets in after a merge
+    with pytest.raises(RefConflict, match="pull"):
+        ops.push(b, connect(b.root), "team")
+    ops.fetch(b, connect(b.root), "team")
+    assert ops.merge(b, head_a).kind == "merge"
+    ops.push(b, connect(b.root), "team")
+    assert connect().list_refs() == {MAIN: b.refs.read(MAIN)}
+
+
+def test_a_ref_moved_between_read_and_write_loses(
+    tmp_path: Path, s3: S3, connect: Callable[..., S3Transport]
+) -> None:
+    """The ETag we read is stale by the time we write: the service says 412, we say
+    RefConflict, and the other writer's value stands."""
+    src, first = source(tmp_path)
+    add_runs(src, 1, prefix="more")
+    second = commit(src, "second")
+    t = connect(src.root, create=True)
+    t.put(stored(src, objects_for(src, second)))
+    t.update_ref(MAIN, first, None)
+    assert t.list_refs() == {MAIN: first}  # t now holds first's ETag
+    racer = connect(src.root)
+    racer.update_ref(MAIN, second, first)
+    t._refs = {MAIN: (first, t._refs[MAIN][1])} if t._refs else None  # (still the old ETag)
+    with pytest.raises(RefConflict):
+        t.update_ref(MAIN, second, first)
+    assert s3.read("team/refs/heads/main").startswith(to_hex(second).encode())
+
+
+def test_put_refuses_bytes_that_do_not_match_their_id(
+    s3: S3, connect: Callable[..., S3Transport]
+) -> None:
+    t = connect(create=True)
+    raw = encode_object(Blob(b"honest bytes"))
+    lie = hash_bytes(b"something else")
+    with pytest.raises(ExtractError, match="do not match the id"):
+        t.put([(lie, encode_loose_bytes(raw))])
+    junk = b"\xff\x00 not msgpack"
+    with pytest.raises(ExtractError):
+        t.put([(hash_bytes(junk), encode_loose_bytes(junk))])
+    with pytest.raises(CorruptObject, match="bad header"):
+        t.put([(hash_bytes(raw), raw)])  # canonical bytes are not the stored form
+    assert t.has([lie, hash_bytes(junk), hash_bytes(raw)]) == [False, False, False]
+    assert not [k for k in s3.listing() if "/packs/" in k or "/refs/" in k]
+
+
+def test_push_to_a_new_prefix_and_fetch_everything_then_only_the_new_run(
+    tmp_path: Path, s3: S3, connect: Callable[..., S3Transport]
+) -> None:
+    src, _ = source(tmp_path, runs=4)
+    model = tmp_path / "m.bin"
+    model.write_bytes(os.urandom(3 * 2**20))
+    with Store(src.root) as st, st.experiment({"sweep": "x", "trial": "m"}).run(name="m") as r:
+        r.register_model("m", "1", model)
+    first = commit(src, "model")
+    with pytest.raises(StoreNotFound, match="extract push"):
+        ops.fetch(src, connect(src.root), "team")  # nothing there, and not pushing
+    ops.push(src, connect(src.root, create=True), "team")
+
+    local = make_store(tmp_path / "local" / ".extract")
+    r1 = ops.fetch(local, connect(local.root), "team")
+    assert r1.head == first and r1.objects == len(reachable(src, first))
+    assert local.refs.read("refs/remotes/team/main") == first
+    assert ops.merge(local, first).kind == "fast-forward"
+    assert fsck(local).ok
+
+    add_runs(src, 1, prefix="late")
+    second = commit(src, "second")
+    pushed = ops.push(src, connect(src.root), "team")
+    new = reachable(src, second) - reachable(src, first)
+    assert pushed.objects == len(new), "a push sends only what the remote lacks"
+    r2 = ops.fetch(local, connect(local.root), "team")
+    assert r2.objects == len(new), "the incremental fetch brings exactly the new objects"
+    assert r2.bytes == sum(len(src.objects.get_stored(o)) for o in new)
+    r3 = ops.fetch(local, connect(local.root), "team")
+    assert r3.up_to_date and r3.objects == 0
+    assert fsck(local).ok
+
+
+def test_fetch_from_an_empty_prefix_when_pushing_is_allowed(
+    tmp_path: Path, connect: Callable[..., S3Transport]
+) -> None:
+    local = make_store(tmp_path / "local" / ".extract")
+    r = ops.fetch(local, connect(local.root, create=True), "team")
+    assert r.head is None and r.objects == 0
+
+
+# what only a bucket has ------------------------------------------------------------------
+
+
+def test_s3_urls() -> None:
+    assert parse_url("s3://bucket/some/prefix/") == RemoteUrl("s3", "some/prefix", "bucket")
+    assert parse_url("s3://my.bucket-1") == RemoteUrl("s3", "", "my.bucket-1")
+    for bad in ("s3://", "s3://B/x", "s3://ab", "s3://bucket/a//b", "s3://bucket/../x"):
+        with pytest.raises(InvalidInput):
+            parse_url(bad)
