@@ -9,15 +9,20 @@ install line, only when boto3 or moto cannot be imported (``.ci/run`` installs b
 
 from __future__ import annotations
 
+import contextlib
+import http.client
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -144,3 +149,94 @@ def s3(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> S3:
     bucket = f"t-{uuid.uuid4().hex[:20]}"
     client.create_bucket(Bucket=bucket)
     return S3(moto_server, bucket, client)
+
+
+class _Forget(BaseHTTPRequestHandler):
+    """Passes every request to moto without If-Match / If-None-Match: an S3 service that
+    does not implement conditional writes (as ``rclone serve s3`` does not), for the probe
+    that refuses one. moto does not check signatures, so dropping signed headers is fine."""
+
+    protocol_version = "HTTP/1.1"
+    upstream = 0
+
+    def _forward(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else None
+        headers = {
+            k: v for k, v in self.headers.items() if k.lower() not in ("if-match", "if-none-match")
+        }
+        conn = http.client.HTTPConnection("127.0.0.1", self.upstream, timeout=60)
+        try:
+            conn.request(self.command, self.path, body=body, headers=headers)
+            r = conn.getresponse()
+            data = r.read()
+        finally:
+            conn.close()
+        self.send_response(r.status)
+        for k, v in r.getheaders():
+            if k.lower() not in ("transfer-encoding", "content-length", "connection"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def forgetful_proxy(server: MotoServer) -> Iterator[str]:
+    """An endpoint URL in front of ``server`` that drops conditional-write headers."""
+    handler = type("Forget", (_Forget,), {"upstream": server.port})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@dataclass
+class AuthServer:
+    """A moto server that checks credentials: one bucket, a key that may do anything and a
+    read-only key (made by the first 4 requests, before moto starts checking)."""
+
+    server: MotoServer
+    bucket: str
+    admin: dict[str, str]
+    reader: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer]:
+    server = start_moto(tmp_path_factory.mktemp("moto-auth"), {"INITIAL_NO_AUTH_ACTION_COUNT": "4"})
+    try:
+        root = {"aws_access_key_id": "AKIAIOSFODNN7EXAMPLE", "aws_secret_access_key": "x"}
+        kw = {"endpoint_url": server.endpoint, "region_name": "us-east-1", **root}
+        session = boto3.session.Session()
+        session.client("s3", **kw).create_bucket(Bucket="guarded")  # 1
+        iam = session.client("iam", **kw)
+        iam.create_user(UserName="reader")  # 2
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                # (moto names ListObjectsV2 s3:ListObjectsV2, not s3:ListBucket as AWS does)
+                {"Effect": "Allow", "Action": ["s3:Get*", "s3:List*"], "Resource": "*"}
+            ],
+        }
+        iam.put_user_policy(  # 3
+            UserName="reader", PolicyName="ro", PolicyDocument=json.dumps(policy)
+        )
+        key = iam.create_access_key(UserName="reader")["AccessKey"]  # 4
+        reader = {
+            "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+        }
+        admin = {"AWS_ACCESS_KEY_ID": root["aws_access_key_id"], "AWS_SECRET_ACCESS_KEY": "x"}
+        yield AuthServer(server, "guarded", admin, reader)
+    finally:
+        stop(server)

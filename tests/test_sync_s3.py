@@ -20,11 +20,14 @@ import pytest
 
 from extract.errors import (
     CorruptObject,
+    CorruptPack,
     ExtractError,
     InvalidInput,
     ObjectNotFound,
     RefConflict,
+    RemoteError,
     StoreNotFound,
+    UnknownFormatVersion,
 )
 from extract.objects import Blob, ObjectId, encode_object, hash_bytes, to_hex
 from extract.sdk import Store
@@ -34,11 +37,12 @@ from extract.store.repo import MAIN, Repository
 from extract.sync import ops
 from extract.sync.transport import LocalTransport, open_transport, parse_url
 from extract.sync.transport.s3 import FORMAT_TEXT, S3Transport
+from extract.sync.transport.s3 import _transport as s3t
 from extract.sync.transport.url import RemoteUrl
-from tests.s3server import S3, moto_server, s3
+from tests.s3server import S3, AuthServer, auth_server, forgetful_proxy, moto_server, s3
 from tests.sshd import add_runs, commit, make_store, reachable
 
-S3_FIXTURES = (moto_server, s3)  # imported for pytest
+S3_FIXTURES = (moto_server, s3, auth_server)  # imported for pytest
 FAKE = ObjectId(bytes(range(32)))
 
 
@@ -294,3 +298,171 @@ def test_s3_urls() -> None:
     for bad in ("s3://", "s3://B/x", "s3://ab", "s3://bucket/a//b", "s3://bucket/../x"):
         with pytest.raises(InvalidInput):
             parse_url(bad)
+
+
+def test_big_blobs_go_up_in_multipart_data_packs(
+    tmp_path: Path, s3: S3, connect: Callable[..., S3Transport], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small pack sizes, so a 6 MiB model (chunks of up to 4 MiB) makes several data packs,
+    each sent as a multipart upload, and comes back byte for byte."""
+    monkeypatch.setattr(s3t, "PACK_TARGET", 2 * 2**20)
+    monkeypatch.setattr(s3t, "MULTIPART_AT", 1 * 2**20)
+    monkeypatch.setattr(s3t, "PART_SIZE", 5 * 2**20)  # S3's smallest part: one part each
+    monkeypatch.setattr(s3t, "WHOLE_BELOW", 0)
+    src, _ = source(tmp_path)
+    model = tmp_path / "m.bin"
+    model.write_bytes(os.urandom(6 * 2**20))
+    with Store(src.root) as st, st.experiment({"sweep": "x", "trial": "m"}).run(name="m") as r:
+        r.register_model("m", "1", model)
+    head = commit(src, "model")
+    ops.push(src, connect(src.root, create=True), "team")
+    indexes = [k for k in s3.listing() if k.startswith("team/index/")]
+    assert sum("-data-" in k for k in indexes) >= 2
+    assert sum("-meta-" in k for k in indexes) == 1
+    assert s3.client.list_multipart_uploads(Bucket=s3.bucket).get("Uploads", []) == []
+
+    local = make_store(tmp_path / "local" / ".extract")
+    r1 = ops.fetch(local, connect(local.root), "team")
+    assert r1.head == head and fsck(local).ok
+    assert ops.merge(local, head).kind == "fast-forward"
+    t = connect()
+    ids = t.walk([head], [])
+    assert [bytes(form) for _, form in t.get(ids)] == [src.objects.get_stored(o) for o in ids]
+
+
+def test_an_incremental_fetch_lists_only_new_indexes(
+    tmp_path: Path, s3: S3, connect: Callable[..., S3Transport]
+) -> None:
+    src, _ = source(tmp_path)
+    ops.push(src, connect(src.root, create=True), "team")
+    local = make_store(tmp_path / "local" / ".extract")
+    ops.fetch(local, connect(local.root), "team")
+    # An index stamped long ago that the cache never saw: an incremental listing starts
+    # after the newest index seen (less a margin), so it is not even listed ...
+    s3.write("team/index/00000000000001-meta-" + "0" * 64, b"never read")
+    add_runs(src, 1, prefix="late")
+    second = commit(src, "second")
+    ops.push(src, connect(src.root), "team")
+    t = connect(local.root)
+    r = ops.fetch(local, t, "team")
+    assert r.head == second and not t._listed_full
+    # ... while a fresh cache lists everything (and refuses the bogus index, which is no
+    # index at all) before a single object is fetched.
+    other = make_store(tmp_path / "other" / ".extract")
+    with pytest.raises(CorruptPack, match="too short for a pack index"):
+        ops.fetch(other, connect(other.root), "team")
+    assert other.refs.read("refs/remotes/team/main") is None
+    s3.client.delete_object(Bucket=s3.bucket, Key="team/index/00000000000001-meta-" + "0" * 64)
+    assert ops.fetch(other, connect(other.root), "team").head == second
+    assert fsck(other).ok
+
+
+def test_a_missing_bucket(tmp_path: Path, s3: S3) -> None:
+    src, _ = source(tmp_path)
+    with pytest.raises(StoreNotFound, match="does not exist"):
+        open_transport(f"s3://no-such-{s3.bucket}/x", create=True).list_refs()
+    assert src.refs.read("refs/remotes/x/main") is None
+
+
+def test_a_bucket_holding_something_else_is_refused(
+    tmp_path: Path, s3: S3, connect: Callable[..., S3Transport]
+) -> None:
+    s3.write("team/data.csv", b"a,b\n1,2\n")
+    src, _ = source(tmp_path)
+    with pytest.raises(StoreNotFound, match="not an extract remote"):
+        ops.push(src, connect(src.root, create=True), "team")
+    assert s3.listing() == ["team/data.csv"], "nothing was written"
+    s3.write("newer/FORMAT", b"extract-s3-remote 2\nhash blake3-256\n")
+    with pytest.raises(UnknownFormatVersion, match="Upgrade extract"):
+        ops.push(src, connect(src.root, prefix="newer", create=True), "team")
+    assert s3.listing("newer/") == ["newer/FORMAT"]
+
+
+def test_hostile_objects_are_refused_and_nothing_is_named(
+    tmp_path: Path, s3: S3, connect: Callable[..., S3Transport]
+) -> None:
+    """A bucket whose pack bytes do not match the ids its index claims: the fetch stops at
+    the first such object, the tracking ref does not move, the store stays sound."""
+    src, _ = source(tmp_path)
+    model = tmp_path / "m.bin"
+    model.write_bytes(os.urandom(2**20))
+    with Store(src.root) as st, st.experiment({"sweep": "x", "trial": "m"}).run(name="m") as r:
+        r.register_model("m", "1", model)
+    commit(src, "model")
+    ops.push(src, connect(src.root, create=True), "team")
+    [data] = [k for k in s3.listing() if "-data-" in k]
+    pack = f"team/packs/{data.rsplit('-', 1)[1]}.pack"
+    body = bytearray(s3.read(pack))
+    body[len(body) // 3] ^= 0xFF  # inside the model's bytes
+    s3.write(pack, bytes(body))
+
+    local = make_store(tmp_path / "local" / ".extract")
+    with pytest.raises(CorruptObject, match="do not match the id"):
+        ops.fetch(local, connect(local.root), "team")
+    assert local.refs.read("refs/remotes/team/main") is None
+    assert fsck(local).ok
+
+    # an index that does not match the pack it names is refused before any object is read
+    [meta] = [k for k in s3.listing() if "-meta-" in k]
+    idx = bytearray(s3.read(meta))
+    idx[0] ^= 0x01
+    s3.write(meta, bytes(idx))
+    other = make_store(tmp_path / "other" / ".extract")
+    with pytest.raises(CorruptPack, match="does not match the pack name"):
+        ops.fetch(other, connect(other.root), "team")
+    assert other.refs.read("refs/remotes/team/main") is None
+
+
+def test_a_ref_that_is_not_a_ref(
+    tmp_path: Path, s3: S3, connect: Callable[..., S3Transport]
+) -> None:
+    src, _ = source(tmp_path)
+    ops.push(src, connect(src.root, create=True), "team")
+    s3.write("team/refs/heads/main", b"rm -rf /\n")
+    with pytest.raises(UnknownFormatVersion, match="is not a ref"):
+        connect().list_refs()
+
+
+def test_a_service_without_conditional_writes_is_refused(
+    tmp_path: Path, s3: S3, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through a real HTTP server that drops If-Match / If-None-Match on the way: the probe
+    finds out on a key of its own, and nothing else is written."""
+    src, _ = source(tmp_path)
+    with forgetful_proxy(s3.server) as endpoint:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+        t = open_transport(s3.url(), create=True, store=src.root)
+        try:
+            with pytest.raises(RemoteError, match="does not support conditional writes"):
+                ops.push(src, t, "team")
+        finally:
+            t.close()
+    assert s3.listing() == ["team/FORMAT"], "no pack, no ref, no probe key left behind"
+    assert src.refs.read("refs/remotes/team/main") is None
+
+
+def _auth(server: AuthServer, keys: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in {**server.server.env(), **keys}.items():
+        monkeypatch.setenv(key, value)
+
+
+def test_wrong_credentials_and_no_permission(
+    tmp_path: Path, auth_server: AuthServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src, _ = source(tmp_path)
+    url = f"s3://{auth_server.bucket}/team"
+    _auth(auth_server, {"AWS_ACCESS_KEY_ID": "AKIANOBODYKNOWS00000"}, monkeypatch)
+    with pytest.raises(RemoteError, match=r"rejected the credentials \(InvalidAccessKeyId"):
+        open_transport(url, create=True).list_refs()
+    _auth(auth_server, {**auth_server.reader, "AWS_SECRET_ACCESS_KEY": "wrong"}, monkeypatch)
+    with pytest.raises(RemoteError, match=r"rejected the credentials \(SignatureDoesNotMatch"):
+        open_transport(url, create=True).list_refs()
+    _auth(auth_server, auth_server.reader, monkeypatch)  # may read and list, not write
+    with pytest.raises(StoreNotFound, match="extract push"):
+        open_transport(url).list_refs()
+    with (
+        open_transport(url, create=True, store=src.root) as t,
+        pytest.raises(RemoteError, match="permission denied to write"),
+    ):
+        ops.push(src, t, "team")
+    assert src.refs.read("refs/remotes/team/main") is None
