@@ -13,6 +13,7 @@ objects, no boto3). The CLI, races of 8 processes and kills are in ``test_sync_s
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -36,7 +37,7 @@ from extract.store.odb import decode_loose, encode_loose_bytes
 from extract.store.repo import MAIN, Repository
 from extract.sync import ops
 from extract.sync.transport import LocalTransport, open_transport, parse_url
-from extract.sync.transport.s3 import FORMAT_TEXT, S3Transport
+from extract.sync.transport.s3 import FORMAT_TEXT, S3Transport, remote_fsck, remote_gc
 from extract.sync.transport.s3 import _transport as s3t
 from extract.sync.transport.url import RemoteUrl
 from tests.s3server import S3, AuthServer, auth_server, forgetful_proxy, moto_server, s3
@@ -466,3 +467,88 @@ def test_wrong_credentials_and_no_permission(
     ):
         ops.push(src, t, "team")
     assert src.refs.read("refs/remotes/team/main") is None
+
+
+# gc and fsck of a bucket -------------------------------------------------------------------
+
+
+def _with_model(src: Repository, tmp_path: Path, name: str, size: int = 2**20) -> ObjectId:
+    model = tmp_path / f"{name}.bin"
+    model.write_bytes(os.urandom(size))
+    with Store(src.root) as st, st.experiment({"sweep": "x", "trial": name}).run(name=name) as r:
+        r.register_model(name, "1", model)
+    return commit(src, name)
+
+
+def test_gc_condemns_unreached_packs_then_deletes_them_and_pushers_do_not_count_on_them(
+    tmp_path: Path, s3: S3, connect: Callable[..., S3Transport]
+) -> None:
+    src, first = source(tmp_path)
+    ops.push(src, connect(src.root, create=True), "team")
+    kept = {k for k in s3.listing() if "/packs/" in k}
+    # a second line of history pushed to another ref, which then goes away: unreached
+    second = _with_model(src, tmp_path, "m")
+    t = connect(src.root)
+    t.put(stored(src, objects_for(src, second, first)))
+    t.update_ref("refs/heads/exp", second, None)
+    s3.client.delete_object(Bucket=s3.bucket, Key="team/refs/heads/exp")
+    unreached = {k for k in s3.listing() if "/packs/" in k} - kept
+    assert unreached
+    # a machine that knows every index as it is now (its cache will outlive the packs)
+    stale = make_store(tmp_path / "stale" / ".extract")
+    assert ops.fetch(stale, connect(stale.root), "team").head == first
+    s3.write("team/packs/" + "ab" * 32 + ".pack", b"left by a push that died")
+    s3.write("team/probe/" + "0" * 32, b"probe")
+
+    young = remote_gc(connect(), grace_seconds=3600)
+    assert young.condemned == [] and young.deleted == [] and young.orphans == []
+    # (moto says every upload started in 2010: this one is old at once)
+    s3.client.create_multipart_upload(Bucket=s3.bucket, Key="team/packs/unfinished.pack")
+    time.sleep(1.1)  # the packs are now older than a 1 s grace period
+    first_gc = remote_gc(connect(), grace_seconds=1)
+    assert len(first_gc.condemned) == len(unreached) and first_gc.deleted == []
+    assert first_gc.orphans == ["packs/" + "ab" * 32 + ".pack"]
+    assert first_gc.probes_removed == 1 and first_gc.uploads_aborted == 1
+    assert b"\n" in s3.read("team/gc/condemned")
+
+    # A push of that history now sends it again rather than count on condemned packs ...
+    pushed = ops.push(src, connect(src.root), "team")
+    assert pushed.objects == len(objects_for(src, second, first))
+    time.sleep(1.1)
+    second_gc = remote_gc(connect(), grace_seconds=1)
+    assert {f"team/packs/{n}.pack" for n, _ in second_gc.deleted} == unreached
+    # ... so once they are gone, the history is whole.
+    after = set(s3.listing())
+    assert kept <= after and not unreached & after
+    local = make_store(tmp_path / "local" / ".extract")
+    assert ops.fetch(local, connect(local.root), "team").head == second
+    assert fsck(local).ok
+    # the stale cache names deleted packs: the fetch finds that out and lists again
+    assert ops.fetch(stale, connect(stale.root), "team").head == second
+    assert fsck(stale).ok
+    check = remote_fsck(connect(), read_data=True)
+    assert check.ok, check.problems
+    assert check.unreachable_packs == 0 and check.reachable == len(reachable(src, second))
+
+
+def test_fsck_of_a_bucket_finds_missing_and_damaged_packs(
+    tmp_path: Path, s3: S3, connect: Callable[..., S3Transport]
+) -> None:
+    src, _ = source(tmp_path)
+    _with_model(src, tmp_path, "m")
+    ops.push(src, connect(src.root, create=True), "team")
+    rep = remote_fsck(connect(), read_data=True)
+    assert rep.ok and rep.verified == rep.reachable
+    [data] = [k for k in s3.listing() if "-data-" in k]
+    pack = f"team/packs/{data.rsplit('-', 1)[1]}.pack"
+    body = bytearray(s3.read(pack))
+    body[len(body) // 3] ^= 0xFF
+    s3.write(pack, bytes(body))
+    assert remote_fsck(connect()).ok, "without --read-data blob bytes are not read"
+    damaged = remote_fsck(connect(), read_data=True)
+    assert (not damaged.ok and "do not match" in " ".join(damaged.problems)) or any(
+        "corrupt object" in p for p in damaged.problems
+    )
+    s3.client.delete_object(Bucket=s3.bucket, Key=pack)
+    missing = remote_fsck(connect())
+    assert any("is missing" in p for p in missing.problems)

@@ -303,3 +303,30 @@ def test_fetch_killed_midway_then_resumed(
     assert again["objects"] == total - arrived, "what arrived before the kill was resent"
     assert again["head"] == to_hex(head)
     assert fsck(repo).ok
+
+
+def test_gc_and_fsck_of_a_bucket_remote_through_the_cli(tmp_path: Path, s3: S3) -> None:
+    a = make_store(tmp_path / "a" / ".extract")
+    add_runs(a, 1, prefix="a")
+    commit(a, "a")
+    store = ["--store", str(a.root)]
+    ok(extract("remote", "add", *store, "team", s3.url(), cwd=tmp_path))
+    ok(extract("remote", "add", *store, "disk", str(tmp_path / "disk"), cwd=tmp_path))
+    ok(extract("push", *store, "team", cwd=tmp_path))
+    s3.write("team/packs/" + "cd" * 32 + ".pack", b"left by a push that died")
+    checked = json.loads(ok(extract("fsck", *store, "--remote", "team", "--json", cwd=tmp_path)))
+    assert checked["ok"] and checked["reachable"] > 0 and checked["problems"] == []
+    dry = as_json(
+        extract("gc", *store, "--remote", "team", "--grace", "0", "-n", "--json", cwd=tmp_path)
+    )
+    assert dry["orphans"] == ["packs/" + "cd" * 32 + ".pack"]
+    assert "team/packs/" + "cd" * 32 + ".pack" in s3.listing()
+    out = ok(extract("gc", *store, "--remote", "team", "--grace", "0", cwd=tmp_path))
+    assert "deleted 1 packs" in out
+    assert "team/packs/" + "cd" * 32 + ".pack" not in s3.listing()
+    one_line_error(extract("gc", *store, "--remote", "disk", cwd=tmp_path), 2, "s3:// remotes")
+    # a pack the refs need, gone: fsck says so and exits 1
+    [meta] = [k for k in s3.listing() if "-meta-" in k]
+    s3.client.delete_object(Bucket=s3.bucket, Key=f"team/packs/{meta.rsplit('-', 1)[1]}.pack")
+    r = extract("fsck", *store, "--remote", "team", cwd=tmp_path)
+    assert r.returncode == 1 and "is missing" in r.stderr and "remote has errors" in r.stdout

@@ -18,10 +18,27 @@ written.
 The local cache ``<store>/cache/s3/<16 hex>/`` keeps the indexes seen and the meta packs;
 index keys sort by time, so a fetch lists only the newest (``LIST_MARGIN_MS``). It is
 derived: deleting it costs one full listing and download of the meta packs, never data.
+
+``remote_gc`` and ``remote_fsck`` (``_maintain``) are ``extract gc --remote`` and
+``extract fsck --remote``.
 """
 
 from extract.sync.transport.s3._client import WORKERS
 from extract.sync.transport.s3._layout import FORMAT_TEXT
+from extract.sync.transport.s3._maintain import (
+    RemoteFsckReport,
+    RemoteGcReport,
+    remote_fsck,
+    remote_gc,
+)
 from extract.sync.transport.s3._transport import S3Transport
 
-__all__ = ["FORMAT_TEXT", "WORKERS", "S3Transport"]
+__all__ = [
+    "FORMAT_TEXT",
+    "WORKERS",
+    "RemoteFsckReport",
+    "RemoteGcReport",
+    "S3Transport",
+    "remote_fsck",
+    "remote_gc",
+]

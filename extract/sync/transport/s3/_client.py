@@ -152,9 +152,9 @@ class Bucket:
 
     def list_keys(
         self, rel_prefix: str, start_after: str | None = None
-    ) -> Iterator[tuple[str, int]]:
-        """(key relative to the prefix, size) of every object under ``rel_prefix``, in key
-        order, after ``start_after`` (relative) if given."""
+    ) -> Iterator[tuple[str, int, float]]:
+        """(key relative to the prefix, size, last modified as a Unix time) of every object
+        under ``rel_prefix``, in key order, after ``start_after`` (relative) if given."""
         args: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self.key(rel_prefix)}
         if start_after:
             args["StartAfter"] = self.key(start_after)
@@ -162,20 +162,23 @@ class Bucket:
             with self.errors("list", rel_prefix):
                 r = self.client.list_objects_v2(**args)
             for item in r.get("Contents", []):
-                yield str(item["Key"])[len(self.prefix) :], int(item["Size"])
+                rel = str(item["Key"])[len(self.prefix) :]
+                yield rel, int(item["Size"]), float(item["LastModified"].timestamp())
             if not r.get("IsTruncated"):
                 return
             args["ContinuationToken"] = r["NextContinuationToken"]
 
-    def multipart_uploads(self) -> list[tuple[str, str, Any]]:
-        """(key relative to the prefix, upload id, started) of every unfinished upload."""
+    def multipart_uploads(self) -> list[tuple[str, str, float]]:
+        """(key relative to the prefix, upload id, started as a Unix time) of every
+        unfinished multipart upload under the prefix."""
         out = []
         args: dict[str, Any] = {"Bucket": self.bucket, "Prefix": self.prefix}
         while True:
             with self.errors("list uploads", ""):
                 r = self.client.list_multipart_uploads(**args)
             for u in r.get("Uploads", []):
-                out.append((str(u["Key"])[len(self.prefix) :], str(u["UploadId"]), u["Initiated"]))
+                rel = str(u["Key"])[len(self.prefix) :]
+                out.append((rel, str(u["UploadId"]), float(u["Initiated"].timestamp())))
             if not r.get("IsTruncated"):
                 return out
             args["KeyMarker"] = r["NextKeyMarker"]

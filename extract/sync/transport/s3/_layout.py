@@ -19,6 +19,10 @@ FORMAT_TEXT = b"extract-s3-remote 1\nhash blake3-256\n"
 REFS = "refs/"
 PACKS = "packs/"
 INDEX = "index/"
+PROBES = "probe/"
+#: The packs gc found unreachable, and when: a pusher does not count on their objects
+#: (it sends them again), and a later gc deletes them once the grace period has passed.
+CONDEMNED_KEY = "gc/condemned"
 #: ``meta`` packs hold every object except blobs (small; a reader keeps them whole);
 #: ``data`` packs hold blobs only (large; a reader takes byte ranges of them).
 KINDS = ("meta", "data")
@@ -37,6 +41,21 @@ def parse_index_key(rel: str) -> tuple[int, str, str] | None:
     """(stamp, kind, pack name) of an index key, or None for a key that is not one."""
     m = _INDEX_KEY.match(rel)
     return None if m is None else (int(m.group(1)), m.group(2), m.group(3))
+
+
+def parse_condemned(body: bytes, where: str) -> dict[str, int]:
+    """``<pack name> <stamp>`` lines -> {pack name: stamp}."""
+    out: dict[str, int] = {}
+    for line in body.decode("ascii", "replace").splitlines():
+        name, _, stamp = line.partition(" ")
+        if not re.fullmatch(r"[0-9a-f]{64}", name) or not stamp.isdigit():
+            raise UnknownFormatVersion(f"{where}: line {line[:80]!r} is not '<pack name> <stamp>'")
+        out[name] = int(stamp)
+    return out
+
+
+def condemned_body(condemned: dict[str, int]) -> bytes:
+    return "".join(f"{n} {condemned[n]}\n" for n in sorted(condemned)).encode("ascii")
 
 
 def now_stamp() -> int:

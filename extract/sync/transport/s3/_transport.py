@@ -18,9 +18,19 @@ from extract.errors import (
     ExtractError,
     ObjectNotFound,
     RefConflict,
+    RemoteError,
     StoreNotFound,
 )
-from extract.objects import ObjectId, ObjectKind, check_ref_name, decode_object, hash_bytes, to_hex
+from extract.objects import (
+    Blob,
+    ObjectId,
+    ObjectKind,
+    check_ref_name,
+    decode_object,
+    encode_object,
+    hash_bytes,
+    to_hex,
+)
 from extract.objects.codec import scan_links
 from extract.store.odb import (
     BLOB_HEAD,
@@ -28,12 +38,14 @@ from extract.store.odb import (
     DiskObjectStore,
     check_stored,
     decode_loose,
+    encode_loose_bytes,
     stored_blob_span,
 )
 from extract.store.pack import Pack, pread_all, read_pack
 from extract.sync.transport._base import Tick, Transport, receive
 from extract.sync.transport.s3._client import WORKERS, Bucket, Lost
 from extract.sync.transport.s3._layout import (
+    CONDEMNED_KEY,
     FORMAT_KEY,
     FORMAT_TEXT,
     INDEX,
@@ -44,6 +56,7 @@ from extract.sync.transport.s3._layout import (
     index_key,
     now_stamp,
     pack_key,
+    parse_condemned,
     parse_index,
     parse_index_key,
     parse_ref,
@@ -68,6 +81,10 @@ RANGE_GAP = 2**20
 #: whose clocks are behind ours; anything older that was missed is found by a full listing
 #: when a walk needs an object no known index has.
 LIST_MARGIN_MS = 3600 * 1000
+
+
+class _PackGone(RemoteError):
+    """A pack a known index names is no longer in the bucket."""
 
 
 class _Graph:
@@ -123,7 +140,8 @@ class S3Transport(Transport):
         self._where: dict[ObjectId, tuple[PackIndex, int, int]] = {}
         self._loaded = False
         self._listed_full = False
-        self._meta_open: dict[str, tuple[int, Pack]] = {}
+        self._condemned: dict[str, int] = {}  # packs gc means to delete: not counted on
+        self._meta_open: dict[str, Pack] = {}  # meta packs in the cache, checked
         self._probed = False
         # push side: what put() took and has not yet seen uploaded
         self._meta_buf: dict[ObjectId, Buffer] = {}
@@ -172,7 +190,7 @@ class S3Transport(Transport):
             self._refs = refs
             return refs
         names = []
-        for rel, _ in self.b.list_keys(REFS):
+        for rel, *_ in self.b.list_keys(REFS):
             try:
                 check_ref_name(rel)
             except ExtractError:
@@ -254,6 +272,9 @@ class S3Transport(Transport):
         """The cached indexes, then the ones written since (an incremental listing)."""
         if self._loaded:
             return
+        got = self.b.get_or_none(CONDEMNED_KEY)
+        if got is not None:
+            self._condemned = parse_condemned(got[0], self.b.where(CONDEMNED_KEY))
         for f in sorted((self.cache / "index").iterdir()):
             parsed = parse_index_key(INDEX + f.name)
             if parsed is None:
@@ -273,7 +294,7 @@ class S3Transport(Transport):
             newest = max(i.stamp for i in self._indexes.values())
             after = f"{INDEX}{max(newest - LIST_MARGIN_MS, 0):014d}"
         listed = []
-        for rel, _ in self.b.list_keys(INDEX, after):
+        for rel, *_ in self.b.list_keys(INDEX, after):
             parsed = parse_index_key(rel)
             if parsed is not None:
                 listed.append((rel, parsed))
@@ -293,18 +314,22 @@ class S3Transport(Transport):
         return idx
 
     def _add_index(self, idx: PackIndex) -> None:
+        """Know ``idx``'s objects; where a pack gc condemned holds one too, read the other."""
+        condemned = self._condemned
         with self._lock:
             self._indexes[idx.name] = idx
             for oid, (offset, length) in idx.entries.items():
-                self._where.setdefault(oid, (idx, offset, length))
+                here = self._where.get(oid)
+                if here is None or (here[0].name in condemned and idx.name not in condemned):
+                    self._where[oid] = (idx, offset, length)
 
     def _drop_index(self, name: str) -> None:
-        idx = self._indexes.pop(name)
-        for oid in idx.entries:
-            if self._where.get(oid, (None,))[0] is idx:
-                del self._where[oid]
+        self._indexes.pop(name)
         for f in (self.cache / "index").glob(f"*-{name}"):
             f.unlink(missing_ok=True)
+        self._where.clear()  # objects it held may be in other packs too
+        for idx in list(self._indexes.values()):
+            self._add_index(idx)
 
     def _locate(self, oid: ObjectId, hard: bool = False) -> tuple[PackIndex, int, int] | None:
         """Where ``oid`` is in the bucket; ``hard``: list every index once before saying no."""
@@ -316,13 +341,11 @@ class S3Transport(Transport):
         return loc
 
     def _present(self, oid: ObjectId) -> bool:
-        """In the bucket, or put in this session."""
-        return (
-            oid in self._meta_buf
-            or oid in self._inflight
-            or oid in self._data_buf
-            or self._locate(oid) is not None
-        )
+        """In the bucket (in a pack gc has not condemned), or put in this session."""
+        if oid in self._meta_buf or oid in self._inflight or oid in self._data_buf:
+            return True
+        loc = self._locate(oid)
+        return loc is not None and loc[0].name not in self._condemned
 
     def _cache_file(self, path: Path, data: Buffer) -> None:
         """A derived file, whole or not at all (no fsync: a torn one fails its check and is
@@ -339,32 +362,35 @@ class S3Transport(Transport):
 
     # reading objects ---------------------------------------------------------------------
 
-    def _meta_pack(self, idx: PackIndex) -> tuple[int, Pack]:
-        """A meta pack, whole, from the cache (downloaded and checked first if need be)."""
+    def _meta_pack(self, idx: PackIndex) -> Pack:
+        """A meta pack, whole, in the cache (downloaded and checked first if need be)."""
         with self._lock:
-            opened = self._meta_open.get(idx.name)
-        if opened is not None:
-            return opened
+            pack = self._meta_open.get(idx.name)
+        if pack is not None:
+            return pack
         path = self.cache / "meta" / f"{idx.name}.pack"
-        pack = None
         if path.exists():
             with contextlib.suppress(CorruptPack, OSError):
                 pack = read_pack(path)
         if pack is None:
-            data, _ = self.b.get(pack_key(idx.name))
+            data, _ = self._get_pack(idx, None)
             self._cache_file(path, data)
             try:
                 pack = read_pack(path)
             except CorruptPack as e:
                 path.unlink(missing_ok=True)
                 raise CorruptPack(self.b.where(pack_key(idx.name)), e.why) from None
-        fd = os.open(path, os.O_RDONLY)
         with self._lock:
-            if idx.name in self._meta_open:
-                os.close(fd)
-                return self._meta_open[idx.name]
-            self._meta_open[idx.name] = (fd, pack)
-        return fd, pack
+            self._meta_open[idx.name] = pack
+        return pack
+
+    def _get_pack(self, idx: PackIndex, byte_range: tuple[int, int] | None) -> tuple[bytes, str]:
+        try:
+            return self.b.get(pack_key(idx.name), byte_range)
+        except ObjectNotFound:
+            raise _PackGone(
+                f"{self.b.where(pack_key(idx.name))} is gone (a gc of the remote removed it)"
+            ) from None
 
     def _all_meta(self) -> None:
         """Every meta pack in the cache, the missing ones downloaded in parallel: a walk
@@ -389,11 +415,16 @@ class S3Transport(Transport):
             return blob
         if not self._meta_open:
             self._all_meta()
-        fd, pack = self._meta_pack(idx)
-        hit = pack.find(oid)
-        if hit != (offset, length):
+        pack = self._meta_pack(idx)
+        if pack.find(oid) != (offset, length):
             raise CorruptPack(self.b.where(pack_key(idx.name)), "its index object disagrees")
-        return pread_all(fd, length, offset)
+        # Opened per read, not kept open: a remote with thousands of pushes has thousands
+        # of meta packs, more than a process may hold open.
+        fd = os.open(pack.path, os.O_RDONLY)
+        try:
+            return pread_all(fd, length, offset)
+        finally:
+            os.close(fd)
 
     def _meta_raw(self, oid: ObjectId) -> bytes:
         """Verified canonical bytes of a structured object."""
@@ -433,7 +464,7 @@ class S3Transport(Transport):
         self, read: tuple[PackIndex, int, int, list[tuple[ObjectId, int, int]]]
     ) -> list[tuple[ObjectId, memoryview]]:
         idx, start, end, items = read
-        body, _ = self.b.get(pack_key(idx.name), (start, end))
+        body, _ = self._get_pack(idx, (start, end))
         view = memoryview(body)
         return [
             (oid, view[offset - start : offset - start + length]) for oid, offset, length in items
@@ -483,7 +514,11 @@ class S3Transport(Transport):
 
     def walk(self, wants: Sequence[ObjectId], haves: Sequence[ObjectId]) -> list[ObjectId]:
         self._check_remote()
-        return objects_to_send(_Graph(self), wants, haves)
+        try:
+            return objects_to_send(_Graph(self), wants, haves)
+        except _PackGone:
+            self._refresh(full=True)  # as in copy_into
+            return objects_to_send(_Graph(self), wants, haves)
 
     def has(self, ids: Sequence[ObjectId]) -> list[bool]:
         return [self._present(i) for i in ids]
@@ -494,7 +529,14 @@ class S3Transport(Transport):
             yield oid, got[oid]
 
     def copy_into(self, odb: DiskObjectStore, ids: Sequence[ObjectId], tick: Tick) -> None:
-        receive(odb, self._stream(ids), tick)
+        try:
+            receive(odb, self._stream(ids), tick)
+        except _PackGone:
+            # A gc deleted a pack our cached indexes still name, after moving its objects'
+            # only reachable copies nowhere (it deletes only duplicates and unreached
+            # packs): list everything once, and take what is missing from the others.
+            self._refresh(full=True)
+            receive(odb, self._stream([i for i in ids if not odb.has(i)]), tick)
 
     # writing objects ---------------------------------------------------------------------
 
@@ -535,6 +577,14 @@ class S3Transport(Transport):
         self, items: list[tuple[ObjectId, Buffer]], kind: str
     ) -> tuple[PackIndex, bytes | None]:
         built = build_pack(items)
+        salt = 0
+        while built.name in self._condemned:
+            # The same objects as a pack gc condemned make the same pack name, and the
+            # upload would find that pack "already there" and count on it while gc may
+            # be deleting it: one more (unreferenced) object makes a pack of our own.
+            salt += 1
+            raw = encode_object(Blob(f"extract: a pack of its own #{salt}".encode()))
+            built = build_pack([*items, (hash_bytes(raw), encode_loose_bytes(raw))])
         view = memoryview(built.data)
         try:
             if len(view) >= MULTIPART_AT:
@@ -578,9 +628,6 @@ class S3Transport(Transport):
         for f in self._uploads:
             f.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)
-        for fd, _ in self._meta_open.values():
-            with contextlib.suppress(OSError):
-                os.close(fd)
         self._meta_open.clear()
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
