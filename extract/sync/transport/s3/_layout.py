@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Container
 from dataclasses import dataclass
 
 import blake3
 
 from extract.errors import CorruptPack, InvalidInput, UnknownFormatVersion
-from extract.objects import ObjectId, from_hex, to_hex
-from extract.store.odb import Buffer
+from extract.objects import Blob, ObjectId, encode_object, from_hex, hash_bytes, to_hex
+from extract.store.odb import Buffer, encode_loose_bytes
 from extract.store.pack import ENTRY, PACK_HEADER, TRAILER
 
 FORMAT_KEY = "FORMAT"
@@ -95,8 +96,23 @@ class BuiltPack:
     entries: dict[ObjectId, tuple[int, int]]
 
 
-def build_pack(items: list[tuple[ObjectId, Buffer]]) -> BuiltPack:
-    """A pack in the store's pack format (objects_spec/store.md#packs) of ``items``."""
+def build_pack(items: list[tuple[ObjectId, Buffer]], avoid: Container[str] = ()) -> BuiltPack:
+    """A pack in the store's pack format (objects_spec/store.md#packs) of ``items``, whose
+    name is not in ``avoid``.
+
+    The same objects as a pack gc condemned make the same pack name, and the upload would
+    find that pack "already there" and count on it while gc may be deleting it: one more
+    (unreferenced) object makes a pack of its own."""
+    built = _build(items)
+    salt = 0
+    while built.name in avoid:
+        salt += 1
+        raw = encode_object(Blob(f"extract: a pack of its own #{salt}".encode()))
+        built = _build([*items, (hash_bytes(raw), encode_loose_bytes(raw))])
+    return built
+
+
+def _build(items: list[tuple[ObjectId, Buffer]]) -> BuiltPack:
     entries: dict[ObjectId, tuple[int, int]] = {}
     parts: list[Buffer] = [PACK_HEADER]
     size = len(PACK_HEADER)
@@ -112,6 +128,37 @@ def build_pack(items: list[tuple[ObjectId, Buffer]]) -> BuiltPack:
     tail = index + TRAILER.pack(len(entries), size, digest)
     parts.append(tail)
     return BuiltPack(digest.hex(), b"".join(parts), tail, entries)
+
+
+#: One GET of a data pack: (pack, start, end, [(id, offset, length)]) for the objects in it.
+Read = tuple["PackIndex", int, int, list[tuple[ObjectId, int, int]]]
+
+
+def plan_reads(
+    wanted: list[tuple[ObjectId, PackIndex, int, int]], whole_below: int, gap: int
+) -> list[Read]:
+    """The GETs that bring ``wanted`` (id, pack, offset, length): a pack whole when at least
+    half of it is wanted or it is smaller than ``whole_below``, else byte ranges of the
+    wanted objects, merged across gaps under ``gap``."""
+    by_pack: dict[str, list[tuple[ObjectId, PackIndex, int, int]]] = {}
+    for w in wanted:
+        by_pack.setdefault(w[1].name, []).append(w)
+    reads: list[Read] = []
+    for items in by_pack.values():
+        idx = items[0][1]
+        items.sort(key=lambda w: w[2])
+        need = sum(w[3] for w in items)
+        if need * 2 >= idx.body_end or idx.body_end <= whole_below:
+            reads.append((idx, 0, idx.body_end, [(w[0], w[2], w[3]) for w in items]))
+            continue
+        run: list[tuple[ObjectId, int, int]] = []
+        for oid, _, offset, length in items:
+            if run and offset - (run[-1][1] + run[-1][2]) > gap:
+                reads.append((idx, run[0][1], run[-1][1] + run[-1][2], run))
+                run = []
+            run.append((oid, offset, length))
+        reads.append((idx, run[0][1], run[-1][1] + run[-1][2], run))
+    return reads
 
 
 @dataclass(frozen=True)

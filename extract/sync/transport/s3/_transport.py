@@ -21,16 +21,7 @@ from extract.errors import (
     RemoteError,
     StoreNotFound,
 )
-from extract.objects import (
-    Blob,
-    ObjectId,
-    ObjectKind,
-    check_ref_name,
-    decode_object,
-    encode_object,
-    hash_bytes,
-    to_hex,
-)
+from extract.objects import ObjectId, ObjectKind, check_ref_name, decode_object, hash_bytes, to_hex
 from extract.objects.codec import scan_links
 from extract.store.odb import (
     BLOB_HEAD,
@@ -38,7 +29,6 @@ from extract.store.odb import (
     DiskObjectStore,
     check_stored,
     decode_loose,
-    encode_loose_bytes,
     stored_blob_span,
 )
 from extract.store.pack import Pack, pread_all, read_pack
@@ -51,6 +41,7 @@ from extract.sync.transport.s3._layout import (
     INDEX,
     REFS,
     PackIndex,
+    Read,
     build_pack,
     check_format,
     index_key,
@@ -60,6 +51,7 @@ from extract.sync.transport.s3._layout import (
     parse_index,
     parse_index_key,
     parse_ref,
+    plan_reads,
     ref_body,
 )
 from extract.sync.transport.url import cache_key
@@ -436,33 +428,7 @@ class S3Transport(Transport):
             )
         return raw
 
-    def _data_reads(
-        self, wanted: list[tuple[ObjectId, PackIndex, int, int]]
-    ) -> list[tuple[PackIndex, int, int, list[tuple[ObjectId, int, int]]]]:
-        """The GETs that bring ``wanted`` blobs: (pack, start, end, [(id, offset, length)])."""
-        by_pack: dict[str, list[tuple[ObjectId, PackIndex, int, int]]] = {}
-        for w in wanted:
-            by_pack.setdefault(w[1].name, []).append(w)
-        reads = []
-        for items in by_pack.values():
-            idx = items[0][1]
-            items.sort(key=lambda w: w[2])
-            need = sum(w[3] for w in items)
-            if need * 2 >= idx.body_end or idx.body_end <= WHOLE_BELOW:
-                reads.append((idx, 0, idx.body_end, [(w[0], w[2], w[3]) for w in items]))
-                continue
-            run: list[tuple[ObjectId, int, int]] = []
-            for oid, _, offset, length in items:
-                if run and offset - (run[-1][1] + run[-1][2]) > RANGE_GAP:
-                    reads.append((idx, run[0][1], run[-1][1] + run[-1][2], run))
-                    run = []
-                run.append((oid, offset, length))
-            reads.append((idx, run[0][1], run[-1][1] + run[-1][2], run))
-        return reads
-
-    def _read_data(
-        self, read: tuple[PackIndex, int, int, list[tuple[ObjectId, int, int]]]
-    ) -> list[tuple[ObjectId, memoryview]]:
+    def _read_data(self, read: Read) -> list[tuple[ObjectId, memoryview]]:
         idx, start, end, items = read
         body, _ = self._get_pack(idx, (start, end))
         view = memoryview(body)
@@ -484,7 +450,7 @@ class S3Transport(Transport):
                 data.append((oid, *loc))
             else:
                 meta.append(oid)
-        reads = self._data_reads(data)
+        reads = plan_reads(data, WHOLE_BELOW, RANGE_GAP)
         running: list[Future[list[tuple[ObjectId, memoryview]]]] = []
         try:
             for read in reads:
@@ -576,15 +542,7 @@ class S3Transport(Transport):
     def _upload(
         self, items: list[tuple[ObjectId, Buffer]], kind: str
     ) -> tuple[PackIndex, bytes | None]:
-        built = build_pack(items)
-        salt = 0
-        while built.name in self._condemned:
-            # The same objects as a pack gc condemned make the same pack name, and the
-            # upload would find that pack "already there" and count on it while gc may
-            # be deleting it: one more (unreferenced) object makes a pack of our own.
-            salt += 1
-            raw = encode_object(Blob(f"extract: a pack of its own #{salt}".encode()))
-            built = build_pack([*items, (hash_bytes(raw), encode_loose_bytes(raw))])
+        built = build_pack(items, avoid=self._condemned)
         view = memoryview(built.data)
         try:
             if len(view) >= MULTIPART_AT:
