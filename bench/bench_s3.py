@@ -11,7 +11,8 @@ Measured, each subject and its floor back to back:
    upload of one file of the same bytes (boto3 ``upload_file``: s3transfer, 8 MiB parts,
    10 threads; the fastest plain upload measured for this server);
 2. pull into a new place until the model is a usable file: ``extract init`` + ``remote
-   add`` + ``pull`` + ``checkout`` of the model, against ``dvc pull`` (fetch + workspace
+   add`` + ``fetch`` + ``merge`` (that is ``pull``; the merge brings the index up to date
+   too) + ``checkout`` of the model, each step timed, against ``dvc pull`` (fetch + workspace
    checkout) into an emptied cache and workspace, and against the floor, one GET of the
    same bytes streamed to a file and fsynced (moto answers ranged GETs in O(object size),
    so a parallel ranged download would be no floor);
@@ -181,22 +182,33 @@ def main() -> int:
         # 2. pull into a new place, until the model is a usable file
         dst = top / "dst"
 
+        steps_s: dict[str, float] = {}
+
+        def timed_step(name: str, args: list[str]) -> None:
+            steps_s[name] = timed(lambda: run(args, top, env))
+
         def extract_pull() -> None:
-            run([*x, "init", "--hierarchy", "sweep", str(dst)], top, env)
-            run(
-                [*x, "remote", "add", "--store", str(dst / ".extract"), "team", "s3://bench/x"],
-                top,
-                env,
+            dst_store = str(dst / ".extract")
+            timed_step("init", [*x, "init", "--hierarchy", "sweep", str(dst)])
+            timed_step(
+                "remote_add", [*x, "remote", "add", "--store", dst_store, "team", "s3://bench/x"]
             )
-            run([*x, "pull", "--store", str(dst / ".extract"), "team", "-q"], top, env)
-            run(
-                [*x, "checkout", "--store", str(dst / ".extract"), "net@1", str(dst / "model.bin")],
-                top,
-                env,
+            # pull = fetch + merge, run as the two commands to see each one's share
+            timed_step("fetch", [*x, "fetch", "--store", dst_store, "team", "-q"])
+            timed_step("merge_and_index", [*x, "merge", "--store", dst_store, "team"])
+            timed_step(
+                "checkout", [*x, "checkout", "--store", dst_store, "net@1", str(dst / "model.bin")]
             )
 
         say("extract pull + checkout ...")
         pull_s = timed(extract_pull)
+
+        def durable_copy() -> None:
+            shutil.copy(model, top / "copy.bin")
+            os.sync()
+
+        copy_s = timed(durable_copy)
+        (top / "copy.bin").unlink()
         assert _same(dst / "model.bin", model), "the pulled model differs"
 
         def floor_get() -> None:
@@ -238,6 +250,8 @@ def main() -> int:
                 "floor_upload_s": floor_up,
                 "dvc_push_s": dvc_push,
                 "pull_s": pull_s,
+                "pull_steps_s": steps_s,
+                "durable_copy_1gib_s": copy_s,
                 "floor_download_s": floor_down,
                 "dvc_pull_s": dvc_pull,
                 "push_vs_floor": push_s / floor_up,
