@@ -178,11 +178,15 @@ class S3Transport(Transport):
 
     def _read_refs(self) -> dict[str, tuple[ObjectId, str]]:
         refs: dict[str, tuple[ObjectId, str]] = {}
-        if not self._check_remote():
+        # FORMAT is checked while the refs are listed (one round trip less); nothing
+        # listed is used unless it passes.
+        checked = self._pool.submit(self._check_remote)
+        listed = list(self.b.list_keys(REFS))
+        if not checked.result():
             self._refs = refs
             return refs
         names = []
-        for rel, *_ in self.b.list_keys(REFS):
+        for rel, *_ in listed:
             try:
                 check_ref_name(rel)
             except ExtractError:
