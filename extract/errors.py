@@ -23,6 +23,7 @@
     │   ├── TodoNotFound                  ``TODO not found: 'X'``
     │   └── PathNotFound (FileNotFoundError)  a file or directory given to the SDK
     ├── Closed (RuntimeError)             2  a finished run or a closed store used again
+    ├── MissingExtra (ImportError)        2  an optional dependency is not installed: which extra
     ├── ObjectFormatError (ValueError)    5  bytes that are not a valid object
     │   ├── DecodeError                   malformed or non-canonical msgpack
     │   ├── SchemaError                   well-formed value, wrong fields for its kind
@@ -156,6 +157,13 @@ class Closed(ExtractError, RuntimeError):
     exit_code = 2
 
 
+class MissingExtra(ExtractError, ImportError):
+    """A feature needs an optional dependency that is not installed; the message says
+    which ``pip install 'extract[...]'`` brings it."""
+
+    exit_code = 2
+
+
 class ObjectFormatError(ExtractError, ValueError):
     exit_code = 5
 
@@ -210,8 +218,8 @@ class CorruptPack(StoreError):
 
     exit_code = 5
 
-    def __init__(self, path: Path, why: str) -> None:
-        self.path = path
+    def __init__(self, path: Path | str, why: str) -> None:
+        self.path = path  # a file, or the URL of a pack in a bucket
         self.why = why
         super().__init__(f"damaged pack {path}: {why}")
 

@@ -6,7 +6,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -20,8 +20,11 @@ from extract.store.gc import DEFAULT_GRACE_SECONDS, DEFAULT_WAIT_SECONDS, gc, pa
 from extract.store.repo import DEFAULT_DIR, Repository
 from extract.sync.remotes import resolve_remote
 from extract.sync.repair import repair_objects
-from extract.sync.transport import open_transport
+from extract.sync.transport import open_transport, parse_url
 from extract.tracking.seal import recover_orphans
+
+if TYPE_CHECKING:  # (imported where used: boto3 loads with it)
+    from extract.sync.transport.s3 import S3Transport
 
 from ._common import (
     JsonOpt,
@@ -135,6 +138,14 @@ def fsck_cmd(
             "object that has a sound packed copy, and rebuild a damaged index.",
         ),
     ] = False,
+    remote: Annotated[
+        str | None,
+        typer.Option(
+            "--remote",
+            metavar="NAME",
+            help="Check an s3:// remote (a bucket) instead of this store.",
+        ),
+    ] = None,
     from_remote: Annotated[
         str | None,
         typer.Option(
@@ -155,6 +166,11 @@ def fsck_cmd(
     """
     if from_remote is not None and not repair:
         raise InvalidInput("--from REMOTE goes with --repair: extract fsck --repair --from origin")
+    if remote is not None:
+        if repair:
+            raise InvalidInput("--repair works on this store, not on --remote")
+        _fsck_remote(open_store(store), remote, read_data, json_out)
+        return
     repo = open_store(store, writes="`extract fsck --repair`" if repair else None, seal=False)
 
     def say(line: str) -> None:
@@ -319,6 +335,15 @@ def gc_cmd(
         ),
     ] = f"{int(DEFAULT_WAIT_SECONDS // 60)}m",
     json_out: JsonOpt = False,
+    remote: Annotated[
+        str | None,
+        typer.Option(
+            "--remote",
+            metavar="NAME",
+            help="Clean an s3:// remote (a bucket) instead of this store: packs no ref "
+            "reaches, condemned by one gc and deleted by a later one after --grace.",
+        ),
+    ] = None,
 ) -> None:
     """Remove objects that no ref, reflog entry, staged item or live journal reaches.
 
@@ -327,8 +352,11 @@ def gc_cmd(
     ones pause while it deletes). The grace period is an extra margin. Deleted runs stay
     reachable from history; see docs/storage.md.
 
-    Example: extract gc --dry-run
+    Example: extract gc --dry-run ; extract gc --remote team
     """
+    if remote is not None:
+        _gc_remote(open_store(store), remote, grace, dry_run, json_out)
+        return
     repo = open_store(store, writes=None if dry_run else "`extract gc`")
     rep = gc(
         repo,
@@ -360,3 +388,78 @@ def gc_cmd(
         f"{len(rep.tmp_removed)} temporary files; kept {rep.reachable} reachable and "
         f"{rep.kept_young} younger than {grace}"
     )
+
+
+def _bucket(repo: Repository, remote: str) -> S3Transport:
+    """The s3:// remote ``remote`` names, opened; anything else is refused."""
+    name, url = resolve_remote(repo, remote)
+    if parse_url(url).kind != "s3":
+        raise InvalidInput(
+            f"--remote works on s3:// remotes; {name} is {url}, a store of its own: run "
+            "extract gc or fsck there (--store PATH, or on the ssh host)"
+        )
+    from extract.sync.transport.s3 import S3Transport
+
+    t = open_transport(url, store=repo.root)
+    assert isinstance(t, S3Transport)
+    return t
+
+
+def _gc_remote(repo: Repository, remote: str, grace: str, dry_run: bool, json_out: bool) -> None:
+    from extract.sync.transport.s3 import remote_gc
+
+    t = _bucket(repo, remote)
+    try:
+        rep = remote_gc(t, parse_duration(grace), dry_run=dry_run)
+    finally:
+        t.close()
+    if json_out:
+        print_json({"dry_run": dry_run, **asdict(rep)})
+        return
+    verb = "would delete" if dry_run else "deleted"
+    for pack, size in rep.deleted:
+        typer.echo(f"{verb} pack {pack} ({human_bytes(size)})")
+    for rel in rep.orphans:
+        typer.echo(f"{verb} {rel}: a pack without an index, left by a push that died")
+    typer.echo(
+        f"{verb} {len(rep.deleted) + len(rep.orphans)} packs "
+        f"({human_bytes(rep.bytes_removed)}), {rep.uploads_aborted} unfinished uploads and "
+        f"{rep.probes_removed} probe keys; condemned {len(rep.condemned)} unreached packs "
+        f"(a gc after {grace} deletes them if still unreached; {rep.waiting} condemned "
+        f"earlier still wait); {rep.reachable} objects reachable in {rep.packs} packs"
+    )
+
+
+def _fsck_remote(repo: Repository, remote: str, read_data: bool, json_out: bool) -> None:
+    from extract.sync.transport.s3 import remote_fsck
+
+    t = _bucket(repo, remote)
+    try:
+        rep = remote_fsck(t, read_data=read_data)
+    finally:
+        t.close()
+    if json_out:
+        print_json(
+            {
+                "ok": rep.ok,
+                "refs": {k: to_hex(v) for k, v in rep.refs.items()},
+                "packs": rep.packs,
+                "objects": rep.objects,
+                "reachable": rep.reachable,
+                "verified": rep.verified,
+                "unreachable_packs": rep.unreachable_packs,
+                "problems": rep.problems,
+            }
+        )
+    else:
+        for p in rep.problems:
+            typer.echo(f"error: {p}", err=True)
+        mode = "all data re-hashed" if read_data else "blob data not re-hashed; --read-data does"
+        typer.echo(
+            f"checked {rep.objects} objects in {rep.packs} packs ({mode}): {rep.reachable} "
+            f"reachable, {rep.verified} verified, {rep.unreachable_packs} packs unreached, "
+            f"{len(rep.problems)} errors"
+        )
+        typer.echo("ok" if rep.ok else "remote has errors")
+    if not rep.ok:
+        raise typer.Exit(1)

@@ -72,14 +72,43 @@ def _fetch(repo: Repository, remote: str | None, quiet: bool) -> tuple[str, ops.
 def remote_add(
     name: Annotated[str, typer.Argument(help="Short name, e.g. origin or cluster.")],
     url: Annotated[
-        str, typer.Argument(help="A path, ssh://[user@]host[:port]/path or [user@]host:path.")
+        str,
+        typer.Argument(
+            help="A path, ssh://[user@]host[:port]/path, [user@]host:path, git::<git url> "
+            "or s3://bucket[/prefix]."
+        ),
     ],
     store: StoreOpt = None,
+    endpoint_url: Annotated[
+        str | None,
+        typer.Option(
+            "--endpoint-url", help="s3:// only: the service's URL, for storage other than AWS."
+        ),
+    ] = None,
+    region: Annotated[str | None, typer.Option("--region", help="s3:// only: the region.")] = None,
+    addressing_style: Annotated[
+        str | None,
+        typer.Option("--addressing-style", help="s3:// only: auto, path or virtual."),
+    ] = None,
 ) -> None:
-    """Add a remote. Example: extract remote add cluster ssh://me@login.hpc/scratch/me/.extract"""
+    """Add a remote. Example: extract remote add cluster ssh://me@login.hpc/scratch/me/.extract
+
+    An s3:// remote takes its credentials from the AWS chain (environment, ~/.aws
+    profiles, instance roles), never from config.toml.
+    Example: extract remote add team s3://bucket/results --endpoint-url https://minio.lab:9000
+    """
     repo = open_store(store, writes="`extract remote add`")
     parse_url(url)
-    add_remote(repo, name, url)
+    options = {
+        k: v
+        for k, v in (
+            ("endpoint_url", endpoint_url),
+            ("region", region),
+            ("addressing_style", addressing_style),
+        )
+        if v is not None
+    }
+    add_remote(repo, name, url, options)
     typer.echo(f"added remote {name} -> {url}")
 
 

@@ -111,6 +111,10 @@ def _no_remotes() -> Mapping[str, str]:
     return MappingProxyType({})
 
 
+def _no_options() -> Mapping[str, Mapping[str, str]]:
+    return MappingProxyType({})
+
+
 @dataclass(frozen=True)
 class Config:
     hierarchy: tuple[str, ...] | None = None
@@ -125,6 +129,9 @@ class Config:
     metrics: MetricsConfig = MetricsConfig()
     #: remote name -> url, from the [remotes.<name>] tables, in file order.
     remotes: Mapping[str, str] = field(default_factory=_no_remotes)
+    #: remote name -> its settings other than url (an s3:// remote's endpoint_url, region,
+    #: addressing_style), for remotes that have any.
+    remote_options: Mapping[str, Mapping[str, str]] = field(default_factory=_no_options)
 
     @property
     def where(self) -> str:
@@ -158,7 +165,10 @@ _KEYS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "metrics": ("minimize", "maximize"),
     }
 )
-_REMOTE_KEYS = ("url",)
+_REMOTE_KEYS = ("url", "endpoint_url", "region", "addressing_style")
+#: Settings only an s3:// remote takes (credentials never: they come from the AWS chain).
+S3_REMOTE_KEYS = ("endpoint_url", "region", "addressing_style")
+ADDRESSING_STYLES = ("auto", "path", "virtual")
 _REMOTE = re.compile(r"[A-Za-z0-9_.-]")  # one character of a remote name
 
 
@@ -201,6 +211,7 @@ def parse(text: str, path: Path | None = None) -> Config:
         index_while_logging=index_while_logging,
         metrics=_metrics(TomlTable(where, "[metrics]", raw.get("metrics", {}), _KEYS["metrics"])),
         remotes=_remotes(where, raw.get("remotes", {})),
+        remote_options=_remote_options(where, raw.get("remotes", {})),
     )
 
 
@@ -245,6 +256,29 @@ def _remotes(where: str, value: object) -> Mapping[str, str]:
         if not isinstance(url, str) or not url.strip():
             raise r.fail("url", "a non-empty string (a path or ssh://host/path)", url)
         out[name] = url
+    return MappingProxyType(out)
+
+
+def _remote_options(where: str, value: dict[str, Any]) -> Mapping[str, Mapping[str, str]]:
+    """The settings beside url (checked after ``_remotes`` accepted names and urls)."""
+    out: dict[str, Mapping[str, str]] = {}
+    for name, body in value.items():
+        r = TomlTable(where, f"[remotes.{name}]", body, _REMOTE_KEYS)
+        opts: dict[str, str] = {}
+        for key in S3_REMOTE_KEYS:
+            if key not in r.data:
+                continue
+            if not str(r.data["url"]).startswith("s3://"):
+                raise r.error(key, "applies only to an s3:// remote")
+            text = r.nonempty_string(key, "a non-empty string")
+            assert text is not None
+            if key == "addressing_style" and text not in ADDRESSING_STYLES:
+                raise r.fail(key, " or ".join(repr(s) for s in ADDRESSING_STYLES), text)
+            if key == "endpoint_url" and not re.match(r"^https?://[^/\s]+", text):
+                raise r.fail(key, "an http:// or https:// URL", text)
+            opts[key] = text
+        if opts:
+            out[name] = MappingProxyType(opts)
     return MappingProxyType(out)
 
 

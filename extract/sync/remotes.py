@@ -8,6 +8,7 @@ was written (a ``[remotes.<name>]`` table, an inline table, a dotted key).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,7 +26,12 @@ def list_remotes(repo: Repository) -> dict[str, str]:
     return dict(repo.config.remotes)
 
 
-def add_remote(repo: Repository, name: str, url: str) -> None:
+def add_remote(
+    repo: Repository, name: str, url: str, options: Mapping[str, str] | None = None
+) -> None:
+    """Add ``[remotes.<name>]`` with ``url`` and ``options`` (an s3:// remote's
+    endpoint_url, region, addressing_style; checked by config.parse before anything is
+    written)."""
     remotes = list_remotes(repo)
     if name in remotes:
         raise InvalidInput(f"remote {name!r} already exists ({remotes[name]}); remove it first")
@@ -40,6 +46,8 @@ def add_remote(repo: Repository, name: str, url: str) -> None:
     # it: "v1.2" is one remote, not a table v1 holding a table 2.
     entry = tomlkit.inline_table() if _inline(table) else tomlkit.table()
     entry["url"] = url
+    for key, value in (options or {}).items():
+        entry[key] = value
     table[name] = entry
     _check_and_write(repo, doc.as_string())
 
@@ -90,6 +98,16 @@ def _check_and_write(repo: Repository, text: str) -> None:
     )  # a bad name or URL is refused before anything is written
     atomic_write(repo.config_path, [text.encode("utf-8")])
     repo._config = None
+
+
+def remote_options(repo: Repository, url: str) -> Mapping[str, str]:
+    """The settings of the configured remote whose url is ``url`` (none for a URL given
+    directly, or a remote configured with none)."""
+    config = repo.config
+    for name, configured in config.remotes.items():
+        if configured == url:
+            return config.remote_options.get(name, {})
+    return {}
 
 
 def resolve_remote(repo: Repository, name: str | None) -> tuple[str, str]:

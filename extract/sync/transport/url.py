@@ -9,6 +9,8 @@ on this machine, as git decides).
 ``git::<any git URL or path>``         a git repository (GitTransport)
 ``git+file://``, ``git+ssh://``,       the same, spelled as a scheme
 ``git+http(s)://``, ``git://``
+``s3://bucket[/prefix]``               a bucket of S3-compatible object storage
+                                       (extract.sync.transport.s3)
 =====================================  =========================================
 """
 
@@ -29,8 +31,8 @@ _GIT_SCHEMES = ("git+file://", "git+ssh://", "git+http://", "git+https://")
 
 @dataclass(frozen=True)
 class RemoteUrl:
-    kind: str  # "path", "ssh" or "git"
-    path: str  # the store's path; for git, the location git understands
+    kind: str  # "path", "ssh", "git" or "s3"
+    path: str  # the store's path; for git, the location git understands; for s3, the prefix
     host: str | None = None
     port: int | None = None
     user: str | None = None
@@ -49,6 +51,9 @@ def parse_url(url: str) -> RemoteUrl:
         )
     if is_git_url(url):
         return RemoteUrl("git", git_location(url))
+    if url.startswith(S3_SCHEME):
+        bucket, prefix = s3_location(url)
+        return RemoteUrl("s3", prefix, bucket)
     if url.startswith("file://"):
         return RemoteUrl("path", url[len("file://") :])
     m = _SSH.match(url)
@@ -100,6 +105,35 @@ def git_location(url: str) -> str:
     if loc.startswith("-"):
         raise InvalidInput(f"refusing git location {loc!r}: it starts with '-'")
     return loc
+
+
+#: What names a bucket of S3-compatible object storage: ``s3://bucket[/prefix]``.
+S3_SCHEME = "s3://"
+# S3's bucket naming rules (3-63 of lower-case letters, digits, '.' and '-', starting and
+# ending with a letter or digit), which every S3-compatible service accepts.
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+def s3_location(url: str) -> tuple[str, str]:
+    """(bucket, prefix) of ``s3://bucket[/prefix]``; the prefix has no leading or trailing
+    '/' ('' for the bucket's root)."""
+    rest = url[len(S3_SCHEME) :] if url.startswith(S3_SCHEME) else None
+    if rest is None:
+        raise InvalidInput(f"{url!r} is not an S3 URL: write s3://bucket[/prefix]")
+    bucket, _, prefix = rest.partition("/")
+    if not _BUCKET.match(bucket) or ".." in bucket:
+        raise InvalidInput(
+            f"{url!r}: {bucket!r} is not a bucket name (3-63 characters of a-z, 0-9, '.' "
+            "and '-', starting and ending with a letter or digit): write s3://bucket[/prefix]"
+        )
+    prefix = prefix.strip("/")
+    parts = prefix.split("/") if prefix else []
+    if any(p in ("", ".", "..") for p in parts) or any(ord(c) < 32 for c in prefix):
+        raise InvalidInput(
+            f"{url!r}: the prefix {prefix!r} holds an empty, '.' or '..' segment or a "
+            "control character"
+        )
+    return bucket, prefix
 
 
 def redact(url: str) -> str:
