@@ -6,7 +6,7 @@ import typer
 
 from extract import __version__
 
-from . import git_cmds, mcp_cmd, plumbing, store_cmds, sync_cmds, track_cmds, tui_cmd
+from . import git_cmds, mcp_cmd, plumbing, store_cmds, sync_cmds, track_cmds, tui_cmd, ui_cmd
 
 app = typer.Typer(
     name="extract",
@@ -38,6 +38,7 @@ app.command("serve", rich_help_panel="Plumbing")(sync_cmds.serve_cmd)
 app.add_typer(git_cmds.hooks_app, name="hooks", rich_help_panel="Git")
 app.command("tui", rich_help_panel="Browse")(tui_cmd.tui)
 app.command("mcp", rich_help_panel="Browse")(mcp_cmd.mcp)
+app.command("ui", rich_help_panel="Browse")(ui_cmd.ui)
 app.command("reindex", rich_help_panel="Maintenance")(track_cmds.reindex)
 app.command("fsck", rich_help_panel="Maintenance")(store_cmds.fsck_cmd)
 app.command("gc", rich_help_panel="Maintenance")(store_cmds.gc_cmd)

@@ -103,33 +103,38 @@ def _sample(
 
 def _envelope(
     conn: sqlite3.Connection, key: int, mid: int, max_points: int
-) -> tuple[list[tuple[int, Any]], int]:
+) -> tuple[list[tuple[int, Any, Any]], int]:
     """At most about ``max_points`` points that keep the curve's shape: its ends, and the
     lowest and highest point of each of ``max_points // 2`` equal step ranges (SQLite's
-    bare columns with MIN/MAX give the step of the extreme). Costs one scan of the curve."""
+    bare columns with MIN/MAX give the step and wall time of the extreme). Costs one scan
+    of the curve. Rows are (step, value, wall time): a chart may plot against either."""
     total = _count(conn, key, mid)
     if total <= max_points:
-        rows = conn.execute(f"SELECT step, value {_RANGE} ORDER BY step", (key, mid)).fetchall()
+        rows = conn.execute(
+            f"SELECT step, value, wall_time {_RANGE} ORDER BY step", (key, mid)
+        ).fetchall()
         return rows, total
     lo, hi = conn.execute(f"SELECT MIN(step), MAX(step) {_RANGE}", (key, mid)).fetchone()
     buckets = max(1, (max_points - 2) // 2)
     width = (hi - lo) / buckets or 1
-    picked: dict[int, Any] = {}
+    picked: dict[int, tuple[Any, Any]] = {}
     for agg in ("MIN", "MAX"):
-        for step, value in conn.execute(
-            f"SELECT step, {agg}(value) {_RANGE} AND value IS NOT NULL "
+        for step, value, wall in conn.execute(
+            f"SELECT step, {agg}(value), wall_time {_RANGE} AND value IS NOT NULL "
             "GROUP BY CAST((step - ?) / ? AS INTEGER)",
             (key, mid, lo, width),
         ):
-            picked[int(step)] = value
-    for step, value in (
-        conn.execute(f"SELECT step, value {_RANGE} ORDER BY step LIMIT 1", (key, mid)).fetchone(),
+            picked[int(step)] = (value, wall)
+    for step, value, wall in (
         conn.execute(
-            f"SELECT step, value {_RANGE} ORDER BY step DESC LIMIT 1", (key, mid)
+            f"SELECT step, value, wall_time {_RANGE} ORDER BY step LIMIT 1", (key, mid)
+        ).fetchone(),
+        conn.execute(
+            f"SELECT step, value, wall_time {_RANGE} ORDER BY step DESC LIMIT 1", (key, mid)
         ).fetchone(),
     ):
-        picked[int(step)] = value
-    return sorted(picked.items()), total
+        picked[int(step)] = (value, wall)
+    return [(s, v, w) for s, (v, w) in sorted(picked.items())], total
 
 
 def curve(
@@ -171,7 +176,10 @@ def _read(
     if max_points < 2:
         raise InvalidInput(f"max_points must be at least 2 (got {shown(max_points)})")
     if mode == "envelope":
-        rows, n = _envelope(conn, key, mid, max_points)
+        triples, n = _envelope(conn, key, mid, max_points)
+        walls = np.fromiter((num(w) for _, _, w in triples), dtype=np.float64, count=len(triples))
+        drawn = _points([(s, v) for s, v, _ in triples], name, n)
+        return CurvePoints(name, drawn.steps, drawn.values, n, walls)
     else:
         rows, n = _sample(conn, key, mid, max_points, total)
     return _points(rows, name, n)

@@ -1,0 +1,565 @@
+// extract ui: the pages. Each page fetches JSON from /api/... (the server reads through
+// extract.index.read) and draws it; charts are plotly.js from the installed plotly package.
+// State that a person would share (columns, sort, filters, marks) lives in the URL.
+"use strict";
+
+const $ = (sel, root = document) => root.querySelector(sel);
+const main = () => $("#main");
+const params = () => new URLSearchParams(location.search);
+const COLORS = ["#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#db2777", "#4b5563", "#65a30d"];
+
+function h(tag, attrs = {}, ...kids) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else if (k === "html") el.innerHTML = v;  // only for server-rendered Markdown (raw HTML escaped there)
+    else el.setAttribute(k, v === true ? "" : v);
+  }
+  for (const kid of kids.flat()) if (kid !== null && kid !== undefined) el.append(kid instanceof Node ? kid : String(kid));
+  return el;
+}
+
+async function api(path) {
+  const r = await fetch(path, { credentials: "same-origin" });
+  const body = await r.json().catch(() => ({ error: `${r.status} ${r.statusText}` }));
+  if (!r.ok) throw new Error(body.error || `${r.status}`);
+  return body;
+}
+
+function fail(e) {
+  if (e && e.stack) console.error(e.stack);
+  const box = $("#error");
+  box.textContent = String(e && e.message ? e.message : e);
+  box.hidden = false;
+  setTimeout(() => { box.hidden = true; }, 6000);
+}
+
+function fmt(v) {
+  if (v === null || v === undefined) return "";
+  if (typeof v === "number") return Number.isInteger(v) ? String(v) : Number(v.toPrecision(6)).toString();
+  if (typeof v === "object") return JSON.stringify(v);
+  return String(v);
+}
+
+function when(iso) { return iso ? iso.replace("T", " ").replace(/\.\d+Z?$|Z$/, "") : ""; }
+
+function setUrl(p) {
+  const q = p.toString();
+  history.replaceState(null, "", location.pathname + (q ? "?" + q : ""));
+}
+
+function fill(el, ...kids) {
+  el.replaceChildren(...kids.flat(Infinity).filter((k) => k !== null && k !== undefined && k !== false));
+}
+
+function kvTable(obj) {
+  const t = h("table", { class: "kv" });
+  for (const [k, v] of Object.entries(obj || {})) t.append(h("tr", {}, h("td", {}, k), h("td", {}, fmt(v))));
+  return t;
+}
+
+function gridTable(headers, rows) {
+  return h("table", { class: "grid" },
+    h("thead", {}, h("tr", {}, headers.map((c) => h("th", {}, c)))),
+    h("tbody", {}, rows.map((r) => h("tr", {}, r.map((c) => c instanceof Node ? h("td", {}, c) : h("td", { class: typeof c === "number" ? "num" : null }, fmt(c)))))));
+}
+
+// ---- live updates: one EventSource; pages register what to redo when the index changes ----
+const liveHooks = [];
+function onLive(fn) { liveHooks.push(fn); }
+function startLive() {
+  if (!window.EventSource) return;
+  const es = new EventSource("/events");
+  es.addEventListener("hello", () => $("#live").classList.add("on"));
+  es.addEventListener("change", () => liveHooks.forEach((fn) => fn()));
+  es.onerror = () => $("#live").classList.remove("on");
+}
+
+// ---- charts ----
+function smooth(values, weight) {
+  if (!weight) return values;
+  let last = null; const out = [];
+  for (const v of values) {
+    if (v === null) { out.push(null); continue; }
+    last = last === null ? v : last * weight + (1 - weight) * v;
+    out.push(last);
+  }
+  return out;
+}
+
+const chartOpts = { log: false, smooth: 0, x: "step" };
+
+function traces(series, opts) {
+  return series.map((s, i) => {
+    const xs = opts.x === "wall" && s.walls ? s.walls.map((w) => (w === null ? null : new Date(w * 1000))) : s.steps;
+    return { type: "scatter", mode: "lines", name: s.label, x: xs, y: smooth(s.values, opts.smooth),
+             line: { color: COLORS[i % COLORS.length], width: 1.5 },
+             hovertemplate: `${s.label}<br>%{x}: %{y:.6g}<extra></extra>` };
+  });
+}
+
+function drawChart(el, name, series, opts, xMax) {
+  const layout = {
+    margin: { l: 55, r: 10, t: 24, b: 36 }, title: { text: name, font: { size: 13 } },
+    xaxis: { title: { text: opts.x === "wall" ? "wall time" : "step" } },
+    yaxis: { type: opts.log ? "log" : "linear" }, showlegend: series.length > 1,
+    legend: { orientation: "h", y: -0.2 }, hovermode: "closest",
+  };
+  if (xMax !== null && xMax !== undefined && opts.x === "step") layout.xaxis.range = [0, xMax];
+  return Plotly.react(el, traces(series, opts), layout, { responsive: true, displaylogo: false });
+}
+
+function chartControls(redraw) {
+  const log = h("input", { type: "checkbox", id: "opt-log" });
+  const sm = h("input", { type: "range", id: "opt-smooth", min: "0", max: "0.99", step: "0.01", value: "0" });
+  const x = h("select", { id: "opt-x" }, h("option", { value: "step" }, "step"), h("option", { value: "wall" }, "wall time"));
+  log.onchange = () => { chartOpts.log = log.checked; redraw(); };
+  sm.oninput = () => { chartOpts.smooth = Number(sm.value); redraw(); };
+  x.onchange = () => { chartOpts.x = x.value; redraw(); };
+  return h("div", { class: "controls" }, h("label", {}, log, " log y"), h("label", {}, "smoothing ", sm), h("label", {}, "x ", x));
+}
+
+// ---- runs table ----
+async function pageRuns() {
+  const p = params();
+  const scope = p.get("scope") || "";
+  const meta = await api(`/api/columns?scope=${encodeURIComponent(scope)}`);
+  if (!p.has("cols")) {
+    const metrics = meta.columns.filter((c) => c.kind === "metric").slice(0, 4).map((c) => c.name);
+    const configs = meta.columns.filter((c) => c.kind === "config").slice(0, 2).map((c) => c.name);
+    p.set("cols", [...metrics, ...configs].join(","));
+  }
+  const state = {
+    scope, cols: (p.get("cols") || "").split(",").filter(Boolean), sort: p.get("sort") || "",
+    desc: p.get("desc") || "", filters: p.getAll("f"), q: p.get("q") || "",
+    offset: Number(p.get("offset") || 0), limit: Number(p.get("limit") || 50),
+    marks: (p.get("marks") || "").split(",").filter(Boolean),
+  };
+  const save = () => {
+    const n = new URLSearchParams();
+    if (state.scope) n.set("scope", state.scope);
+    n.set("cols", state.cols.join(","));
+    if (state.sort) n.set("sort", state.sort);
+    if (state.desc) n.set("desc", state.desc);
+    state.filters.forEach((f) => n.append("f", f));
+    if (state.q) n.set("q", state.q);
+    if (state.offset) n.set("offset", state.offset);
+    if (state.limit !== 50) n.set("limit", state.limit);
+    if (state.marks.length) n.set("marks", state.marks.join(","));
+    setUrl(n);
+    return n;
+  };
+  const scopeSel = h("select", { id: "scope" }, h("option", { value: "" }, "all experiments"),
+    meta.experiments.map((e) => h("option", { value: e.path, selected: e.path === scope }, `${e.path} (${e.runs})`)));
+  scopeSel.onchange = () => { state.scope = scopeSel.value; state.offset = 0; save(); location.reload(); };
+  const search = h("input", { type: "text", id: "search", placeholder: "search name, tag, notes", value: state.q });
+  search.onchange = () => { state.q = search.value; state.offset = 0; load(); };
+  const colSel = h("select", { id: "add-col" }, h("option", { value: "" }, "+ column…"),
+    meta.columns.filter((c) => c.kind !== "field").map((c) => h("option", { value: c.name }, `${c.name} (${c.kind})`)));
+  colSel.onchange = () => { if (colSel.value && !state.cols.includes(colSel.value)) state.cols.push(colSel.value); colSel.value = ""; load(); };
+  const filt = h("input", { type: "text", id: "filter", placeholder: "filter: val_acc>0.9, config.lr=0.01, name~sweep" });
+  filt.onkeydown = (ev) => { if (ev.key === "Enter" && filt.value.trim()) { state.filters.push(filt.value.trim()); filt.value = ""; state.offset = 0; load(); } };
+  const chips = h("span", { id: "chips" });
+  const compareBtn = h("button", { id: "compare", class: "primary", onclick: () => { location.href = `/compare?runs=${state.marks.join(",")}`; } }, "Compare marked");
+  const sweepBtn = h("button", { id: "sweep", onclick: () => {
+    const keys = state.cols.filter((c) => c.startsWith("config."));
+    const metric = state.cols.find((c) => !c.startsWith("config.") && !c.startsWith("param.")) || "";
+    location.href = `/sweep?scope=${encodeURIComponent(state.scope)}&keys=${keys.join(",")}&metric=${metric}`;
+  } }, "Sweep view");
+  const table = h("div", { id: "runs" });
+  const pager = h("div", { class: "pager" });
+  main().replaceChildren(h("h1", {}, "Runs"), h("div", { class: "controls" }, scopeSel, search, filt, colSel, compareBtn, sweepBtn), chips, table, pager);
+
+  async function load() {
+    const n = save();
+    n.set("limit", state.limit); n.set("offset", state.offset);
+    let data;
+    try { data = await api(`/api/runs?${n}`); } catch (e) { fail(e); return; }
+    chips.replaceChildren(...state.filters.map((f, i) => h("span", { class: "chip" }, f,
+      h("button", { title: "remove", onclick: () => { state.filters.splice(i, 1); load(); } }, "×"))));
+    compareBtn.disabled = state.marks.length < 2;
+    compareBtn.textContent = `Compare marked (${state.marks.length})`;
+    const head = h("tr", {}, h("th", {}, ""), ["name", "experiment", "status", "started"].map((c) => sortHead(c, c)),
+      data.columns.map((c) => sortHead(c.name, c.name, true)));
+    const ranges = h("tr", { class: "ranges" }, h("th", {}), h("th", {}), h("th", {}), h("th", {}), h("th", {}),
+      data.columns.map((c) => h("th", {}, rangeInput(c.name, ">="), " ", rangeInput(c.name, "<="))));
+    const body = data.rows.map((r) => {
+      const marked = state.marks.includes(r.run.id);
+      const box = h("input", { type: "checkbox", class: "mark", checked: marked, "data-run": r.run.id });
+      box.onchange = () => {
+        state.marks = box.checked ? [...state.marks, r.run.id] : state.marks.filter((m) => m !== r.run.id);
+        load();
+      };
+      return h("tr", { class: marked ? "marked" : null, "data-run": r.run.id },
+        h("td", {}, box),
+        h("td", {}, h("a", { href: `/run/${r.run.id}` }, r.run.short)),
+        h("td", {}, r.run.experiment), h("td", { class: `status-${r.run.status}` }, r.run.status),
+        h("td", {}, when(r.run.started)),
+        r.values.map((v, i) => {
+          const col = data.columns[i].name;
+          const best = data.best[col] === r.run.id;
+          return h("td", { class: [typeof v === "number" ? "num" : "", best ? "best" : ""].join(" ").trim() || null, "data-col": col }, fmt(v));
+        }));
+    });
+    table.replaceChildren(h("table", { class: "grid", id: "runs-table" }, h("thead", {}, head, ranges), h("tbody", {}, body)));
+    const last = Math.min(state.offset + state.limit, data.total);
+    pager.replaceChildren(
+      h("button", { id: "prev", disabled: state.offset === 0, onclick: () => { state.offset = Math.max(0, state.offset - state.limit); load(); } }, "‹ prev"),
+      h("span", { id: "count" }, `${data.total ? state.offset + 1 : 0}–${last} of ${data.total}`),
+      h("button", { id: "next", disabled: last >= data.total, onclick: () => { state.offset += state.limit; load(); } }, "next ›"));
+    document.body.dataset.ready = "runs";
+
+    function sortHead(label, col, removable) {
+      const on = state.sort === col;
+      const arrow = on ? (data.descending ? " ▼" : " ▲") : "";
+      const dir = data.directions[col];
+      const th = h("th", { class: "sortable", "data-sort": col, title: dir ? `${dir}imize; click to sort` : "click to sort" },
+        label, h("span", { class: "arrow" }, arrow));
+      th.onclick = (ev) => {
+        if (ev.target.tagName === "BUTTON") return;
+        if (state.sort === col) state.desc = data.descending ? "0" : "1";
+        else { state.sort = col; state.desc = ""; }
+        state.offset = 0; load();
+      };
+      if (removable) th.append(h("button", { title: "remove column", onclick: () => {
+        state.cols = state.cols.filter((c) => c !== col); if (state.sort === col) state.sort = ""; load(); } }, "×"));
+      return th;
+    }
+    function rangeInput(col, op) {
+      const cur = state.filters.find((f) => f.startsWith(col + op));
+      const input = h("input", { class: "range", "data-range": `${col}${op}`, placeholder: op === ">=" ? "min" : "max",
+        value: cur ? cur.slice(col.length + op.length) : "" });
+      input.onchange = () => {
+        state.filters = state.filters.filter((f) => !f.startsWith(col + op));
+        if (input.value.trim()) state.filters.push(`${col}${op}${input.value.trim()}`);
+        state.offset = 0; load();
+      };
+      return input;
+    }
+  }
+  onLive(load);
+  await load();
+}
+
+// ---- run page ----
+function diffView(text) {
+  const pre = h("pre", { class: "diff" });
+  for (const line of text.split("\n")) {
+    const cls = line.startsWith("+") && !line.startsWith("+++") ? "add" : line.startsWith("-") && !line.startsWith("---") ? "del" : line.startsWith("@@") ? "hunk" : null;
+    pre.append(cls ? h("span", { class: cls }, line) : line + "\n");
+  }
+  return pre;
+}
+
+async function heatmap(el, runId, a) {
+  const t = await api(`/api/table/${runId}/${encodeURIComponent(a.name)}${a.step === null ? "" : "?step=" + a.step}`);
+  const colored = t.highlight.filter((r) => r.color && (r.min !== null || r.max !== null || r.eq !== null));
+  const text = t.values.map((row) => row.map((v) => fmt(v)));
+  // [[tables.highlight]] rules as cell annotations: a cell meeting a rule gets its colour
+  const ann = [];
+  t.values.forEach((row, i) => row.forEach((v, j) => {
+    if (v === null) return;
+    const rule = colored.find((r) => (r.eq === null || v === r.eq) && (r.min === null || v >= r.min) && (r.max === null || v < r.max));
+    if (rule && t.values.length * row.length <= 400) ann.push({ x: j, y: i, text: fmt(v), showarrow: false, font: { color: rule.color, size: 10 } });
+  }));
+  Plotly.react(el, [{ type: "heatmap", z: t.values, text, hovertemplate: "row %{y}, col %{x}: %{text}<extra></extra>", colorscale: "Viridis" }],
+    { margin: { l: 40, r: 10, t: 10, b: 30 }, yaxis: { autorange: "reversed" }, annotations: ann }, { responsive: true, displaylogo: false });
+  return t;
+}
+
+async function pageRun() {
+  const runId = decodeURIComponent(location.pathname.split("/")[2] || "");
+  const d = await api(`/api/run/${encodeURIComponent(runId)}`);
+  const r = d.run;
+  const charts = h("div", { class: "cards", id: "charts" });
+  let current = d;
+  const redraw = () => {
+    const byName = Object.fromEntries(current.curves.map((c) => [c.name, c]));
+    for (const c of current.curves) {
+      let card = charts.querySelector(`[data-curve="${CSS.escape(c.name)}"]`);
+      if (!card) {
+        card = h("div", { class: "card", "data-curve": c.name }, h("div", { class: "chart" }), h("div", { class: "muted points" }));
+        charts.append(card);
+      }
+      const s = byName[c.name];
+      drawChart($(".chart", card), c.name, [{ label: r.short, steps: s.steps, values: s.values, walls: s.walls }], chartOpts,
+        current.run.total_steps ? current.run.total_steps - 1 : null);
+      $(".points", card).textContent = `${s.steps.length} of ${s.total} points drawn` + (s.steps.length < s.total ? " (min/max per step range kept)" : "");
+      card.dataset.drawn = s.steps.length; card.dataset.total = s.total;
+    }
+  };
+  const status = h("span", { id: "status", class: `status-${r.status}` }, r.status);
+  const metrics = Object.entries(d.metrics).map(([k, v]) => [k, v, d.directions[k] || ""]);
+  const prov = d.code || {};
+  const sections = [
+    h("h1", {}, r.short, " ", status),
+    h("div", { class: "muted" }, `${r.experiment} · ${r.id} · started ${when(r.started)}`, r.ended ? ` · ended ${when(r.ended)}` : "",
+      r.tags.length ? ` · tags: ${r.tags.join(", ")}` : "", d.hostname ? ` · ${d.hostname}` : ""),
+    d.notes ? h("p", {}, d.notes) : null,
+    h("div", { class: "cols" },
+      h("div", {}, h("h2", {}, "Headline metrics"), gridTable(["metric", "value", "direction"], metrics),
+        Object.keys(d.params).length ? [h("h2", {}, "Params"), kvTable(d.params)] : null),
+      h("div", {}, h("h2", {}, "Config"), kvTable(d.config),
+        d.config_hidden ? h("p", { class: "muted" }, `${d.config_hidden} keys hidden by [info] fields`) : null)),
+    h("h2", {}, "Curves"), chartControls(redraw), charts,
+  ];
+  fill(main(), sections);
+  redraw();
+  const rest = h("div");
+  main().append(rest);
+  // provenance
+  rest.append(h("h2", {}, "Provenance"), kvTable({ commit: prov.git_sha, branch: prov.git_branch, dirty: prov.git_dirty, tree: prov.git_tree, stamp: prov.git_stamp }));
+  if (d.diff) rest.append(h("details", { open: true }, h("summary", {}, "uncommitted changes (dirty diff)"), diffView(d.diff)));
+  const tables = d.artifacts.filter((a) => a.kind === "matrix");
+  if (tables.length) {
+    rest.append(h("h2", {}, "Tables"));
+    const box = h("div", { class: "cards" }); rest.append(box);
+    for (const a of tables) {
+      const el = h("div", { class: "chart" });
+      box.append(h("div", { class: "card", "data-table": a.name }, h("h3", {}, a.name + (a.step === null ? "" : ` @ step ${a.step}`), h("span", { class: "muted" }, ` ${a.shape.join("×")} ${a.dtype}`)), el));
+      heatmap(el, r.id, a).catch(fail);
+    }
+  }
+  const texts = d.artifacts.filter((a) => a.kind === "text");
+  if (texts.length) {
+    rest.append(h("h2", {}, "Texts"));
+    for (const a of texts) {
+      const div = h("div", { class: "markdown", "data-text": a.name }); rest.append(h("h3", {}, a.name), div);
+      api(`/api/text/${r.id}/${encodeURIComponent(a.name)}${a.step === null ? "" : "?step=" + a.step}`).then((t) => { div.innerHTML = t.html; }).catch(fail);
+    }
+  }
+  const images = d.artifacts.filter((a) => a.kind === "image");
+  if (images.length) {
+    rest.append(h("h2", {}, "Images"), h("div", { class: "cards" }, images.map((a) =>
+      h("figure", { class: "card" }, h("img", { src: `/artifact/${r.id}/${encodeURIComponent(a.name)}${a.step === null ? "" : "?step=" + a.step}`, style: "max-width:100%" }), h("figcaption", {}, a.name)))));
+  }
+  if (d.models.length) rest.append(h("h2", {}, "Models"), gridTable(["name", "version", "framework", "size", "created"], d.models.map((m) => [m.name, m.version, m.framework, m.size, when(m.created_at)])));
+  if (d.lineage.length) rest.append(h("h2", {}, "Lineage"), gridTable(["parent", "relation", "type"], d.lineage.map((l) =>
+    [l.parent_type === "run" && l.found ? h("a", { href: `/run/${l.parent_id}` }, l.label) : l.label, l.relation, l.parent_type])),
+    h("p", {}, h("a", { href: `/lineage?type=run&id=${r.id}` }, "lineage graph ›")));
+  if (d.todos.length) rest.append(h("h2", {}, "TODOs"), gridTable(["", "priority", "todo"], d.todos.map((t) => [t.done ? "✓" : "○", t.priority, t.content])));
+  document.body.dataset.ready = "run";
+  onLive(async () => {
+    try { const c = await api(`/api/curves/${r.id}`); current = { ...current, curves: c.curves, run: c.run };
+      status.textContent = c.run.status; status.className = `status-${c.run.status}`; redraw();
+    } catch (e) { fail(e); }
+  });
+}
+
+// ---- compare ----
+async function pageCompare() {
+  const ids = (params().get("runs") || "").split(",").filter(Boolean);
+  if (ids.length < 2) { main().replaceChildren(h("h1", {}, "Compare"), h("p", {}, "Mark two or more runs in the ", h("a", { href: "/" }, "runs table"), ".")); return; }
+  const load = async () => {
+    const d = await api(`/api/compare?runs=${ids.join(",")}`);
+    const label = Object.fromEntries(d.runs.map((r) => [r.id, r.short]));
+    const charts = h("div", { class: "cards", id: "charts" });
+    const redraw = () => {
+      charts.replaceChildren();
+      for (const c of d.charts) {
+        const el = h("div", { class: "chart" });
+        charts.append(h("div", { class: "card", "data-curve": c.name, "data-series": c.series.length }, el));
+        drawChart(el, c.name, c.series.map((s) => ({ label: label[s.run], steps: s.steps, values: s.values, walls: s.walls })), chartOpts, null);
+      }
+    };
+    const pivotHead = ["metric", "dir", ...d.runs.map((r) => r.short)];
+    const pivot = d.metrics.map((m) => [m.name, m.direction, ...d.runs.map((r) => {
+      const rank = m.ranking.indexOf(r.id);
+      const cell = h("span", {}, fmt(m.values[r.id]), rank >= 0 ? h("span", { class: "muted" }, ` #${rank + 1}`) : "");
+      if (m.best.includes(r.id)) cell.className = "best-cell";
+      return cell;
+    })]);
+    const cfg = d.config_diffs.map((k) => [k, ...d.runs.map((r) => d.config[r.id][k])]);
+    const prm = d.param_diffs.map((k) => [k, ...d.runs.map((r) => (d.params[r.id] || {})[k])]);
+    fill(main(), h("h1", {}, `Compare ${d.runs.length} runs`),
+      h("p", {}, d.runs.map((r, i) => h("a", { href: `/run/${r.id}`, style: `color:${COLORS[i % COLORS.length]};margin-right:12px` }, r.short))),
+      h("h2", {}, "Metrics"), gridTable(pivotHead, pivot),
+      h("h2", {}, "Config that differs"), cfg.length ? gridTable(["key", ...d.runs.map((r) => r.short)], cfg) : h("p", { class: "muted" }, "identical"),
+      prm.length ? [h("h2", {}, "Params that differ"), gridTable(["param", ...d.runs.map((r) => r.short)], prm)] : null,
+      h("h2", {}, "Curves"), h("p", { class: "muted" }, `up to ${d.per_curve} points per curve (min/max per step range kept)`), chartControls(redraw), charts);
+    main().querySelectorAll(".best-cell").forEach((el) => el.parentElement.classList.add("best"));
+    redraw();
+    document.body.dataset.ready = "compare";
+  };
+  onLive(() => load().catch(fail));
+  await load();
+}
+
+// ---- sweep: parallel coordinates (our own SVG: one path per run) and a scatter ----
+function axisOf(values) {
+  const nums = values.filter((v) => typeof v === "number");
+  if (nums.length === values.filter((v) => v !== null && v !== undefined).length && nums.length) {
+    let lo = Math.min(...nums), hi = Math.max(...nums);
+    const log = lo > 0 && hi / lo >= 100;  // learning rates and the like spread over decades
+    const f = log ? Math.log10 : (x) => x;
+    const a = f(lo), b = f(hi);
+    return { pos: (v) => (typeof v === "number" ? (b === a ? 0.5 : (f(v) - a) / (b - a)) : null), ticks: [[0, fmt(lo)], [1, fmt(hi)]], log };
+  }
+  const cats = [...new Set(values.filter((v) => v !== null && v !== undefined).map(fmt))].sort();
+  return { pos: (v) => (v === null || v === undefined ? null : cats.length === 1 ? 0.5 : cats.indexOf(fmt(v)) / (cats.length - 1)), ticks: cats.map((c, i) => [cats.length === 1 ? 0.5 : i / (cats.length - 1), c]) };
+}
+
+function ramp(t) {  // low (blue) to high (orange) metric values
+  const a = [37, 99, 235], b = [234, 88, 12];
+  return `rgb(${a.map((x, i) => Math.round(x + (b[i] - x) * t)).join(",")})`;
+}
+
+function parallel(cols, rows, metric, direction) {
+  const W = Math.max(600, cols.length * 160), H = 360, top = 30, bottom = 30, left = 60, right = 60;
+  const NS = "http://www.w3.org/2000/svg";
+  const s = (tag, attrs, ...kids) => { const el = document.createElementNS(NS, tag); for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v); kids.forEach((k) => el.append(k)); return el; };
+  const svg = s("svg", { width: W, height: H, id: "parallel", viewBox: `0 0 ${W} ${H}` });
+  const axes = cols.map((c, i) => ({ col: c, x: left + (cols.length === 1 ? 0 : (i * (W - left - right)) / (cols.length - 1)), ...axisOf(rows.map((r) => r.values[i])) }));
+  const y = (p) => top + (1 - p) * (H - top - bottom);
+  const mi = metric ? cols.indexOf(metric) : -1;
+  const mAxis = mi >= 0 ? axes[mi] : null;
+  for (const r of rows) {
+    const pts = axes.map((a, i) => { const p = a.pos(r.values[i]); return p === null ? null : [a.x, y(p)]; });
+    if (pts.every((p) => p === null)) continue;
+    const d = pts.map((p, i) => (p ? `${i === 0 || !pts[i - 1] ? "M" : "L"}${p[0].toFixed(1)},${p[1].toFixed(1)}` : "")).join("");
+    const t = mAxis ? mAxis.pos(r.values[mi]) : 0.5;
+    const path = s("path", { d, class: "pc-line", stroke: t === null ? "#bbb" : ramp(direction === "min" ? 1 - t : t), "data-run": r.run.id });
+    path.append(s("title", {}, document.createTextNode(`${r.run.short}: ${cols.map((c, i) => `${c}=${fmt(r.values[i])}`).join(", ")}`)));
+    path.addEventListener("click", () => { location.href = `/run/${r.run.id}`; });
+    svg.append(path);
+  }
+  for (const a of axes) {
+    const g = s("g", { class: "pc-axis" });
+    g.append(s("line", { x1: a.x, x2: a.x, y1: top, y2: H - bottom }));
+    g.append(s("text", { x: a.x, y: top - 10, "text-anchor": "middle", "font-weight": "600" }, document.createTextNode(a.col + (a.log ? " (log)" : ""))));
+    for (const [p, label] of a.ticks.slice(0, 12)) g.append(s("text", { x: a.x + 4, y: y(p) + 4 }, document.createTextNode(label)));
+    svg.append(g);
+  }
+  return svg;
+}
+
+async function pageSweep() {
+  const p = params();
+  const scope = p.get("scope") || "";
+  const meta = await api(`/api/columns?scope=${encodeURIComponent(scope)}`);
+  const configs = meta.columns.filter((c) => c.kind === "config").map((c) => c.name);
+  const metrics = meta.columns.filter((c) => c.kind === "metric").map((c) => c.name);
+  let keys = (p.get("keys") || "").split(",").filter(Boolean);
+  if (!keys.length) keys = configs.slice(0, 4);
+  let metric = p.get("metric") || metrics[0] || "";
+  const d = await api(`/api/sweep?scope=${encodeURIComponent(scope)}&keys=${keys.join(",")}&metric=${encodeURIComponent(metric)}`);
+  const save = () => { const n = new URLSearchParams(); if (scope) n.set("scope", scope); n.set("keys", keys.join(",")); n.set("metric", metric); setUrl(n); };
+  save();
+  const scopeSel = h("select", { id: "scope" }, h("option", { value: "" }, "all experiments"),
+    meta.experiments.map((e) => h("option", { value: e.path, selected: e.path === scope }, `${e.path} (${e.runs})`)));
+  scopeSel.onchange = () => { location.href = `/sweep?scope=${encodeURIComponent(scopeSel.value)}`; };
+  const keySel = h("select", { id: "keys", multiple: true, size: Math.min(6, configs.length || 1) }, configs.map((c) => h("option", { value: c, selected: keys.includes(c) }, c)));
+  const metricSel = h("select", { id: "metric" }, metrics.map((m) => h("option", { value: m, selected: m === metric }, m)));
+  const apply = h("button", { onclick: () => {
+    keys = [...keySel.selectedOptions].map((o) => o.value); metric = metricSel.value; save(); location.reload(); } }, "Apply");
+  const numeric = keys.find((k) => d.rows.some((r) => typeof r.values[d.columns.indexOf(k)] === "number"));
+  const xSel = h("select", { id: "scatter-x" }, keys.map((k) => h("option", { value: k, selected: k === numeric }, k)));
+  const scatter = h("div", { class: "chart", id: "scatter" });
+  const drawScatter = () => {
+    const i = d.columns.indexOf(xSel.value), mi = d.columns.indexOf(metric);
+    const plain = (v) => (v === null || v === undefined || typeof v === "number" || typeof v === "string" ? v ?? null : fmt(v));
+    Plotly.react(scatter, [{ type: "scatter", mode: "markers", x: d.rows.map((r) => plain(r.values[i])), y: d.rows.map((r) => plain(r.values[mi])),
+      text: d.rows.map((r) => r.run.short), hovertemplate: "%{text}<br>%{x}: %{y:.6g}<extra></extra>", marker: { color: COLORS[0], size: 8 } }],
+    { margin: { l: 55, r: 10, t: 10, b: 40 }, xaxis: { title: { text: xSel.value } }, yaxis: { title: { text: metric } } }, { responsive: true, displaylogo: false });
+  };
+  xSel.onchange = drawScatter;
+  main().replaceChildren(h("h1", {}, "Sweep"),
+    h("div", { class: "controls" }, scopeSel, h("label", {}, "config keys ", keySel), h("label", {}, "metric ", metricSel), apply),
+    h("p", { class: "muted", id: "sweep-count" }, `${d.rows.length} of ${d.total} runs; colour: ${metric || "-"} (${d.direction || ""}; orange is better)`),
+    h("div", { style: "overflow-x:auto" }, parallel(d.columns, d.rows, metric, d.direction)),
+    h("h2", {}, "Scatter"), h("div", { class: "controls" }, h("label", {}, "x ", xSel)), scatter);
+  if (keys.length && metric) drawScatter();
+  document.body.dataset.ready = "sweep";
+}
+
+// ---- lineage graph: columns by generation, ancestors left ----
+async function pageLineage() {
+  const p = params();
+  const type = p.get("type") || "run", id = p.get("id") || "", depth = p.get("depth") || "2";
+  const form = h("form", { class: "controls", method: "get" },
+    h("select", { name: "type" }, ["run", "model", "experiment"].map((t) => h("option", { value: t, selected: t === type }, t))),
+    h("input", { type: "text", name: "id", value: id, placeholder: "run id or name, model name@version, experiment path" }),
+    h("label", {}, "depth ", h("input", { type: "number", name: "depth", value: depth, min: "1", max: "10", style: "width:50px" })),
+    h("button", { class: "primary" }, "Show"));
+  main().replaceChildren(h("h1", {}, "Lineage"), form);
+  if (!id) { main().append(h("p", { class: "muted" }, "Pick a node, or open a run and follow its lineage link.")); document.body.dataset.ready = "lineage"; return; }
+  const g = await api(`/api/lineage?type=${type}&id=${encodeURIComponent(id)}&depth=${depth}`);
+  // layers by longest path from the sources, so every edge points right
+  const rank = Object.fromEntries(g.nodes.map((n) => [`${n.type}:${n.id}`, 0]));
+  for (let i = 0; i < g.nodes.length; i++) for (const e of g.edges) {
+    const a = `${e.parent_type}:${e.parent_id}`, b = `${e.child_type}:${e.child_id}`;
+    if (a in rank && b in rank && rank[b] < rank[a] + 1) rank[b] = rank[a] + 1;
+  }
+  const col = (n) => rank[`${n.type}:${n.id}`];
+  const cols = {}; for (const n of g.nodes) (cols[col(n)] = cols[col(n)] || []).push(n);
+  const keys = Object.keys(cols).map(Number).sort((a, b) => a - b);
+  const BW = 180, BH = 34, GX = 80, GY = 18;
+  const W = keys.length * (BW + GX) + 40, H = Math.max(...Object.values(cols).map((c) => c.length)) * (BH + GY) + 40;
+  const NS = "http://www.w3.org/2000/svg";
+  const s = (tag, attrs) => { const el = document.createElementNS(NS, tag); for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, v); return el; };
+  const svg = s("svg", { width: W, height: H, id: "lineage-graph" });
+  svg.innerHTML = '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="6" markerHeight="6" orient="auto"><path d="M0,0L10,5L0,10z" fill="#999"/></marker></defs>';
+  const at = {};
+  keys.forEach((k, ci) => cols[k].forEach((n, ri) => { at[`${n.type}:${n.id}`] = [20 + ci * (BW + GX), 20 + ri * (BH + GY)]; }));
+  for (const e of g.edges) {
+    const a = at[`${e.parent_type}:${e.parent_id}`], b = at[`${e.child_type}:${e.child_id}`];
+    if (!a || !b) continue;
+    const path = s("path", { class: "lineage-edge", d: `M${a[0] + BW},${a[1] + BH / 2} C${a[0] + BW + GX / 2},${a[1] + BH / 2} ${b[0] - GX / 2},${b[1] + BH / 2} ${b[0]},${b[1] + BH / 2}` });
+    const t = s("title", {}); t.textContent = e.relation; path.append(t); svg.append(path);
+  }
+  for (const n of g.nodes) {
+    const [x, yy] = at[`${n.type}:${n.id}`];
+    const grp = s("g", { class: `lineage-node ${n.side === "root" ? "root" : ""} ${n.found ? "" : "missing"}`, "data-node": `${n.type}:${n.id}` });
+    grp.append(s("rect", { x, y: yy, width: BW, height: BH }));
+    const t = s("text", { x: x + 8, y: yy + 14 }); t.textContent = n.type; t.setAttribute("fill", "#6b7480"); grp.append(t);
+    const l = s("text", { x: x + 8, y: yy + 28 }); l.textContent = n.label.length > 26 ? "…" + n.label.slice(-25) : n.label; grp.append(l);
+    if (n.type === "run" && n.found) { grp.style.cursor = "pointer"; grp.addEventListener("click", () => { location.href = `/run/${n.id}`; }); }
+    svg.append(grp);
+  }
+  main().append(h("p", { class: "muted" }, `${g.nodes.length} nodes, ${g.edges.length} edges${g.truncated ? " (truncated at depth " + g.depth + ")" : ""}; ancestors left, descendants right`), h("div", { style: "overflow:auto" }, svg));
+  document.body.dataset.ready = "lineage";
+}
+
+async function pageModels() {
+  const ms = await api("/api/models");
+  main().replaceChildren(h("h1", {}, "Model registry"), ms.length ? gridTable(["name", "version", "run", "framework", "size", "created", "lineage"], ms.map((m) => [
+    m.name, m.version, m.run_id ? h("a", { href: `/run/${m.run_id}` }, m.run_label || m.run_id) : "", m.framework, m.size, when(m.created_at),
+    h("a", { href: `/lineage?type=model&id=${encodeURIComponent(m.name + "@" + m.version)}` }, "graph")])) : h("p", { class: "muted" }, "no models registered"));
+  document.body.dataset.ready = "models";
+}
+
+async function pageTodos() {
+  const ts = await api("/api/todos");
+  main().replaceChildren(h("h1", {}, "TODOs"), ts.length ? gridTable(["", "priority", "todo", "scope", "created", "done"], ts.map((t) => [
+    t.done ? "✓" : "○", t.priority, t.content,
+    t.scope_type === "run" && t.scope_id ? h("a", { href: `/run/${t.scope_id}` }, t.scope_label || t.scope_id) : t.scope_label || t.scope_type,
+    when(t.created_at), when(t.completed_at)])) : h("p", { class: "muted" }, "no TODOs"));
+  document.body.dataset.ready = "todos";
+}
+
+async function pageSql() {
+  const q = params().get("q") || "SELECT name, status, experiment_path FROM runs ORDER BY started_at DESC LIMIT 20";
+  const area = h("textarea", { class: "sql", id: "sql" }, q);
+  const out = h("div", { id: "sql-out" });
+  const go = async () => {
+    const n = new URLSearchParams({ q: area.value }); setUrl(n);
+    try {
+      const r = await api(`/api/sql?${n}`);
+      out.replaceChildren(gridTable(r.columns, r.rows), h("p", { class: "muted" }, `${r.rows.length} rows${r.truncated ? " (more left out)" : ""}`));
+    } catch (e) { out.replaceChildren(h("p", { class: "error-inline", style: "color:#b42318" }, e.message)); }
+    document.body.dataset.ready = "sql";
+  };
+  main().replaceChildren(h("h1", {}, "SQL"), h("p", { class: "muted" }, "Read-only, over the index; stopped after the same time limit as extract sql."), area,
+    h("div", { class: "controls" }, h("button", { class: "primary", id: "run-sql", onclick: go }, "Run")), out);
+  await go();
+}
+
+const PAGES = { runs: pageRuns, run: pageRun, compare: pageCompare, sweep: pageSweep, lineage: pageLineage, models: pageModels, todos: pageTodos, sql: pageSql };
+window.addEventListener("DOMContentLoaded", () => {
+  const page = document.body.dataset.page;
+  const nav = document.querySelector(`[data-nav="${page}"]`);
+  if (nav) nav.classList.add("on");
+  (PAGES[page] || pageRuns)().catch((e) => { fail(e); main().replaceChildren(h("p", { class: "error-inline" }, String(e.message || e))); document.body.dataset.ready = "error"; });
+  startLive();
+});
