@@ -135,10 +135,14 @@ def build_app(source: Source, *, token: str | None = None) -> ASGIApp:
     own = {p.name: p.read_bytes() for p in ASSETS.iterdir() if p.suffix in (".js", ".css")}
     vendor: dict[str, bytes] = {}
 
-    async def api(call: Callable[[], Any]) -> Response:
+    async def api(call: Callable[[], Any], *, artifact: bool = False) -> Response:
+        """``call``'s answer as JSON. On an artifact route any refusal is a plain 404, so
+        a probe (``..``, an encoded path) learns nothing about what exists."""
         try:
             return _json(await run_in_threadpool(call))
         except ExtractError as e:
+            if artifact:
+                return JSONResponse({"error": "not found"}, status_code=404)
             return _error(e)
 
     async def page(request: Request) -> Response:
@@ -198,7 +202,7 @@ def build_app(source: Source, *, token: str | None = None) -> ASGIApp:
 
     async def table(request: Request) -> Response:
         p = request.path_params
-        return await api(lambda: source.table(p["run"], p["name"], _step(request)))
+        return await api(lambda: source.table(p["run"], p["name"], _step(request)), artifact=True)
 
     async def text(request: Request) -> Response:
         p = request.path_params
@@ -207,14 +211,14 @@ def build_app(source: Source, *, token: str | None = None) -> ASGIApp:
             a, data = source.artifact(p["run"], p["name"], _step(request))
             return {"name": a.name, "html": md.render(data.decode("utf-8", "replace"))}
 
-        return await api(render)
+        return await api(render, artifact=True)
 
     async def artifact(request: Request) -> Response:
         p = request.path_params
         try:
             a, data = await run_in_threadpool(source.artifact, p["run"], p["name"], _step(request))
-        except ExtractError as e:
-            return PlainTextResponse(f"404: {e}", status_code=404)
+        except ExtractError:
+            return PlainTextResponse("404: not found", status_code=404)
         meta = a.metadata if isinstance(a.metadata, dict) else {}
         kind = meta.get("mime") or mimetypes.guess_type(a.name)[0] or "application/octet-stream"
         if a.kind == "text":
