@@ -215,7 +215,7 @@ async function pageRuns() {
       const arrow = on ? (data.descending ? " ▼" : " ▲") : "";
       const dir = data.directions[col];
       const th = h("th", { class: "sortable", "data-sort": col, title: dir ? `${dir}imize; click to sort` : "click to sort" },
-        label, h("span", { class: "arrow" }, arrow));
+        h("span", { class: "label" }, label), h("span", { class: "arrow" }, arrow));
       th.onclick = (ev) => {
         if (ev.target.tagName === "BUTTON") return;
         if (state.sort === col) state.desc = data.descending ? "0" : "1";
