@@ -6,6 +6,7 @@ The pages themselves are driven in a real browser in ``test_ui_browser.py``.
 from __future__ import annotations
 
 import ast
+import base64
 import json
 import re
 import subprocess
@@ -13,6 +14,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from extract.index import read
@@ -105,10 +107,16 @@ def test_run_api_downsamples_like_the_read_layer_and_keeps_extremes(
         expected = read.curves(index.reader(), fx.runs["long"], max_points=2000, mode="envelope")
     finally:
         index.close()
+    steps, values, walls = (unpack(wave[k]) for k in ("steps", "values", "walls"))
     assert wave["total"] == LONG_POINTS
-    assert len(wave["steps"]) == len(expected["wave"].steps) < LONG_POINTS
-    assert max(wave["values"]) == SPIKE and min(wave["values"]) == DIP
-    assert len(wave["walls"]) == len(wave["steps"])  # wall time for the x axis
+    assert wave["points"] == len(steps) == len(expected["wave"].steps) < LONG_POINTS
+    assert (steps == expected["wave"].steps).all()
+    assert values.max() == SPIKE and values.min() == DIP
+    assert len(walls) == len(steps) and (walls >= 0).all()  # wall time for the x axis
+
+
+def unpack(b64: str) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(b64), dtype="<f8")
 
 
 def test_sql_page_is_read_only(server: Server) -> None:

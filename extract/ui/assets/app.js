@@ -65,6 +65,15 @@ function gridTable(headers, rows) {
     h("tbody", {}, rows.map((r) => h("tr", {}, r.map((c) => c instanceof Node ? h("td", {}, c) : h("td", { class: typeof c === "number" ? "num" : null }, fmt(c)))))));
 }
 
+// Each page says when it has drawn: tests wait on body[data-ready], the benchmark reads
+// when (performance.now(), from the start of navigation) and how many times.
+window.extractUi = { draws: 0, at: 0 };
+function drawn(page) {
+  document.body.dataset.ready = page;
+  window.extractUi.draws += 1;
+  window.extractUi.at = performance.now();
+}
+
 // ---- live updates: one EventSource; pages register what to redo when the index changes ----
 const liveHooks = [];
 function onLive(fn) { liveHooks.push(fn); }
@@ -77,22 +86,46 @@ function startLive() {
 }
 
 // ---- charts ----
+// plotly.js (4.8 MB, from the installed plotly package) is loaded only by the pages that
+// draw charts, while their data is fetched, so the runs table paints without parsing it.
+let plotlyLoading = null;
+function plotly() {
+  if (window.Plotly) return Promise.resolve();
+  if (!plotlyLoading) plotlyLoading = new Promise((resolve, reject) => {
+    const tag = h("script", { src: "/assets/plotly.min.js" });
+    tag.onload = resolve;
+    tag.onerror = () => reject(new Error("could not load plotly.js from the server"));
+    document.head.append(tag);
+  });
+  return plotlyLoading;
+}
+
 function smooth(values, weight) {
   if (!weight) return values;
-  let last = null; const out = [];
-  for (const v of values) {
-    if (v === null) { out.push(null); continue; }
+  let last = null; const out = new Float64Array(values.length);
+  values.forEach((v, i) => {
+    if (Number.isNaN(v)) { out[i] = NaN; return; }
     last = last === null ? v : last * weight + (1 - weight) * v;
-    out.push(last);
-  }
+    out[i] = last;
+  });
   return out;
 }
+
+// Curves come packed (base64 of little-endian float64, see source.packed): decoded
+// once into Float64Arrays, which plotly draws as they are.
+function f64(b64) {
+  if (b64 === null || b64 === undefined) return null;
+  const bin = atob(b64), bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
+  return new Float64Array(bytes.buffer);
+}
+function unpack(c) { return { ...c, steps: f64(c.steps), values: f64(c.values), walls: f64(c.walls) }; }
 
 const chartOpts = { log: false, smooth: 0, x: "step" };
 
 function traces(series, opts) {
   return series.map((s, i) => {
-    const xs = opts.x === "wall" && s.walls ? s.walls.map((w) => (w === null ? null : new Date(w * 1000))) : s.steps;
+    const xs = opts.x === "wall" && s.walls ? s.walls : s.steps;
     return { type: "scatter", mode: "lines", name: s.label, x: xs, y: smooth(s.values, opts.smooth),
              line: { color: COLORS[i % COLORS.length], width: 1.5 },
              hovertemplate: `${s.label}<br>%{x}: %{y:.6g}<extra></extra>` };
@@ -102,7 +135,7 @@ function traces(series, opts) {
 function drawChart(el, name, series, opts, xMax) {
   const layout = {
     margin: { l: 55, r: 10, t: 24, b: 36 }, title: { text: name, font: { size: 13 } },
-    xaxis: { title: { text: opts.x === "wall" ? "wall time" : "step" } },
+    xaxis: { title: { text: opts.x === "wall" ? "wall time (s since the run started)" : "step" } },
     yaxis: { type: opts.log ? "log" : "linear" }, showlegend: series.length > 1,
     legend: { orientation: "h", y: -0.2 }, hovermode: "closest",
   };
@@ -208,7 +241,7 @@ async function pageRuns() {
       h("button", { id: "prev", disabled: state.offset === 0, onclick: () => { state.offset = Math.max(0, state.offset - state.limit); load(); } }, "‹ prev"),
       h("span", { id: "count" }, `${data.total ? state.offset + 1 : 0}–${last} of ${data.total}`),
       h("button", { id: "next", disabled: last >= data.total, onclick: () => { state.offset += state.limit; load(); } }, "next ›"));
-    document.body.dataset.ready = "runs";
+    drawn("runs");
 
     function sortHead(label, col, removable) {
       const on = state.sort === col;
@@ -270,20 +303,19 @@ async function heatmap(el, runId, a) {
 
 async function pageRun() {
   const runId = decodeURIComponent(location.pathname.split("/")[2] || "");
-  const d = await api(`/api/run/${encodeURIComponent(runId)}`);
+  const [d] = await Promise.all([api(`/api/run/${encodeURIComponent(runId)}`), plotly()]);
   const r = d.run;
   const charts = h("div", { class: "cards", id: "charts" });
-  let current = d;
+  let current = { ...d, curves: d.curves.map(unpack) };
   const redraw = () => {
-    const byName = Object.fromEntries(current.curves.map((c) => [c.name, c]));
     for (const c of current.curves) {
       let card = charts.querySelector(`[data-curve="${CSS.escape(c.name)}"]`);
       if (!card) {
         card = h("div", { class: "card", "data-curve": c.name }, h("div", { class: "chart" }), h("div", { class: "muted points" }));
         charts.append(card);
       }
-      const s = byName[c.name];
-      drawChart($(".chart", card), c.name, [{ label: r.short, steps: s.steps, values: s.values, walls: s.walls }], chartOpts,
+      const s = c;
+      drawChart($(".chart", card), c.name, [{ label: r.short, ...s }], chartOpts,
         current.run.total_steps ? current.run.total_steps - 1 : null);
       $(".points", card).textContent = `${s.steps.length} of ${s.total} points drawn` + (s.steps.length < s.total ? " (min/max per step range kept)" : "");
       card.dataset.drawn = s.steps.length; card.dataset.total = s.total;
@@ -339,9 +371,9 @@ async function pageRun() {
     [l.parent_type === "run" && l.found ? h("a", { href: `/run/${l.parent_id}` }, l.label) : l.label, l.relation, l.parent_type])),
     h("p", {}, h("a", { href: `/lineage?type=run&id=${r.id}` }, "lineage graph ›")));
   if (d.todos.length) rest.append(h("h2", {}, "TODOs"), gridTable(["", "priority", "todo"], d.todos.map((t) => [t.done ? "✓" : "○", t.priority, t.content])));
-  document.body.dataset.ready = "run";
+  drawn("run");
   onLive(async () => {
-    try { const c = await api(`/api/curves/${r.id}`); current = { ...current, curves: c.curves, run: c.run };
+    try { const c = await api(`/api/curves/${r.id}`); current = { ...current, curves: c.curves.map(unpack), run: c.run };
       status.textContent = c.run.status; status.className = `status-${c.run.status}`; redraw();
     } catch (e) { fail(e); }
   });
@@ -352,7 +384,7 @@ async function pageCompare() {
   const ids = (params().get("runs") || "").split(",").filter(Boolean);
   if (ids.length < 2) { main().replaceChildren(h("h1", {}, "Compare"), h("p", {}, "Mark two or more runs in the ", h("a", { href: "/" }, "runs table"), ".")); return; }
   const load = async () => {
-    const d = await api(`/api/compare?runs=${ids.join(",")}`);
+    const [d] = await Promise.all([api(`/api/compare?runs=${ids.join(",")}`), plotly()]);
     const label = Object.fromEntries(d.runs.map((r) => [r.id, r.short]));
     const charts = h("div", { class: "cards", id: "charts" });
     const redraw = () => {
@@ -360,7 +392,7 @@ async function pageCompare() {
       for (const c of d.charts) {
         const el = h("div", { class: "chart" });
         charts.append(h("div", { class: "card", "data-curve": c.name, "data-series": c.series.length }, el));
-        drawChart(el, c.name, c.series.map((s) => ({ label: label[s.run], steps: s.steps, values: s.values, walls: s.walls })), chartOpts, null);
+        drawChart(el, c.name, c.series.map((s) => ({ label: label[s.run], ...unpack(s) })), chartOpts, null);
       }
     };
     const pivotHead = ["metric", "dir", ...d.runs.map((r) => r.short)];
@@ -380,7 +412,7 @@ async function pageCompare() {
       h("h2", {}, "Curves"), h("p", { class: "muted" }, `up to ${d.per_curve} points per curve (min/max per step range kept)`), chartControls(redraw), charts);
     main().querySelectorAll(".best-cell").forEach((el) => el.parentElement.classList.add("best"));
     redraw();
-    document.body.dataset.ready = "compare";
+    drawn("compare");
   };
   onLive(() => load().catch(fail));
   await load();
@@ -443,7 +475,7 @@ async function pageSweep() {
   let keys = (p.get("keys") || "").split(",").filter(Boolean);
   if (!keys.length) keys = configs.slice(0, 4);
   let metric = p.get("metric") || metrics[0] || "";
-  const d = await api(`/api/sweep?scope=${encodeURIComponent(scope)}&keys=${keys.join(",")}&metric=${encodeURIComponent(metric)}`);
+  const [d] = await Promise.all([api(`/api/sweep?scope=${encodeURIComponent(scope)}&keys=${keys.join(",")}&metric=${encodeURIComponent(metric)}`), plotly()]);
   const save = () => { const n = new URLSearchParams(); if (scope) n.set("scope", scope); n.set("keys", keys.join(",")); n.set("metric", metric); setUrl(n); };
   save();
   const scopeSel = h("select", { id: "scope" }, h("option", { value: "" }, "all experiments"),
@@ -470,7 +502,7 @@ async function pageSweep() {
     h("div", { style: "overflow-x:auto" }, parallel(d.columns, d.rows, metric, d.direction)),
     h("h2", {}, "Scatter"), h("div", { class: "controls" }, h("label", {}, "x ", xSel)), scatter);
   if (keys.length && metric) drawScatter();
-  document.body.dataset.ready = "sweep";
+  drawn("sweep");
 }
 
 // ---- lineage graph: columns by generation, ancestors left ----
@@ -483,7 +515,7 @@ async function pageLineage() {
     h("label", {}, "depth ", h("input", { type: "number", name: "depth", value: depth, min: "1", max: "10", style: "width:50px" })),
     h("button", { class: "primary" }, "Show"));
   main().replaceChildren(h("h1", {}, "Lineage"), form);
-  if (!id) { main().append(h("p", { class: "muted" }, "Pick a node, or open a run and follow its lineage link.")); document.body.dataset.ready = "lineage"; return; }
+  if (!id) { main().append(h("p", { class: "muted" }, "Pick a node, or open a run and follow its lineage link.")); drawn("lineage"); return; }
   const g = await api(`/api/lineage?type=${type}&id=${encodeURIComponent(id)}&depth=${depth}`);
   // layers by longest path from the sources, so every edge points right
   const rank = Object.fromEntries(g.nodes.map((n) => [`${n.type}:${n.id}`, 0]));
@@ -518,7 +550,7 @@ async function pageLineage() {
     svg.append(grp);
   }
   main().append(h("p", { class: "muted" }, `${g.nodes.length} nodes, ${g.edges.length} edges${g.truncated ? " (truncated at depth " + g.depth + ")" : ""}; ancestors left, descendants right`), h("div", { style: "overflow:auto" }, svg));
-  document.body.dataset.ready = "lineage";
+  drawn("lineage");
 }
 
 async function pageModels() {
@@ -526,7 +558,7 @@ async function pageModels() {
   main().replaceChildren(h("h1", {}, "Model registry"), ms.length ? gridTable(["name", "version", "run", "framework", "size", "created", "lineage"], ms.map((m) => [
     m.name, m.version, m.run_id ? h("a", { href: `/run/${m.run_id}` }, m.run_label || m.run_id) : "", m.framework, m.size, when(m.created_at),
     h("a", { href: `/lineage?type=model&id=${encodeURIComponent(m.name + "@" + m.version)}` }, "graph")])) : h("p", { class: "muted" }, "no models registered"));
-  document.body.dataset.ready = "models";
+  drawn("models");
 }
 
 async function pageTodos() {
@@ -535,7 +567,7 @@ async function pageTodos() {
     t.done ? "✓" : "○", t.priority, t.content,
     t.scope_type === "run" && t.scope_id ? h("a", { href: `/run/${t.scope_id}` }, t.scope_label || t.scope_id) : t.scope_label || t.scope_type,
     when(t.created_at), when(t.completed_at)])) : h("p", { class: "muted" }, "no TODOs"));
-  document.body.dataset.ready = "todos";
+  drawn("todos");
 }
 
 async function pageSql() {
@@ -548,7 +580,7 @@ async function pageSql() {
       const r = await api(`/api/sql?${n}`);
       out.replaceChildren(gridTable(r.columns, r.rows), h("p", { class: "muted" }, `${r.rows.length} rows${r.truncated ? " (more left out)" : ""}`));
     } catch (e) { out.replaceChildren(h("p", { class: "error-inline", style: "color:#b42318" }, e.message)); }
-    document.body.dataset.ready = "sql";
+    drawn("sql");
   };
   main().replaceChildren(h("h1", {}, "SQL"), h("p", { class: "muted" }, "Read-only, over the index; stopped after the same time limit as extract sql."), area,
     h("div", { class: "controls" }, h("button", { class: "primary", id: "run-sql", onclick: go }, "Run")), out);
@@ -558,8 +590,9 @@ async function pageSql() {
 const PAGES = { runs: pageRuns, run: pageRun, compare: pageCompare, sweep: pageSweep, lineage: pageLineage, models: pageModels, todos: pageTodos, sql: pageSql };
 window.addEventListener("DOMContentLoaded", () => {
   const page = document.body.dataset.page;
+  if (["run", "compare", "sweep"].includes(page)) plotly().catch(fail);
   const nav = document.querySelector(`[data-nav="${page}"]`);
   if (nav) nav.classList.add("on");
-  (PAGES[page] || pageRuns)().catch((e) => { fail(e); main().replaceChildren(h("p", { class: "error-inline" }, String(e.message || e))); document.body.dataset.ready = "error"; });
+  (PAGES[page] || pageRuns)().catch((e) => { fail(e); main().replaceChildren(h("p", { class: "error-inline" }, String(e.message || e))); drawn("error"); });
   startLive();
 });
