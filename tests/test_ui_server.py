@@ -115,6 +115,30 @@ def test_run_api_downsamples_like_the_read_layer_and_keeps_extremes(
     assert len(walls) == len(steps) and (walls >= 0).all()  # wall time for the x axis
 
 
+def test_sealed_envelope_from_objects_equals_the_index_envelope(fx: Fixture) -> None:
+    """The read layer's two envelope paths (grouped scans of the index; the sealed curve
+    set reduced in numpy) keep the same points, NaN runs and ties included."""
+    repo = Repository(fx.root)
+    index = open_index(repo)
+    try:
+        conn = index.reader()
+        for name in ("long", "lr1e-3", "vit-base"):
+            for budget in (2, 3, 10, 2000, 100_000):
+                sql = read.curves(conn, fx.runs[name], max_points=budget, mode="envelope")
+                obj = read.curves(
+                    conn, fx.runs[name], max_points=budget, mode="envelope", odb=repo.objects
+                )
+                assert sql.keys() == obj.keys()
+                for metric, a in sql.items():
+                    b = obj[metric]
+                    assert a.total == b.total, (name, metric, budget)
+                    assert a.steps.tolist() == b.steps.tolist(), (name, metric, budget)
+                    np.testing.assert_array_equal(a.values, b.values)
+                    np.testing.assert_array_equal(a.wall_times, b.wall_times)
+    finally:
+        index.close()
+
+
 def unpack(b64: str) -> np.ndarray:
     return np.frombuffer(base64.b64decode(b64), dtype="<f8")
 

@@ -44,8 +44,12 @@ def build_store(cwd: Path) -> Fixture:
             ) as run:
                 values = np.sin(np.arange(LONG_POINTS) / 300.0)
                 values[SPIKE_STEP], values[DIP_STEP] = SPIKE, DIP
-                for step, v in enumerate(values):
-                    run.curve(step, wave=float(v))
+                # plateaus (ties), NaN runs and a lone NaN: the envelope's edge cases
+                gappy = np.round(np.cos(np.arange(LONG_POINTS) / 700.0), 1)
+                gappy[2000:2600] = np.nan
+                gappy[9000] = np.nan
+                for step, (v, g) in enumerate(zip(values, gappy, strict=True)):
+                    run.curve(step, wave=float(v), gappy=float(g))
                 run.log(final_acc=0.5)
                 fx.runs["long"] = run.id
     finally:

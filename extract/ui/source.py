@@ -208,7 +208,9 @@ class Source:
     def run(self, text: str, points: int = CHART_POINTS) -> dict[str, Any]:
         with self._reading() as conn:
             info = read.get_run(conn, text, odb=self.repo.objects)
-            data = read.curves(conn, info.id, max_points=points, mode="envelope")
+            data = read.curves(
+                conn, info.id, max_points=points, mode="envelope", odb=self.repo.objects
+            )
         row = info.run
         flat = read.flatten_config(info.config)
         config = {k: v for k, v in flat.items() if self._filter(k)}
@@ -237,7 +239,7 @@ class Source:
         with self._reading() as conn:
             rid = read.resolve_run(conn, text)
             row = read.runs_by_id(conn, [rid])[rid]
-            data = read.curves(conn, rid, max_points=points, mode="envelope")
+            data = read.curves(conn, rid, max_points=points, mode="envelope", odb=self.repo.objects)
         return {"run": run_json(row), "curves": [curve_json(c) for c in data.values()]}
 
     def _diff_text(self, diff_id: str | None) -> str | None:
@@ -309,7 +311,9 @@ class Source:
             series = sum(len(n) for n in names.values())
             per_curve = max(2, min(CHART_POINTS, budget // max(1, series)))
             curves = {
-                rid: read.curves(conn, rid, max_points=per_curve, mode="envelope")
+                rid: read.curves(
+                    conn, rid, max_points=per_curve, mode="envelope", odb=self.repo.objects
+                )
                 for rid in run_ids
             }
         order: list[str] = []

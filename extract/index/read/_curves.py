@@ -193,15 +193,74 @@ def curves(
     max_points: int | None = None,
     mode: Mode = "sample",
     totals: dict[str, int] | None = None,
+    odb: ObjectStore | None = None,
 ) -> dict[str, CurvePoints]:
-    """A run's curves (all, or those named), by name; see ``curve``."""
+    """A run's curves (all, or those named), by name; see ``curve``.
+
+    With ``odb`` and ``mode="envelope"``, a sealed run's envelope is computed from its
+    curve-set object (the same points the index holds, read as whole columns and reduced
+    in numpy, by the same rule as ``_envelope``): a 100,000-point curve costs a few
+    milliseconds instead of two grouped scans in SQLite. Live runs read the index."""
     key = run_key(conn, run_id)
     wanted = None if names is None else set(names)
+    if odb is not None and mode == "envelope" and max_points is not None:
+        if max_points < 2:
+            raise InvalidInput(f"max_points must be at least 2 (got {shown(max_points)})")
+        row = conn.execute("SELECT object_id FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is not None and row[0] is not None:
+            return _sealed_envelopes(odb, row[0], wanted, max_points)
     return {
         name: _read(conn, key, mid, name, max_points, mode, (totals or {}).get(name))
         for name, mid in run_metrics(conn, key)
         if wanted is None or name in wanted
     }
+
+
+def envelope_index(
+    steps: np.ndarray[Any, Any], values: np.ndarray[Any, Any], max_points: int
+) -> Any:
+    """Positions of the points ``_envelope`` keeps, for a curve sorted by step: both ends
+    and, in each of ``(max_points - 2) // 2`` equal step ranges, the lowest and the highest
+    value (NaN left out; of equal values, the first). All of them when few enough."""
+    n = len(steps)
+    if n <= max_points:
+        return np.arange(n)
+    lo, hi = int(steps[0]), int(steps[-1])
+    buckets = max(1, (max_points - 2) // 2)
+    width = (hi - lo) / buckets or 1
+    keep = [np.array([0, n - 1])]
+    ok = np.flatnonzero(~np.isnan(values))
+    if ok.size:
+        key = ((steps[ok] - lo) / width).astype(np.int64)  # as SQLite's CAST(... AS INTEGER)
+        for sign in (1.0, -1.0):  # lowest, then highest; lexsort is stable: first wins ties
+            order = np.lexsort((sign * values[ok], key))
+            k = key[order]
+            keep.append(ok[order[np.r_[True, k[1:] != k[:-1]]]])
+    return np.unique(np.concatenate(keep))
+
+
+def _sealed_envelopes(
+    odb: ObjectStore, record: str, wanted: set[str] | None, max_points: int
+) -> dict[str, CurvePoints]:
+    curves_oid = cast(odb.get(from_hex(record)), RunRecord).curves
+    if curves_oid is None:
+        return {}
+    out = {}
+    for name, c in sorted(cast(odb.get(curves_oid), CurveSet).metrics.items()):
+        if c.n == 0 or (wanted is not None and name not in wanted):
+            continue
+        steps = _column(odb, c.steps, "<i8")
+        values = _column(odb, c.values, "<f8")
+        walls = _column(odb, c.wall_time, "<f8")
+        idx = envelope_index(steps, values, max_points)
+        out[name] = CurvePoints(
+            name,
+            steps[idx].astype(np.int64),
+            values[idx].astype(np.float64),
+            int(c.n),
+            walls[idx].astype(np.float64),
+        )
+    return out
 
 
 def point_counts(conn: sqlite3.Connection, run_ids: Sequence[str]) -> dict[str, int]:
