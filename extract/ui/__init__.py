@@ -63,10 +63,11 @@ def serve(
     """Serve the store at ``root`` on ``sock`` until interrupted."""
     import uvicorn
 
+    from extract.index.access import warn_stderr
     from extract.ui.server import build_app
     from extract.ui.source import Source
 
-    source = Source(root)
+    source = Source(root, warn=warn_stderr)  # a healed or unwritable index is said once
     app = build_app(source, token=token)
     config = uvicorn.Config(
         app,

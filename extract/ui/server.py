@@ -19,6 +19,7 @@ import hmac
 import importlib.resources
 import json
 import mimetypes
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -275,20 +276,31 @@ def build_app(source: Source, *, token: str | None = None) -> ASGIApp:
         )
 
     async def refresher() -> None:
+        said: set[str] = set()
         while True:
             await asyncio.sleep(REFRESH_SECONDS)
-            with contextlib.suppress(Exception):  # a failed look is retried on the next tick
+            try:
                 await run_in_threadpool(source.refresh)
+            except Exception as e:  # retried on the next tick; each new failure said once
+                text = f"{type(e).__name__}: {e}"
+                if text not in said:
+                    said.add(text)
+                    print(
+                        f"warning: refreshing the index failed ({text}); retrying", file=sys.stderr
+                    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         task = asyncio.create_task(refresher())
+        # the runs page's first question, answered before anyone asks it
+        warm = asyncio.create_task(run_in_threadpool(source.columns, ""))
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for t in (task, warm):
+                t.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ExtractError):
+                    await t
 
     routes = [
         Route("/", page),

@@ -129,6 +129,7 @@ class Source:
         self._marker = read.change_marker(self._conn)
         #: Bumped each time ``refresh`` finds the index changed; pages poll it through SSE.
         self.version = 0
+        self._columns: dict[str, tuple[int, dict[str, Any]]] = {}
 
     def close(self) -> None:
         with self._lock:
@@ -156,13 +157,23 @@ class Source:
 
     # the runs table ----------------------------------------------------------------
     def columns(self, scope: str = "") -> dict[str, Any]:
+        """The columns the runs table can show for ``scope``, and the experiments. Kept
+        until the index changes: every runs page asks, and on 10,000 runs finding every
+        config key costs a scan of their configs."""
         with self._reading() as conn:
+            cached = self._columns.get(scope)
+            if cached is not None and cached[0] == self.version:
+                return cached[1]
             cols = read.table_columns(conn, scope)
             tree = read.experiment_tree(conn)
-        return {
-            "columns": [{"kind": c.kind, "name": c.name} for c in cols],
-            "experiments": [{"path": n.path, "runs": n.n_total} for n in tree],
-        }
+            out = {
+                "columns": [{"kind": c.kind, "name": c.name} for c in cols],
+                "experiments": [{"path": n.path, "runs": n.n_total} for n in tree],
+            }
+            if len(self._columns) > 64:
+                self._columns.clear()
+            self._columns[scope] = (self.version, out)
+            return out
 
     def runs(
         self,

@@ -232,10 +232,14 @@ def envelope_index(
     ok = np.flatnonzero(~np.isnan(values))
     if ok.size:
         key = ((steps[ok] - lo) / width).astype(np.int64)  # as SQLite's CAST(... AS INTEGER)
-        for sign in (1.0, -1.0):  # lowest, then highest; lexsort is stable: first wins ties
-            order = np.lexsort((sign * values[ok], key))
-            k = key[order]
-            keep.append(ok[order[np.r_[True, k[1:] != k[:-1]]]])
+        v = values[ok]
+        # steps are sorted, so each range is one run of equal keys: reduce each run
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        segment = np.repeat(np.arange(starts.size), np.diff(np.r_[starts, key.size]))
+        for reduce in (np.minimum, np.maximum):
+            hits = np.flatnonzero(v == reduce.reduceat(v, starts)[segment])
+            first = np.r_[True, segment[hits][1:] != segment[hits][:-1]]  # ties: the first
+            keep.append(ok[hits[first]])
     return np.unique(np.concatenate(keep))
 
 

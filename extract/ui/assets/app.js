@@ -76,7 +76,19 @@ function drawn(page) {
 
 // ---- live updates: one EventSource; pages register what to redo when the index changes ----
 const liveHooks = [];
-function onLive(fn) { liveHooks.push(fn); }
+// A page redoes its reads at most once a second and never two at a time, however
+// often a training process makes the index change.
+function onLive(fn) {
+  let busy = false, again = false;
+  const run = async () => {
+    if (busy) { again = true; return; }
+    busy = true;
+    try { await fn(); } finally {
+      setTimeout(() => { busy = false; if (again) { again = false; run(); } }, 1000);
+    }
+  };
+  liveHooks.push(run);
+}
 function startLive() {
   if (!window.EventSource) return;
   const es = new EventSource("/events");
