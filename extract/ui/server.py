@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import html
+import importlib.metadata
 import importlib.resources
 import json
 import mimetypes
@@ -26,6 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+import blake3
 from markdown_it import MarkdownIt
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -132,8 +135,14 @@ def _list(value: str | None) -> list[str]:
 def build_app(source: Source, *, token: str | None = None) -> ASGIApp:
     """The ASGI app serving ``source``; with ``token``, every request must carry it."""
     md = MarkdownIt("commonmark", {"html": False}).enable("table")
-    shell = (ASSETS / "shell.html").read_text()
     own = {p.name: p.read_bytes() for p in ASSETS.iterdir() if p.suffix in (".js", ".css")}
+    # Asset URLs carry a version (ours: a hash of our files; plotly: its package version),
+    # so a browser keeps them for a year and parses plotly.js's 4.8 MB again only when
+    # either changes.
+    version = blake3.blake3(b"".join(own[k] for k in sorted(own))).hexdigest()[:12]
+    version += "-" + importlib.metadata.version("plotly")
+    shell = (ASSETS / "shell.html").read_text().replace("{{v}}", version)
+    store = html.escape(str(source.repo.root))
     vendor: dict[str, bytes] = {}
 
     async def api(call: Callable[[], Any], *, artifact: bool = False) -> Response:
@@ -150,12 +159,12 @@ def build_app(source: Source, *, token: str | None = None) -> ASGIApp:
         name = request.path_params.get("page", "runs") or "runs"
         if name not in PAGES:
             return PlainTextResponse("404: no such page", status_code=404)
-        html = shell.replace("{{page}}", name).replace("{{store}}", str(source.repo.root))
-        return HTMLResponse(html)
+        body = shell.replace("{{page}}", name).replace("{{store}}", store)
+        return HTMLResponse(body)
 
     async def run_page(request: Request) -> Response:
-        html = shell.replace("{{page}}", "run").replace("{{store}}", str(source.repo.root))
-        return HTMLResponse(html)
+        body = shell.replace("{{page}}", "run").replace("{{store}}", store)
+        return HTMLResponse(body)
 
     async def asset(request: Request) -> Response:
         name = request.path_params["name"]
@@ -168,7 +177,9 @@ def build_app(source: Source, *, token: str | None = None) -> ASGIApp:
         else:
             return PlainTextResponse("404: no such asset", status_code=404)
         kind = "text/css" if name.endswith(".css") else "text/javascript"
-        return Response(body, media_type=kind, headers={"cache-control": "max-age=3600"})
+        versioned = request.query_params.get("v") == version
+        cache = "max-age=31536000, immutable" if versioned else "no-cache"
+        return Response(body, media_type=kind, headers={"cache-control": cache})
 
     async def columns(request: Request) -> Response:
         return await api(lambda: source.columns(request.query_params.get("scope", "")))

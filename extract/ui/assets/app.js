@@ -104,7 +104,7 @@ let plotlyLoading = null;
 function plotly() {
   if (window.Plotly) return Promise.resolve();
   if (!plotlyLoading) plotlyLoading = new Promise((resolve, reject) => {
-    const tag = h("script", { src: "/assets/plotly.min.js" });
+    const tag = h("script", { src: `/assets/plotly.min.js?v=${document.body.dataset.v}` });
     tag.onload = resolve;
     tag.onerror = () => reject(new Error("could not load plotly.js from the server"));
     document.head.append(tag);
