@@ -5,8 +5,10 @@ driven by headless chromium (Playwright), against the issue's targets.
    own clock (``performance.now()``); cold (plotly.js parsed for the first time) and warm.
 2. Sort by a metric: header click to the sorted page drawn.
 3. A run page with 5 curves of 100,000 points each (downsampled server-side to the
-   envelope, extremes kept): navigation start to every chart drawn. That run lives in a
-   small store of its own, built once, so the TUI bench's store stays as it is.
+   envelope, extremes kept): navigation start to every chart drawn (a fresh page load,
+   plotly.js parsed from the browser's cache), and from a click on the run in the runs
+   table (how a person gets there: the app swaps its content in place). That run lives
+   in a small store of its own, built once, so the TUI bench's store stays as it is.
 4. Compare of 10 runs: navigation start to the metrics, config diff and overlaid curves drawn.
 5. Peak memory (VmHWM) of the server process after all of the above.
 6. For comparison, measured in the same run: the TUI's first paint on the same store
@@ -131,6 +133,18 @@ def sort_ms(page: Any, column: str) -> float:
     return float(page.evaluate("() => window.extractUi.at")) - float(t0)
 
 
+def click_ms(page: Any, selector: str, name: str) -> float:
+    """ms from a click on a link inside the app to the page it opens drawn (no page load:
+    the app swaps its content in place)."""
+    t0 = page.evaluate(
+        "s => { const t = performance.now(); document.querySelector(s).click(); return t; }",
+        selector,
+    )
+    page.wait_for_selector(f"body[data-ready='{name}']", timeout=120_000)
+    page.wait_for_timeout(50)
+    return float(page.evaluate("() => window.extractUi.at")) - float(t0)
+
+
 def measure(root: Path, big_root: Path, big_id: str, repeat: int) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
@@ -160,6 +174,11 @@ def measure(root: Path, big_root: Path, big_id: str, repeat: int) -> dict[str, A
                 sorts.append(sort_ms(page, "acc"))  # and back
             out["sort_ms"] = statistics.median(sorts)
             out["sort_max_ms"] = max(sorts)
+            opened = []
+            for _ in range(repeat):  # as a person gets there: a click in the runs table
+                ready_at(page, "runs", f"{big.base}/")
+                opened.append(click_ms(page, f"#runs-table a[href='/run/{big_id}']", "run"))
+            out["run_from_table_ms"] = statistics.median(opened)
             run_url = f"{big.base}/run/{big_id}"
             ready_at(page, "run", run_url)  # warm plotly for this origin
             runs = [ready_at(page, "run", run_url) for _ in range(repeat)]
@@ -226,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     say(
         f"(cold first paint {figures['first_paint_cold_s']:.3f} s with plotly.js parsed; "
         f"sort max {figures['sort_max_ms']:.0f} ms; run API alone {figures['run_api_ms']:.0f} ms; "
+        f"run page opened from the table {figures['run_from_table_ms']:.0f} ms; "
         f"points drawn/held per curve {figures['run_page_points']}; "
         f"TUI first paint on the same store {figures['tui_first_paint_s']} s)"
     )

@@ -180,6 +180,19 @@ def test_run_page_chart_has_the_downsampled_points(
     snap(page, shots, "run")
 
 
+def test_links_navigate_in_place_and_back_returns(page: Any, server: Server, fx: Fixture) -> None:
+    open_page(page, server.base + "/?cols=final_acc", "runs")
+    page.evaluate("() => { window.sameTab = true; }")
+    page.click(f"#runs-table a[href='/run/{fx.runs['lr1e-3']}']")
+    page.wait_for_selector("body[data-ready='run']", timeout=WAIT_MS)
+    page.wait_for_selector("[data-curve='train_loss'] .main-svg", timeout=WAIT_MS)
+    assert page.evaluate("() => window.sameTab") is True  # no page load: plotly parsed once
+    assert page.url.endswith(f"/run/{fx.runs['lr1e-3']}")
+    page.go_back()
+    page.wait_for_selector("body[data-ready='runs']", timeout=WAIT_MS)
+    assert len(table_names(page)) == 6 and page.evaluate("() => window.sameTab") is True
+
+
 # --- compare and sweep -------------------------------------------------------------------------
 
 

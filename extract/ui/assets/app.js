@@ -78,9 +78,12 @@ function drawn(page) {
 const liveHooks = [];
 // A page redoes its reads at most once a second and never two at a time, however
 // often a training process makes the index change.
+let generation = 0;  // bumped by each in-app navigation: an old page's late reads are dropped
 function onLive(fn) {
   let busy = false, again = false;
+  const gen = generation;
   const run = async () => {
+    if (gen !== generation) return;
     if (busy) { again = true; return; }
     busy = true;
     try { await fn(); } finally {
@@ -105,7 +108,7 @@ function plotly() {
   if (window.Plotly) return Promise.resolve();
   if (!plotlyLoading) plotlyLoading = new Promise((resolve, reject) => {
     const tag = h("script", { src: `/assets/plotly.min.js?v=${document.body.dataset.v}` });
-    tag.onload = resolve;
+    tag.onload = () => { performance.mark("plotly-ready"); resolve(); };
     tag.onerror = () => reject(new Error("could not load plotly.js from the server"));
     document.head.append(tag);
   });
@@ -197,7 +200,7 @@ async function pageRuns() {
   };
   const scopeSel = h("select", { id: "scope" }, h("option", { value: "" }, "all experiments"),
     meta.experiments.map((e) => h("option", { value: e.path, selected: e.path === scope }, `${e.path} (${e.runs})`)));
-  scopeSel.onchange = () => { state.scope = scopeSel.value; state.offset = 0; save(); location.reload(); };
+  scopeSel.onchange = () => { state.scope = scopeSel.value; state.offset = 0; save(); go(location.href); };
   const search = h("input", { type: "text", id: "search", placeholder: "search name, tag, notes", value: state.q });
   search.onchange = () => { state.q = search.value; state.offset = 0; load(); };
   const colSel = h("select", { id: "add-col" }, h("option", { value: "" }, "+ column…"),
@@ -206,11 +209,11 @@ async function pageRuns() {
   const filt = h("input", { type: "text", id: "filter", placeholder: "filter: val_acc>0.9, config.lr=0.01, name~sweep" });
   filt.onkeydown = (ev) => { if (ev.key === "Enter" && filt.value.trim()) { state.filters.push(filt.value.trim()); filt.value = ""; state.offset = 0; load(); } };
   const chips = h("span", { id: "chips" });
-  const compareBtn = h("button", { id: "compare", class: "primary", onclick: () => { location.href = `/compare?runs=${state.marks.join(",")}`; } }, "Compare marked");
+  const compareBtn = h("button", { id: "compare", class: "primary", onclick: () => { go(`/compare?runs=${state.marks.join(",")}`); } }, "Compare marked");
   const sweepBtn = h("button", { id: "sweep", onclick: () => {
     const keys = state.cols.filter((c) => c.startsWith("config."));
     const metric = state.cols.find((c) => !c.startsWith("config.") && !c.startsWith("param.")) || "";
-    location.href = `/sweep?scope=${encodeURIComponent(state.scope)}&keys=${keys.join(",")}&metric=${metric}`;
+    go(`/sweep?scope=${encodeURIComponent(state.scope)}&keys=${keys.join(",")}&metric=${metric}`);
   } }, "Sweep view");
   const table = h("div", { id: "runs" });
   const pager = h("div", { class: "pager" });
@@ -318,6 +321,7 @@ async function pageRun() {
   const [d] = await Promise.all([api(`/api/run/${encodeURIComponent(runId)}`), plotly()]);
   const r = d.run;
   const charts = h("div", { class: "cards", id: "charts" });
+  performance.mark("data-ready");
   let current = { ...d, curves: d.curves.map(unpack) };
   const redraw = () => {
     for (const c of current.curves) {
@@ -465,7 +469,7 @@ function parallel(cols, rows, metric, direction) {
     const t = mAxis ? mAxis.pos(r.values[mi]) : 0.5;
     const path = s("path", { d, class: "pc-line", stroke: t === null ? "#bbb" : ramp(direction === "min" ? 1 - t : t), "data-run": r.run.id });
     path.append(s("title", {}, document.createTextNode(`${r.run.short}: ${cols.map((c, i) => `${c}=${fmt(r.values[i])}`).join(", ")}`)));
-    path.addEventListener("click", () => { location.href = `/run/${r.run.id}`; });
+    path.addEventListener("click", () => { go(`/run/${r.run.id}`); });
     svg.append(path);
   }
   for (const a of axes) {
@@ -492,11 +496,11 @@ async function pageSweep() {
   save();
   const scopeSel = h("select", { id: "scope" }, h("option", { value: "" }, "all experiments"),
     meta.experiments.map((e) => h("option", { value: e.path, selected: e.path === scope }, `${e.path} (${e.runs})`)));
-  scopeSel.onchange = () => { location.href = `/sweep?scope=${encodeURIComponent(scopeSel.value)}`; };
+  scopeSel.onchange = () => { go(`/sweep?scope=${encodeURIComponent(scopeSel.value)}`); };
   const keySel = h("select", { id: "keys", multiple: true, size: Math.min(6, configs.length || 1) }, configs.map((c) => h("option", { value: c, selected: keys.includes(c) }, c)));
   const metricSel = h("select", { id: "metric" }, metrics.map((m) => h("option", { value: m, selected: m === metric }, m)));
   const apply = h("button", { onclick: () => {
-    keys = [...keySel.selectedOptions].map((o) => o.value); metric = metricSel.value; save(); location.reload(); } }, "Apply");
+    keys = [...keySel.selectedOptions].map((o) => o.value); metric = metricSel.value; save(); go(location.href); } }, "Apply");
   const numeric = keys.find((k) => d.rows.some((r) => typeof r.values[d.columns.indexOf(k)] === "number"));
   const xSel = h("select", { id: "scatter-x" }, keys.map((k) => h("option", { value: k, selected: k === numeric }, k)));
   const scatter = h("div", { class: "chart", id: "scatter" });
@@ -558,7 +562,7 @@ async function pageLineage() {
     grp.append(s("rect", { x, y: yy, width: BW, height: BH }));
     const t = s("text", { x: x + 8, y: yy + 14 }); t.textContent = n.type; t.setAttribute("fill", "#6b7480"); grp.append(t);
     const l = s("text", { x: x + 8, y: yy + 28 }); l.textContent = n.label.length > 26 ? "…" + n.label.slice(-25) : n.label; grp.append(l);
-    if (n.type === "run" && n.found) { grp.style.cursor = "pointer"; grp.addEventListener("click", () => { location.href = `/run/${n.id}`; }); }
+    if (n.type === "run" && n.found) { grp.style.cursor = "pointer"; grp.addEventListener("click", () => { go(`/run/${n.id}`); }); }
     svg.append(grp);
   }
   main().append(h("p", { class: "muted" }, `${g.nodes.length} nodes, ${g.edges.length} edges${g.truncated ? " (truncated at depth " + g.depth + ")" : ""}; ancestors left, descendants right`), h("div", { style: "overflow:auto" }, svg));
@@ -600,11 +604,42 @@ async function pageSql() {
 }
 
 const PAGES = { runs: pageRuns, run: pageRun, compare: pageCompare, sweep: pageSweep, lineage: pageLineage, models: pageModels, todos: pageTodos, sql: pageSql };
-window.addEventListener("DOMContentLoaded", () => {
-  const page = document.body.dataset.page;
+
+function pageOf(path) {
+  if (path.startsWith("/run/")) return "run";
+  const name = path.replace(/^\/+/, "").split("/")[0];
+  return name in PAGES ? name : "runs";
+}
+
+// One page load per tab: links inside the app swap #main in place (history.pushState),
+// so plotly.js is parsed once, not on every run opened from the table.
+function show() {
+  const page = pageOf(location.pathname);
+  document.body.dataset.page = page;
+  delete document.body.dataset.ready;
+  generation += 1;
+  liveHooks.length = 0;
+  if (window.Plotly) main().querySelectorAll(".js-plotly-plot").forEach((el) => Plotly.purge(el));
+  document.querySelectorAll("[data-nav]").forEach((a) => a.classList.toggle("on", a.dataset.nav === page));
   if (["run", "compare", "sweep"].includes(page)) plotly().catch(fail);
-  const nav = document.querySelector(`[data-nav="${page}"]`);
-  if (nav) nav.classList.add("on");
+  window.scrollTo(0, 0);
   (PAGES[page] || pageRuns)().catch((e) => { fail(e); main().replaceChildren(h("p", { class: "error-inline" }, String(e.message || e))); drawn("error"); });
-  startLive();
+}
+
+function go(url) {
+  const to = new URL(url, location.href);
+  if (to.origin !== location.origin) { location.href = url; return; }
+  history.pushState(null, "", to.pathname + to.search);
+  show();
+}
+
+window.addEventListener("popstate", show);
+document.addEventListener("click", (ev) => {
+  const a = ev.target.closest && ev.target.closest("a[href]");
+  if (!a || a.target || ev.button !== 0 || ev.metaKey || ev.ctrlKey || ev.shiftKey || ev.altKey) return;
+  const to = new URL(a.href, location.href);
+  if (to.origin !== location.origin || to.pathname.startsWith("/artifact/")) return;
+  ev.preventDefault();
+  go(to.href);
 });
+window.addEventListener("DOMContentLoaded", () => { show(); startLive(); });
