@@ -93,6 +93,20 @@ def test_runs_api_sorts_filters_and_marks_the_best(server: Server, fx: Fixture) 
     assert sorted(r["run"]["name"] for r in narrowed["rows"]) == ["lr1e-2", "lr1e-3", "vit-base"]
 
 
+def test_runs_api_scopes_to_a_subtree_and_shows_params(server: Server) -> None:
+    data = api(server, "/api/runs?scope=imagenet/resnet50&cols=param.arch&sort=param.arch")
+    assert isinstance(data, dict) and data["total"] == 4
+    assert {r["run"]["experiment"] for r in data["rows"]} <= {
+        "imagenet/resnet50/lr-sweep",
+        "imagenet/resnet50/long",
+    }
+    assert [r["values"][0] for r in data["rows"]][:2] == ["resnet50", "resnet50"]
+    status, body = get(server.base + "/api/runs?f=no%20operator")
+    assert status == 400 and b"COLUMN OP VALUE" in body  # the read layer's own message
+    status, _ = get(server.base + "/api/runs?scope=no/such/experiment")
+    assert status == 404
+
+
 def test_run_api_downsamples_like_the_read_layer_and_keeps_extremes(
     server: Server, fx: Fixture
 ) -> None:
