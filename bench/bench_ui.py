@@ -11,7 +11,9 @@ driven by headless chromium (Playwright), against the issue's targets.
    in a small store of its own, built once, so the TUI bench's store stays as it is.
 4. Compare of 10 runs: navigation start to the metrics, config diff and overlaid curves drawn.
 5. Peak memory (VmHWM) of the server process after all of the above.
-6. For comparison, measured in the same run: the TUI's first paint on the same store
+6. Live: seconds from a point reaching the journal (another process logs and flushes
+   one every 0.3 s) to the run page's chart showing it, median and max (target: 2 s).
+7. For comparison, measured in the same run: the TUI's first paint on the same store
    (``bench_tui.py``'s measurement, in its own process).
 
     .venv/bin/python bench/bench_ui.py [--quick] [--dir D] [--repeat N]
@@ -202,6 +204,87 @@ def measure(root: Path, big_root: Path, big_id: str, repeat: int) -> dict[str, A
     return out
 
 
+LIVE_WRITER = """
+import sys, time
+from pathlib import Path
+from extract import Store
+
+root, ready, log = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+with Store(root) as store:
+    run = store.experiment({"benchmark": "live", "model": "m"}).run(config={}, name="live")
+    for step in range(20):
+        run.curve(step, loss=1.0 / (step + 1))
+    run.flush()
+    ready.write_text(run.id)
+    time.sleep(5)  # the page opens
+    with log.open("w") as out:
+        for step in range(20, 60):
+            run.curve(step, loss=1.0 / (step + 1))
+            run.flush()  # in the journal now
+            out.write(f"{step + 1} {time.time()}\\n")
+            out.flush()
+            time.sleep(0.3)
+    run.finish()
+"""
+
+
+def live_latency(base: Path) -> list[float]:
+    """Seconds from a point reaching the journal (the writer's flush) to the chart in the
+    browser showing it, for 40 points logged 0.3 s apart by another process."""
+    import shutil
+
+    from playwright.sync_api import sync_playwright
+
+    from extract.store.repo import Repository
+
+    work = base / "live"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    root = work / ".extract"
+    Repository.create(root)
+    (root / "config.toml").write_text('[store]\nhierarchy = "benchmark > model"\n')
+    ready, log = work / "ready", work / "flushed"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    writer = subprocess.Popen(
+        [sys.executable, "-c", LIVE_WRITER, str(root), str(ready), str(log)], env=env, cwd=work
+    )
+    try:
+        while not ready.exists():
+            time.sleep(0.05)
+        ui = Ui(root)
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+                page = browser.new_page()
+                ready_at(page, "run", f"{ui.base}/run/{ready.read_text()}")
+                page.evaluate(
+                    "() => { window.seen = []; let last = 0; const tick = () => {"
+                    " const el = document.querySelector('[data-curve=loss] .chart');"
+                    " const n = el && el.data ? el.data[0].x.length : 0;"
+                    " if (n !== last) { last = n; window.seen.push([n, Date.now() / 1000]); }"
+                    " requestAnimationFrame(tick); }; tick(); }"
+                )
+                writer.wait(timeout=120)
+                page.wait_for_function(
+                    "() => window.seen.length && window.seen[window.seen.length - 1][0] >= 60",
+                    timeout=30_000,
+                )
+                seen = page.evaluate("() => window.seen")
+                browser.close()
+        finally:
+            ui.stop()
+    finally:
+        if writer.poll() is None:
+            writer.terminate()
+            writer.wait()
+    out = []
+    flushed = [tuple(map(float, ln.split())) for ln in log.read_text().splitlines()]
+    for n, t in flushed:
+        shown = next(ts for count, ts in seen if count >= n)
+        out.append(shown - t)
+    return out
+
+
 def tui_first_paint(root: Path) -> float | None:
     """The TUI bench's own first-paint measurement on the same store, in its process."""
     r = subprocess.run(
@@ -230,6 +313,10 @@ def main(argv: list[str] | None = None) -> int:
     runs = s["benchmarks"] * s["models"] * s["variants"] * s["runs_per_leaf"]
     say(f"store: {root} ({runs:,} runs, {runs * s['steps']:,} curve points); big run {big_root}")
     figures = measure(root, big_root, big_id, a.repeat)
+    lags = live_latency(a.big_dir)
+    figures["live_median_s"] = statistics.median(lags)
+    figures["live_max_s"] = max(lags)
+    figures["live_lags_s"] = [round(x, 2) for x in lags]
     figures["tui_first_paint_s"] = None if a.no_tui else tui_first_paint(root)
     figures.update({"store_runs": runs, "store_points": runs * s["steps"], "quick": a.quick})
     ok = True
@@ -246,6 +333,8 @@ def main(argv: list[str] | None = None) -> int:
         f"(cold first paint {figures['first_paint_cold_s']:.3f} s with plotly.js parsed; "
         f"sort max {figures['sort_max_ms']:.0f} ms; run API alone {figures['run_api_ms']:.0f} ms; "
         f"run page opened from the table {figures['run_from_table_ms']:.0f} ms; "
+        f"live: journal to chart median {figures['live_median_s']:.2f} s, "
+        f"max {figures['live_max_s']:.2f} s (target 2 s); "
         f"points drawn/held per curve {figures['run_page_points']}; "
         f"TUI first paint on the same store {figures['tui_first_paint_s']} s)"
     )
