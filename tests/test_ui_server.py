@@ -194,6 +194,42 @@ def test_artifacts_are_served_by_exact_name(server: Server, fx: Fixture) -> None
     assert isinstance(text, dict) and "<h2>lr1e-3</h2>" in text["html"]
 
 
+def _store_files(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file of the store but the index (a cache the server refreshes), with its
+    size and modification time."""
+    return {
+        str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.name.startswith("index.db")
+    }
+
+
+def test_no_route_writes_to_the_store(server: Server, fx: Fixture) -> None:
+    before = _store_files(fx.root)
+    run = fx.runs["lr1e-3"]
+    for path in (
+        "/",
+        f"/run/{run}",
+        "/api/columns",
+        "/api/runs?cols=final_acc,config.lr,param.arch&sort=final_acc",
+        f"/api/run/{run}",
+        f"/api/curves/{run}",
+        f"/api/table/{run}/confusion",
+        f"/api/text/{run}/notes",
+        f"/artifact/{run}/notes",
+        f"/api/compare?runs={run},{fx.runs['lr1e-2']}",
+        "/api/sweep?keys=config.lr&metric=final_acc",
+        f"/api/lineage?type=run&id={run}",
+        "/api/models",
+        "/api/todos",
+        "/api/overview",
+        "/api/sql?q=SELECT%201",
+    ):
+        status, body = get(server.base + path)
+        assert status == 200, (path, body[:300])
+    assert _store_files(fx.root) == before
+
+
 # --- binding off loopback -------------------------------------------------------------------
 
 
