@@ -9,7 +9,8 @@ driven by headless chromium (Playwright), against the issue's targets.
    plotly.js parsed from the browser's cache), and from a click on the run in the runs
    table (how a person gets there: the app swaps its content in place). That run lives
    in a small store of its own, built once, so the TUI bench's store stays as it is.
-4. Compare of 10 runs: navigation start to the metrics, config diff and overlaid curves drawn.
+4. Compare of 10 runs: navigation start to the metrics, config diff and overlaid curves
+   drawn, as a fresh page load and from the "Compare marked" button of the runs table.
 5. Peak memory (VmHWM) of the server process after all of the above.
 6. Live: seconds from a point reaching the journal (another process logs and flushes
    one every 0.3 s) to the run page's chart showing it, median and max (target: 2 s).
@@ -192,6 +193,12 @@ def measure(root: Path, big_root: Path, big_id: str, repeat: int) -> dict[str, A
             cmp_url = f"{ui.base}/compare?runs={','.join(ids)}"
             cmps = [ready_at(page, "compare", cmp_url) for _ in range(repeat)]
             out["compare_ms"] = statistics.median(cmps)
+            marked = f"{table}&marks={','.join(ids)}"  # marks live in the URL
+            from_table = []
+            for _ in range(repeat):
+                ready_at(page, "runs", marked)
+                from_table.append(click_ms(page, "#compare", "compare"))
+            out["compare_from_table_ms"] = statistics.median(from_table)
             t0 = time.perf_counter()
             page.request.get(f"{big.base}/api/run/{big_id}")
             out["run_api_ms"] = (time.perf_counter() - t0) * 1000
@@ -216,7 +223,9 @@ with Store(root) as store:
         run.curve(step, loss=1.0 / (step + 1))
     run.flush()
     ready.write_text(run.id)
-    time.sleep(5)  # the page opens
+    go = ready.with_name("go")
+    while not go.exists():  # the page is open and its event stream connected
+        time.sleep(0.01)
     with log.open("w") as out:
         for step in range(20, 60):
             run.curve(step, loss=1.0 / (step + 1))
@@ -257,6 +266,7 @@ def live_latency(base: Path) -> list[float]:
                 browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
                 page = browser.new_page()
                 ready_at(page, "run", f"{ui.base}/run/{ready.read_text()}")
+                page.wait_for_selector("#live.on", timeout=60_000)
                 page.evaluate(
                     "() => { window.seen = []; let last = 0; const tick = () => {"
                     " const el = document.querySelector('[data-curve=loss] .chart');"
@@ -264,6 +274,7 @@ def live_latency(base: Path) -> list[float]:
                     " if (n !== last) { last = n; window.seen.push([n, Date.now() / 1000]); }"
                     " requestAnimationFrame(tick); }; tick(); }"
                 )
+                (work / "go").write_text("go")
                 writer.wait(timeout=120)
                 page.wait_for_function(
                     "() => window.seen.length && window.seen[window.seen.length - 1][0] >= 60",
@@ -333,6 +344,7 @@ def main(argv: list[str] | None = None) -> int:
         f"(cold first paint {figures['first_paint_cold_s']:.3f} s with plotly.js parsed; "
         f"sort max {figures['sort_max_ms']:.0f} ms; run API alone {figures['run_api_ms']:.0f} ms; "
         f"run page opened from the table {figures['run_from_table_ms']:.0f} ms; "
+        f"compare opened from the table {figures['compare_from_table_ms']:.0f} ms; "
         f"live: journal to chart median {figures['live_median_s']:.2f} s, "
         f"max {figures['live_max_s']:.2f} s (target 2 s); "
         f"points drawn/held per curve {figures['run_page_points']}; "
