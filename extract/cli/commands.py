@@ -18,6 +18,7 @@ from . import (
     sync_cmds,
     track_cmds,
     tui_cmd,
+    ui_cmd,
 )
 
 app = typer.Typer(
@@ -55,6 +56,7 @@ app.command("serve", rich_help_panel="Plumbing")(sync_cmds.serve_cmd)
 app.add_typer(git_cmds.hooks_app, name="hooks", rich_help_panel="Git")
 app.command("tui", rich_help_panel="Browse")(tui_cmd.tui)
 app.command("mcp", rich_help_panel="Browse")(mcp_cmd.mcp)
+app.command("ui", rich_help_panel="Browse")(ui_cmd.ui)
 app.command("reindex", rich_help_panel="Maintenance")(query_cmds.reindex)
 app.command("fsck", rich_help_panel="Maintenance")(store_cmds.fsck_cmd)
 app.command("gc", rich_help_panel="Maintenance")(store_cmds.gc_cmd)

@@ -172,7 +172,7 @@ class CurvePoints:
     steps: np.ndarray[Any, np.dtype[np.int64]]
     values: np.ndarray[Any, np.dtype[np.float64]]
     total: int  # points the curve holds; more than ``len(steps)`` when downsampled
-    wall_times: np.ndarray[Any, np.dtype[np.float64]] | None = None  # whole curves only
+    wall_times: np.ndarray[Any, np.dtype[np.float64]] | None = None  # whole curves and envelopes
 
 
 @dataclass(frozen=True)
