@@ -25,7 +25,8 @@ from tests.workers import gc_writer
 
 ROOT = Path(__file__).resolve().parent.parent
 WRITERS = 8
-RUNS = 3
+MAX_RUNS = 200  # each writer's bound; they stop once gc has swept GC_PASSES times
+GC_PASSES = 3
 STEPS = 200
 
 
@@ -63,9 +64,18 @@ def test_gc_with_no_grace_racing_eight_writers_and_commits_loses_nothing(
     out_dir.mkdir()
     go, stop = out_dir / "go", out_dir / "stop"
 
+    enough = out_dir / "enough"  # writers finish the run they are in, then stop
     writers = {
         f"writer-{w}": start(
-            out_dir, f"writer-{w}", "gc_writer", str(root), str(w), str(RUNS), str(STEPS), str(go)
+            out_dir,
+            f"writer-{w}",
+            "gc_writer",
+            str(root),
+            str(w),
+            str(MAX_RUNS),
+            str(STEPS),
+            str(go),
+            str(enough),
         )
         for w in range(WRITERS)
     }
@@ -78,11 +88,20 @@ def test_gc_with_no_grace_racing_eight_writers_and_commits_loses_nothing(
     sweeper = start(out_dir, "gc", "maintainer", "gc", str(root), str(stop))
     committer = start(out_dir, "commit", "maintainer", "commit", str(root), str(stop))
     go.touch()
+    # The writers go on (up to MAX_RUNS runs each) until gc has swept GC_PASSES times
+    # while they ran, however fast this machine is at the moment.
+    passes = out_dir / "gc.passes"
+    deadline = time.monotonic() + 240
+    while not passes.exists() or int(passes.read_text() or 0) < GC_PASSES:
+        assert all(p.poll() is None for p in writers.values()), "a writer ended before gc swept"
+        assert time.monotonic() < deadline, "gc did not sweep while the writers ran"
+        time.sleep(0.05)
+    enough.touch()
     outs = {name: finished(proc, out_dir, name, timeout=300) for name, proc in writers.items()}
     stop.touch()
     gc_passes = int(finished(sweeper, out_dir, "gc", timeout=120).split()[-1])
     finished(committer, out_dir, "commit", timeout=120)
-    assert gc_passes >= 2, "gc should have swept several times while the writers ran"
+    assert gc_passes >= GC_PASSES
 
     repo = Repository(root)
     commit_staged(repo, "the rest")
@@ -93,7 +112,7 @@ def test_gc_with_no_grace_racing_eight_writers_and_commits_loses_nothing(
     try:
         for w in range(WRITERS):
             lines = [ln.split() for ln in outs[f"writer-{w}"].splitlines() if ln.startswith("run")]
-            assert len(lines) == RUNS
+            assert lines, f"writer {w} sealed no run"
             for _, run_id, k_text in lines:
                 k = int(k_text)
                 data = store.load_run(run_id)

@@ -5,7 +5,8 @@ Usage: ``python -m tests.workers.maintainer OP STORE STOP_FILE [ARG]``
 ``OP`` is ``gc`` (``gc`` with grace 0), ``commit`` (``commit_staged``), ``reindex``
 (``Indexer.rebuild``) or ``fetch`` (``ops.fetch`` from the store at ``ARG``, then merge, again if a commit
 moved main meanwhile).
-Repeats until ``STOP_FILE`` exists, then prints ``passes N`` and exits 0. Any error ends
+Repeats until ``STOP_FILE`` exists (writing the passes done so far to ``OP.passes``
+beside it), then prints ``passes N`` and exits 0. Any error ends
 it with a traceback and exit 1: the test counts that as a failure.
 """
 
@@ -54,9 +55,11 @@ def main(argv: list[str]) -> int:
     arg = argv[3] if len(argv) > 3 else None
     repo = Repository(root)
     n = 0
+    progress = stop.parent / f"{op}.passes"  # for a test that waits on our progress
     while not stop.exists():
         once(op, repo, arg, n)
         n += 1
+        progress.write_text(str(n))
         time.sleep(0.01)
     print(f"passes {n}", flush=True)
     return 0
