@@ -1,5 +1,5 @@
 """config.toml: every section, key, default and error (docs/configuration.md): the store's
-sections (store/config.py) and the TUI's (tui/settings.py), which ``parse_tui`` checks
+sections (store/config.py) and the TUI's (display/settings.py), which ``parse_tui`` checks
 after the store's."""
 
 from __future__ import annotations
@@ -11,17 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from extract.errors import ConfigError, InvalidInput
-from extract.store import config as configmod
-from extract.store.config import (
-    MINIMIZE_HINTS,
-    Config,
-    MetricsConfig,
-    load,
-    metric_direction,
-    parse,
-)
-from extract.tui.settings import (
+from extract.display.settings import (
     COLOR_NAMES,
     COMPARE_SECTIONS,
     SUMMARY_SECTIONS,
@@ -37,6 +27,16 @@ from extract.tui.settings import (
     auto_curve_height,
     parse_color,
     tui_config,
+)
+from extract.errors import ConfigError, InvalidInput
+from extract.store import config as configmod
+from extract.store.config import (
+    MINIMIZE_HINTS,
+    Config,
+    MetricsConfig,
+    load,
+    metric_direction,
+    parse,
 )
 
 SEED_STYLE = """\

@@ -1,5 +1,5 @@
 """[info] fields globs over flattened config keys (docs/configuration.md, [info]): the
-pattern syntax on wcmatch (tui/fields.py), and flatten_config (store/flatten.py)."""
+pattern syntax on wcmatch (display/fields.py), and flatten_config (store/flatten.py)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from extract.display.fields import FieldFilter, compile_glob
 from extract.errors import InvalidInput
 from extract.store.flatten import flatten_config
-from extract.tui.fields import FieldFilter, compile_glob
 
 
 def glob_match(pattern: str, key: str) -> bool:

@@ -9,7 +9,19 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 #: Lowest first. A module may import its own layer and the ones before it.
-LAYERS = ["errors", "objects", "store", "tracking", "index", "git", "sync", "sdk", "mcp|tui|ui", "cli"]
+LAYERS = [
+    "errors",
+    "objects",
+    "store",
+    "tracking",
+    "index",
+    "git",
+    "sync",
+    "sdk",
+    "display",
+    "mcp|tui|ui",
+    "cli",
+]
 
 
 def layer_of(module: str) -> int | None:

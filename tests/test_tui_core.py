@@ -14,6 +14,7 @@ import pytest
 from rich.style import Style
 
 from extract import Store
+from extract.display.settings import HighlightRule, TablesConfig, tui_config
 from extract.errors import InvalidInput
 from extract.index import read
 from extract.index.build import Indexer
@@ -24,7 +25,6 @@ from extract.store.history import list_staged
 from extract.store.repo import Repository
 from extract.tui import chart, dag, heatmap
 from extract.tui.core import CHART_POINTS, Browser, search_terms
-from extract.tui.settings import HighlightRule, TablesConfig, tui_config
 from tests.test_tui_fixture import Fixture, build, fixed_clock
 
 REPO = Path(__file__).resolve().parent.parent
@@ -525,8 +525,8 @@ def test_dag_layout_puts_generations_in_columns() -> None:
 def test_docs_list_every_key_and_setting() -> None:
     import dataclasses
 
+    from extract.display import settings as cfg
     from extract.store import config as store_cfg
-    from extract.tui import settings as cfg
     from extract.tui.keys import KEYMAP
 
     doc = (REPO / "docs" / "tui.md").read_text()

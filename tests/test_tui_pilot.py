@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from rich.style import Style
 
+from extract.display.settings import THEME_DEFAULTS
 from extract.store.history import list_staged
 from extract.store.repo import Repository
 from extract.tui.app import FOREVER, ExtractApp
@@ -23,7 +24,6 @@ from extract.tui.screens.lists import RunPicker, SearchScreen, SelectionScreen
 from extract.tui.screens.main import MainScreen
 from extract.tui.screens.popups import ConfirmDelete, HelpScreen, TodoAdd
 from extract.tui.screens.tableview import TableScreen
-from extract.tui.settings import THEME_DEFAULTS
 from extract.tui.widgets.detail import DetailPanel
 from extract.tui.widgets.navigator import Navigator
 from extract.tui.widgets.views import DashboardView, LineageView, RegistryView, TodoView

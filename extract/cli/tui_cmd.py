@@ -37,7 +37,7 @@ def tui(
       extract tui --store /data/project/.extract
       extract tui --web --port 8000     (then open http://localhost:8000)
     """
-    from extract.tui.settings import tui_config  # (no textual: that loads with the app)
+    from extract.display.settings import tui_config  # (no textual: that loads with the app)
 
     repo = open_store(store)
     tui_config(repo.config)  # a malformed config.toml is reported here, before the screen is taken

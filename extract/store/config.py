@@ -6,7 +6,7 @@ Each becomes a frozen dataclass on :class:`Config`; an unknown key inside one of
 an error (a typo must not be silently ignored). Every other section is kept in
 ``Config.raw`` for the layer that owns it: the TUI checks its own sections
 (``[summary]``, ``[info]``, ``[compare]``, ``[tables]``, ``[theme]``, ``[notifications]``)
-in ``extract/tui/settings.py`` with the same :class:`TomlTable` checker. Every error is
+in ``extract/display/settings.py`` with the same :class:`TomlTable` checker. Every error is
 a :class:`ConfigError` whose message names the file, the section and key, what was
 wrong and what is allowed. docs/configuration.md is the user's reference for all of it.
 """
@@ -301,7 +301,7 @@ def _remote_name_problem(name: str) -> str | None:
 
 class TomlTable:
     """One table being checked, with typed getters whose errors name the file, table and key
-    (the store's sections here, the TUI's in extract/tui/settings.py)."""
+    (the store's sections here, the TUI's in extract/display/settings.py)."""
 
     def __init__(self, where: str, label: str, value: object, valid: Sequence[str]) -> None:
         self.where = where

@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from extract.display.fields import FieldFilter
+from extract.display.settings import TuiConfig, tui_config
 from extract.errors import InvalidInput
 from extract.index import models, read
 from extract.index.access import Index, open_index
@@ -58,8 +60,6 @@ from extract.store.config import metric_direction
 from extract.store.repo import Repository
 from extract.store.writable import require_writable
 from extract.tui import actions
-from extract.tui.fields import FieldFilter
-from extract.tui.settings import TuiConfig, tui_config
 
 Array = np.ndarray[Any, Any]
 #: Runs listed under one experiment in the navigator before "more in the run browser".

@@ -16,8 +16,8 @@ import numpy as np
 from rich.style import Style
 from rich.text import Text
 
+from extract.display.settings import TablesConfig
 from extract.tui import fmt
-from extract.tui.settings import TablesConfig
 
 Array = np.ndarray[Any, Any]
 CELL = 9

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.theme import Theme
 
-from extract.tui.settings import ThemeConfig
+from extract.display.settings import ThemeConfig
 
 #: Extra lines after the first (accent): then success, warning, error, and these.
 _MORE = ("#94e2d5", "#cba6f7", "#fab387", "#f5c2e7", "#74c7ec", "#eba0ac", "#b4befe")

@@ -22,6 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from extract.display.fields import FieldFilter
+from extract.display.settings import TuiConfig, tui_config
 from extract.errors import InvalidInput, NotFound
 from extract.index import read
 from extract.index.access import Index, open_index
@@ -30,7 +32,6 @@ from extract.objects import from_hex
 from extract.store import chunking
 from extract.store.arrays import ArrayReader
 from extract.store.config import metric_direction
-from extract.store.fieldglob import FieldFilter
 from extract.store.repo import Repository
 
 #: Points per curve a run page asks for. A chart is at most a couple of thousand pixels
@@ -119,7 +120,7 @@ class Source:
 
     def __init__(self, root: Path, warn: Callable[[str], None] | None = None) -> None:
         self.repo = Repository(Path(root))
-        self.config = self.repo.config
+        self.config: TuiConfig = tui_config(self.repo.config)
         self._filter = FieldFilter(self.config.info.fields)
         self._lock = threading.RLock()
         self.warnings: list[str] = []
@@ -153,7 +154,7 @@ class Source:
             return changed
 
     def direction(self, metric: str) -> str:
-        return metric_direction(metric, self.config)
+        return metric_direction(metric, self.config.store)
 
     # the runs table ----------------------------------------------------------------
     def columns(self, scope: str = "") -> dict[str, Any]:
@@ -200,7 +201,7 @@ class Source:
                 query=query,
                 limit=limit,
                 offset=max(0, offset),
-                config=self.config,
+                config=self.config.store,
             )
         return {
             "columns": [{"kind": c.kind, "name": c.name} for c in t.columns],
@@ -249,7 +250,7 @@ class Source:
         """Just a run's curves and status: what a live page polls."""
         with self._reading() as conn:
             rid = read.resolve_run(conn, text)
-            row = read.runs_by_id(conn, [rid])[rid]
+            row = read.list_runs(conn, ids=[rid]).items[0]
             data = read.curves(conn, rid, max_points=points, mode="envelope", odb=self.repo.objects)
         return {"run": run_json(row), "curves": [curve_json(c) for c in data.values()]}
 
@@ -316,7 +317,7 @@ class Source:
         if len(ids) < 2:
             raise InvalidInput(f"compare needs at least 2 runs (got {len(ids)})")
         with self._reading() as conn:
-            cmp = read.compare(conn, ids, self.config)
+            cmp = read.compare(conn, ids, self.config.store)
             run_ids = [r.id for r in cmp.runs]
             names = {rid: read.curve_names(conn, rid) for rid in run_ids}
             series = sum(len(n) for n in names.values())
@@ -377,9 +378,6 @@ class Source:
     # the rest of the store -----------------------------------------------------------
     def lineage(self, node_type: str, node_id: str, depth: int = 2) -> dict[str, Any]:
         with self._reading() as conn:
-            read.check_lineage_args(node_type, "both", depth)
-            if node_type == "run":
-                node_id = read.resolve_run(conn, node_id)
             g = read.lineage(conn, node_type, node_id, "both", depth)
         return clean(g)  # type: ignore[no-any-return]
 

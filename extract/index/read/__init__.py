@@ -17,6 +17,7 @@ from extract.index.read._compare import diff as diff
 from extract.index.read._compare import leaders as leaders
 from extract.index.read._compare import rank as rank
 from extract.index.read._curves import curve as curve
+from extract.index.read._curves import curve_names as curve_names
 from extract.index.read._curves import curves as curves
 from extract.index.read._curves import point_counts as point_counts
 from extract.index.read._experiments import experiment_tree as experiment_tree

@@ -50,6 +50,11 @@ def run_metrics(conn: sqlite3.Connection, key: int) -> list[tuple[str, int]]:
     return [(str(name), int(mid)) for name, mid in rows]
 
 
+def curve_names(conn: sqlite3.Connection, run_id: str) -> list[str]:
+    """The names of a run's curves, in name order."""
+    return [name for name, _ in run_metrics(conn, run_key(conn, run_id))]
+
+
 def _points(
     rows: Sequence[Sequence[Any]], name: str, total: int, walls: bool = False
 ) -> CurvePoints:

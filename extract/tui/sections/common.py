@@ -10,10 +10,10 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
+from extract.display.settings import TuiConfig, auto_curve_height
 from extract.index.models import RunRow, Todo
 from extract.tui import chart, fmt
 from extract.tui.core import Chart, Series
-from extract.tui.settings import TuiConfig, auto_curve_height
 from extract.tui.theme import palette, priority_color, status_color
 
 ARROW = {"min": "↓", "max": "↑"}

@@ -8,10 +8,10 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
+from extract.display.settings import TuiConfig
 from extract.index.models import STATUSES
 from extract.tui import fmt
 from extract.tui.core import Dashboard
-from extract.tui.settings import TuiConfig
 from extract.tui.theme import status_color
 
 from .common import heading, status, todo_text

@@ -11,10 +11,10 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 
+from extract.display.settings import TuiConfig
 from extract.index.models import CurveStats
 from extract.tui import fmt, heatmap
 from extract.tui.core import NodeSummary, RunDetail, TableWindow
-from extract.tui.settings import TuiConfig
 
 from .common import ARROW, Charts, _grid, _kv, heading, status, todo_text
 

@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from extract.display.fields import compile_glob
 from extract.errors import ConfigError, InvalidInput
 from extract.store.config import Config, TomlTable, show_value, suggest
-from extract.tui.fields import compile_glob
 
 __all__ = [
     "COLOR_NAMES",
