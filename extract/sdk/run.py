@@ -36,6 +36,7 @@ from extract.store.journal import JournalWriter
 from extract.store.writable import require_writable
 from extract.tracking.records import (
     Artifact,
+    Config,
     End,
     Lineage,
     Logged,
@@ -133,6 +134,7 @@ class Run:
         self._last_sync = self._t0
         self._unsynced = False
         self._finished = False
+        self._last_step = -1  # curve() without a step logs at the step after this one
         with self._repo.writing():  # the code diff is unnamed until the start record is durable
             start = self._start_journal(store, experiment, plain_config, name, total_steps)
         store._indexer.run_started(start)
@@ -243,12 +245,17 @@ class Run:
             if len(self._log_buf) >= LOG_FLUSH_ENTRIES or now - self._oldest >= FLUSH_SECONDS:
                 self._flush_locked()
 
-    def curve(self, step: int, **metrics: float | int) -> None:
-        """Per-step values for the live chart; numbers only (NaN and Inf are kept)."""
+    def curve(self, step: int | None = None, **metrics: float | int) -> None:
+        """Per-step values for the live chart; numbers only (NaN and Inf are kept).
+
+        Without a step, the values go to the step after the last one logged (0 first)."""
         if self._finished:
             self._check_open("curve")
-        if type(step) is not int or not INT64_MIN <= step <= INT64_MAX:
+        if step is None:
+            step = self._last_step + 1
+        elif type(step) is not int or not INT64_MIN <= step <= INT64_MAX:
             step = self._step(step)
+        self._last_step = step
         for k, v in metrics.items():
             if not k.isascii():
                 text(k, "curve(): a metric name")
@@ -269,6 +276,20 @@ class Run:
             buf.append((step, now - self._t0, metrics))
             if len(buf) >= CURVE_FLUSH_STEPS or now - self._oldest >= FLUSH_SECONDS:
                 self._flush_locked()
+
+    def _sampled(self, step: int, metrics: dict[str, float]) -> bool:
+        """Points from the system sampler (sdk/system.py), buffered as curve()'s are but
+        leaving alone the step curve() counts from; False once the run is finished."""
+        now = time.time()
+        with self._lock:
+            if self._finished:
+                return False
+            if not self._curve_buf and not self._oldest:
+                self._oldest = now
+            self._curve_buf.append((step, now - self._t0, metrics))
+            if len(self._curve_buf) >= CURVE_FLUSH_STEPS or now - self._oldest >= FLUSH_SECONDS:
+                self._flush_locked()
+        return True
 
     @staticmethod
     def _step(step: Any) -> int:
@@ -325,6 +346,19 @@ class Run:
             self._flush_locked()
             self._journal.write(frame(rec), durable=True)
             self._last_sync = time.time()
+
+    def update_config(self, values: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        """Set config keys after the start, for hyperparameters a framework reports late
+        (Lightning's ``log_hyperparams``): each key replaces the top-level key of that name
+        in the run's config, or adds it. Written at once, like a tag."""
+        self._check_open("update_config")
+        if values is not None and not isinstance(values, dict):
+            raise TypeError(
+                f"update_config(): values must be a dict or None, got {type(values).__name__}"
+            )
+        merged = {**(values or {}), **kwargs}
+        if merged:
+            self._record(Config(plain(merged, "update_config(): values")))
 
     # artifacts -----------------------------------------------------------------
     def log_table(

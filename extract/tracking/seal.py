@@ -47,7 +47,7 @@ def seal(repo: Repository, state: RunState, journal_path: Path, journal_end: int
         id=start.id,
         experiment=start.experiment,
         name=start.name,
-        config=start.config,
+        config=state.full_config(),
         status=status,
         started_at=start.started_at,
         ended_at=ended_at,
