@@ -14,8 +14,10 @@ from extract.index.access import open_index
 from extract.index.ids import experiment_id
 from extract.objects import Link, ObjectId
 from extract.objects.codec import check_value
+from extract.sdk.jobs import group_params
 from extract.sdk.read import RunData, checkout_model
 from extract.sdk.run import Run, _check_todo
+from extract.sdk.system import start_sampler
 from extract.sdk.values import text
 from extract.store import chunking
 from extract.store.repo import FORMAT_FILE, Repository
@@ -232,9 +234,21 @@ class Experiment:
         config: dict[str, Any] | None = None,
         name: str | None = None,
         total_steps: int | None = None,
+        group: str | bool | None = None,
+        system_metrics: bool | None = None,
     ) -> Run:
-        """Start a run: use it as a context manager, or call finish() yourself."""
-        return Run(self._store, self, config, name, total_steps)
+        """Start a run: use it as a context manager, or call finish() yourself.
+
+        ``group``: the job this run is one rank of (sdk/jobs.py; by default found in the
+        launcher's environment, ``False`` for none). ``system_metrics``: sample CPU,
+        memory, disk, network and GPUs into ``system/`` curves while the run is live
+        (sdk/system.py; by default as config.toml's ``[system] metrics`` says, on)."""
+        params = group_params(group)  # checked before the run exists
+        run = Run(self._store, self, config, name, total_steps)
+        if params:
+            run.log(**params)
+        start_sampler(run, self._store._repo.config, system_metrics)
+        return run
 
     def list_runs(self) -> list[dict[str, Any]]:
         """This experiment's runs as dicts, oldest first."""

@@ -39,6 +39,7 @@ __all__ = [
     "MetricsConfig",
     "NotificationsConfig",
     "SummaryConfig",
+    "SystemConfig",
     "TablesConfig",
     "ThemeConfig",
     "auto_curve_height",
@@ -307,6 +308,15 @@ class NotificationsConfig:
     timeout: int = 3
 
 
+@dataclass(frozen=True)
+class SystemConfig:
+    """[system]: ``metrics`` samples CPU, memory, disk, network and GPUs into ``system/``
+    curves while a run is live, every ``interval`` seconds (extract/sdk/system.py)."""
+
+    metrics: bool = True
+    interval: float = 1.0
+
+
 def _no_remotes() -> Mapping[str, str]:
     return MappingProxyType({})
 
@@ -325,6 +335,7 @@ class Config:
     tables: TablesConfig = TablesConfig()
     theme: ThemeConfig = ThemeConfig()
     notifications: NotificationsConfig = NotificationsConfig()
+    system: SystemConfig = SystemConfig()
     #: remote name -> url, from the [remotes.<name>] tables, in file order.
     remotes: Mapping[str, str] = field(default_factory=_no_remotes)
 
@@ -359,6 +370,7 @@ _KEYS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "tables": ("highlight",),
         "theme": tuple(THEME_DEFAULTS),
         "notifications": ("timeout",),
+        "system": ("metrics", "interval"),
     }
 )
 _RULE_KEYS = ("eq", "min", "max", "pattern", "color")
@@ -409,6 +421,7 @@ def parse(text: str, path: Path | None = None) -> Config:
         tables=_tables(table("tables")),
         theme=_theme(table("theme")),
         notifications=_notifications(table("notifications")),
+        system=_system(table("system")),
         remotes=_remotes(where, raw.get("remotes", {})),
     )
 
@@ -514,6 +527,15 @@ def _theme(t: _Table) -> ThemeConfig:
 
 def _notifications(t: _Table) -> NotificationsConfig:
     return NotificationsConfig(timeout=t.integer("timeout", 3, 0, None))
+
+
+def _system(t: _Table) -> SystemConfig:
+    interval = t.number("interval")
+    if interval is not None and not 0.1 <= interval <= 3600:
+        raise t.fail("interval", "seconds between samples, from 0.1 to 3600", interval)
+    return SystemConfig(
+        metrics=t.boolean("metrics", True), interval=1.0 if interval is None else interval
+    )
 
 
 def _remotes(where: str, value: object) -> Mapping[str, str]:
