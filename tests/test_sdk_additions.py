@@ -129,3 +129,60 @@ def test_group_is_recorded_as_params_and_can_be_switched_off(
     with pytest.raises(TypeError, match="group must be"):
         exp.run(group=" ")
     assert group_params(False) == {}
+
+
+def test_log_image_stores_png_objects_and_reads_them_back(
+    root: Path, store: Store, exp: Experiment
+) -> None:
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (12, 7, 3), dtype=np.uint8)
+    gray = np.linspace(0.0, 1.0, 30).reshape(5, 6)
+    rgba = rng.integers(0, 256, (4, 4, 4), dtype=np.uint8)
+    with exp.run() as run:
+        run.log_image("sample", rgb, step=0)
+        run.log_image("sample", rgb, step=1)  # the same pixels: one object, two artifacts
+        run.log_image("ramp", gray)
+        run.log_image("alpha", rgba)
+        with pytest.raises(ValueError, match="H x W"):
+            run.log_image("bad", np.zeros((2, 2, 5), np.uint8))
+        with pytest.raises(TypeError, match="uint8"):
+            run.log_image("bad", np.full((2, 2), 300, np.int32))
+        with pytest.raises(TypeError, match="numpy array"):
+            run.log_image("bad", [[1, 2]])
+    data = store.load_run(run.id)
+    assert np.array_equal(data.image("sample", step=1), rgb)
+    assert np.array_equal(data.image("ramp")[:, :, 0], np.round(gray * 255).astype(np.uint8))
+    assert np.array_equal(data.image("alpha"), rgba)
+    assert [s for s, _ in data.images("sample")] == [0, 1]
+    assert data.image_png("ramp").startswith(b"\x89PNG\r\n\x1a\n")
+    arts = rows(
+        root,
+        "SELECT name, kind, step, shape, dtype, object_id FROM artifacts WHERE run_id=? ORDER BY name, step",
+        run.id,
+    )
+    assert [(a["name"], a["kind"], a["step"]) for a in arts] == [
+        ("alpha", "image", None),
+        ("ramp", "image", None),
+        ("sample", "image", 0),
+        ("sample", "image", 1),
+    ]
+    assert json.loads(arts[1]["shape"]) == [5, 6, 1] and arts[1]["dtype"] == "uint8"
+    assert arts[2]["object_id"] == arts[3]["object_id"]
+
+
+def test_png_round_trips_through_pillow_both_ways() -> None:
+    image_mod = pytest.importorskip("PIL.Image")
+    import io
+
+    from extract.sdk.images import decode_png, encode_png, to_pixels
+
+    rng = np.random.default_rng(1)
+    for shape in [(9, 5), (9, 5, 3), (9, 5, 4)]:
+        pixels = to_pixels(rng.integers(0, 256, shape, dtype=np.uint8))
+        with image_mod.open(io.BytesIO(encode_png(pixels))) as img:
+            assert np.array_equal(np.asarray(img).reshape(pixels.shape), pixels)
+        buf = io.BytesIO()
+        image_mod.fromarray(pixels.squeeze()).save(buf, format="PNG")  # Pillow's own filters
+        assert np.array_equal(decode_png(buf.getvalue()), pixels)
+    palette = image_mod.new("P", (3, 2))
+    assert to_pixels(palette).shape == (2, 3, 4)  # converted (to RGBA: a palette may hold alpha)

@@ -11,6 +11,7 @@ from extract.errors import ArtifactNotFound, ModelNotFound
 from extract.index import query
 from extract.objects import RunRecord, from_hex
 from extract.objects.kinds import cast
+from extract.sdk.images import decode_png
 from extract.store import chunking
 from extract.store.arrays import ArrayReader
 from extract.store.checkout import checkout
@@ -68,6 +69,28 @@ class RunData:
         """A logged table, read lazily: index it (``[100:110]``) to load only those chunks."""
         a = self._artifact(name, "matrix", step)
         return ArrayReader(self._store._repo.objects, from_hex(a["object_id"]))
+
+    def image(self, name: str, step: int | None = None) -> np.ndarray[Any, np.dtype[np.uint8]]:
+        """A logged image as H x W x C uint8 pixels (the last one logged, or at ``step``)."""
+        return decode_png(self.image_png(name, step))
+
+    def image_png(self, name: str, step: int | None = None) -> bytes:
+        """A logged image as the PNG bytes stored."""
+        a = self._artifact(name, "image", step)
+        return chunking.read_bytes(self._store._repo.objects, from_hex(a["object_id"]))
+
+    def images(self, name: str) -> list[tuple[int | None, np.ndarray[Any, np.dtype[np.uint8]]]]:
+        """Every image logged under ``name``, as (step, pixels), in logging order."""
+        return [
+            (
+                a["step"],
+                decode_png(
+                    chunking.read_bytes(self._store._repo.objects, from_hex(a["object_id"]))
+                ),
+            )
+            for a in self.info["artifacts"]
+            if a["name"] == name and a["kind"] == "image"
+        ]
 
     def text(self, name: str) -> str:
         a = self._artifact(name, "text", None)
