@@ -24,10 +24,10 @@ def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / ".extract"
 
 
-def three_second_run(root: Path, **kwargs: bool) -> dict[str, int]:
+def three_second_run(root: Path, system_metrics: bool | None = None) -> dict[str, int]:
     """A run that trains (a busy loop) for 3 seconds; its curves' point counts."""
     with Store(root) as store:
-        with store.experiment(SPEC).run(**kwargs) as run:
+        with store.experiment(SPEC).run(system_metrics=system_metrics) as run:
             end = time.monotonic() + 3.0
             step = 0
             while time.monotonic() < end:

@@ -19,7 +19,7 @@ import time
 import weakref
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, SupportsFloat
 
 import numpy as np
 
@@ -27,6 +27,7 @@ from extract.errors import InvalidInput, PathNotFound
 from extract.index.access import open_index
 from extract.index.ids import model_id
 from extract.objects import ModelVersion, ObjectId, Tree, new_ulid
+from extract.sdk.images import encode_png, to_pixels
 from extract.sdk.values import INT64_MAX, INT64_MIN, int64, number, plain, text, to_float
 from extract.store import chunking
 from extract.store.arrays import write_array
@@ -245,10 +246,11 @@ class Run:
             if len(self._log_buf) >= LOG_FLUSH_ENTRIES or now - self._oldest >= FLUSH_SECONDS:
                 self._flush_locked()
 
-    def curve(self, step: int | None = None, **metrics: float | int) -> None:
+    def curve(self, step: int | None = None, **metrics: SupportsFloat) -> None:
         """Per-step values for the live chart; numbers only (NaN and Inf are kept).
 
-        Without a step, the values go to the step after the last one logged (0 first)."""
+        Without a step, the values go to the step after the last one logged (0 first).
+        Values may be numpy, torch or jax scalars (0-d tensors): no ``.item()`` needed."""
         if self._finished:
             self._check_open("curve")
         if step is None:
@@ -264,7 +266,8 @@ class Run:
                 # ints become floats here: curves are float64, and a huge int must not
                 # reach the journal encoder, where it would poison the whole buffer
                 metrics[k] = to_float(
-                    v if t is int else number("curve()", k, v, allow_bool=False), f"curve(): {k}"
+                    v if t is int else number("curve()", k, v, allow_bool=False),  # type: ignore[arg-type]  # (t is int)
+                    f"curve(): {k}",
                 )
         if not metrics:
             raise TypeError("curve() needs at least one metric, e.g. run.curve(step, loss=0.3)")
@@ -419,6 +422,33 @@ class Run:
                     shape=None,
                     dtype=None,
                     metadata=None,
+                    created_at=now_iso(),
+                )
+            )
+
+    def log_image(self, name: str, image: Any, step: int | None = None) -> None:
+        """An image (numpy H x W, H x W x 3 or H x W x 4, uint8 or float in [0, 1], or a
+        PIL image), stored as a PNG: artifact kind ``image``, read back with
+        ``RunData.image(name, step)``. Encoding is in sdk/images.py."""
+        self._check_open("log_image")
+        _check_name("log_image", name)
+        if step is not None:
+            step = self._step(step)
+        pixels = to_pixels(image)
+        png = encode_png(pixels)
+        with self._repo.writing():
+            oid = chunking.write_bytes(self._repo.objects, png)
+            self._repo.objects.sync()
+            self._record(
+                Artifact(
+                    id=new_ulid(),
+                    name=name,
+                    kind="image",
+                    step=step,
+                    object=oid,
+                    shape=tuple(int(n) for n in pixels.shape),
+                    dtype="uint8",
+                    metadata={"format": "png"},
                     created_at=now_iso(),
                 )
             )
