@@ -174,7 +174,7 @@ def test_png_round_trips_through_pillow_both_ways() -> None:
     image_mod = pytest.importorskip("PIL.Image")
     import io
 
-    from extract.sdk.images import decode_png, encode_png, to_pixels
+    from extract.sdk.images import decode, encode_png, to_pixels
 
     rng = np.random.default_rng(1)
     for shape in [(9, 5), (9, 5, 3), (9, 5, 4)]:
@@ -183,6 +183,6 @@ def test_png_round_trips_through_pillow_both_ways() -> None:
             assert np.array_equal(np.asarray(img).reshape(pixels.shape), pixels)
         buf = io.BytesIO()
         image_mod.fromarray(pixels.squeeze()).save(buf, format="PNG")  # Pillow's own filters
-        assert np.array_equal(decode_png(buf.getvalue()), pixels)
+        assert np.array_equal(decode(buf.getvalue()), pixels)
     palette = image_mod.new("P", (3, 2))
     assert to_pixels(palette).shape == (2, 3, 4)  # converted (to RGBA: a palette may hold alpha)

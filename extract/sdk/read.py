@@ -11,7 +11,7 @@ from extract.errors import ArtifactNotFound, ModelNotFound
 from extract.index import query
 from extract.objects import RunRecord, from_hex
 from extract.objects.kinds import cast
-from extract.sdk.images import decode_png
+from extract.sdk.images import decode
 from extract.store import chunking
 from extract.store.arrays import ArrayReader
 from extract.store.checkout import checkout
@@ -72,7 +72,7 @@ class RunData:
 
     def image(self, name: str, step: int | None = None) -> np.ndarray[Any, np.dtype[np.uint8]]:
         """A logged image as H x W x C uint8 pixels (the last one logged, or at ``step``)."""
-        return decode_png(self.image_png(name, step))
+        return decode(self.image_png(name, step))
 
     def image_png(self, name: str, step: int | None = None) -> bytes:
         """A logged image as the PNG bytes stored."""
@@ -84,9 +84,7 @@ class RunData:
         return [
             (
                 a["step"],
-                decode_png(
-                    chunking.read_bytes(self._store._repo.objects, from_hex(a["object_id"]))
-                ),
+                decode(chunking.read_bytes(self._store._repo.objects, from_hex(a["object_id"]))),
             )
             for a in self.info["artifacts"]
             if a["name"] == name and a["kind"] == "image"
