@@ -102,6 +102,14 @@ class ExtractLogger(Logger):
 
     def _open(self) -> Run | None:
         if self._finished:
+            # trainer.test() after fit(), say: the run was finished at fit's end
+            self._target.warn(
+                "log_metrics",
+                RuntimeError(
+                    "the run finished when fit() ended; give trainer.test() or a second "
+                    "fit() a new ExtractLogger to log it"
+                ),
+            )
             return None
         if self._target.run is None:
             self._target.start(self._hparams)
