@@ -418,3 +418,85 @@ def test_torchrun_ranks_are_one_group(store_path: Path, tmp_path: Path) -> None:
         "SELECT run_id, COUNT(*) AS n, MAX(step) AS hi FROM curve_points WHERE name = 'loss' GROUP BY run_id",
     )
     assert [(c["n"], c["hi"]) for c in counts] == [(5, 4), (5, 4)]
+
+
+LIGHTNING_DDP_SCRIPT = """
+import os, sys, warnings
+warnings.simplefilter("ignore")
+import torch
+import lightning.pytorch as pl
+from extract.integrations.lightning import ExtractLogger
+
+class Tiny(pl.LightningModule):
+    def __init__(self, lr=0.1):
+        super().__init__()
+        self.save_hyperparameters()
+        self.lin = torch.nn.Linear(4, 1)
+    def training_step(self, batch, idx):
+        loss = self.lin(batch[0]).pow(2).mean()
+        self.log("loss", loss)
+        return loss
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
+
+data = torch.utils.data.TensorDataset(torch.randn(32, 4))
+for all_ranks in (False, True):
+    logger = ExtractLogger(experiment={"benchmark": "synthetic", "model": "ddp"},
+                           name=f"pl-all-{all_ranks}", store=sys.argv[1], log_all_ranks=all_ranks)
+    trainer = pl.Trainer(max_epochs=1, strategy="ddp", accelerator="cpu", devices=2, logger=logger,
+                         log_every_n_steps=1, enable_progress_bar=False, enable_model_summary=False,
+                         enable_checkpointing=False, default_root_dir=sys.argv[2])
+    trainer.fit(Tiny(), torch.utils.data.DataLoader(data, batch_size=4))
+"""
+
+
+def test_lightning_ddp_logs_rank_zero_by_default_and_every_rank_when_asked(
+    store_path: Path, tmp_path: Path
+) -> None:
+    pytest.importorskip("lightning.pytorch")
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+    if torchrun is None:
+        pytest.skip("torchrun is not installed")
+    script = tmp_path / "pl_ddp.py"
+    script.write_text(LIGHTNING_DDP_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    env.pop("EXTRACT_GROUP", None)
+    r = subprocess.run(
+        [
+            torchrun,
+            "--standalone",
+            "--nproc_per_node=2",
+            str(script),
+            str(store_path),
+            str(tmp_path / "pl"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = sql(
+        store_path,
+        "SELECT r.name, r.status, r.config, g.value AS grp, k.value AS rank FROM runs r "
+        "JOIN run_params g ON g.run_id = r.id AND g.name = 'group' "
+        "JOIN run_params k ON k.run_id = r.id AND k.name = 'rank' ORDER BY r.name, k.value",
+    )
+    assert [(x["name"], x["rank"], x["status"]) for x in rows] == [
+        ("pl-all-False", "0", "completed"),
+        ("pl-all-True", "0", "completed"),
+        ("pl-all-True", "1", "completed"),
+    ]
+    assert len({x["grp"] for x in rows}) == 1 and rows[0]["grp"].startswith("torchrun:")
+    assert all(json.loads(x["config"]) == {"lr": 0.1} for x in rows)
+    counts = sql(
+        store_path,
+        "SELECT r.name, COUNT(*) AS n FROM curve_points c JOIN runs r ON r.id = c.run_id "
+        "WHERE c.name = 'loss' GROUP BY c.run_id ORDER BY r.name",
+    )
+    assert [(c["name"], c["n"]) for c in counts] == [
+        ("pl-all-False", 4),
+        ("pl-all-True", 4),
+        ("pl-all-True", 4),
+    ]  # 32 samples, 2 ranks, batches of 4: 4 steps a rank

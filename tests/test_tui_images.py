@@ -40,3 +40,30 @@ def test_run_detail_lists_images_with_a_thumbnail(
     assert "samples @ step 1  40x100x3" in text
     assert text.count("\u2580" * 32) == 6  # 6 cell rows of 32 half blocks
     assert "255;0;0" in console.export_text(styles=True)  # drawn in the image's red
+
+
+def test_mcp_get_run_lists_images(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from extract.mcp import tools
+    from extract.mcp.view import StoreView
+
+    monkeypatch.chdir(tmp_path)
+    Repository.init(tmp_path / ".extract", ("benchmark", "model"))
+    with (
+        Store(tmp_path / ".extract") as store,
+        store.experiment({"benchmark": "b", "model": "m"}).run() as run,
+    ):
+        run.log_image("grid", np.ones((3, 5, 4)), step=7)
+    view = StoreView(tmp_path / ".extract")
+    try:
+        got = tools.get_run(view, run.id)
+    finally:
+        view.close()
+    (art,) = got.artifacts
+    assert (art.name, art.kind, art.step, art.shape, art.dtype) == (
+        "grid",
+        "image",
+        7,
+        [3, 5, 4],
+        "uint8",
+    )
+    assert art.metadata == {"format": "png"}
