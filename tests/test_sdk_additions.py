@@ -186,3 +186,45 @@ def test_png_round_trips_through_pillow_both_ways() -> None:
         assert np.array_equal(decode(buf.getvalue()), pixels)
     palette = image_mod.new("P", (3, 2))
     assert to_pixels(palette).shape == (2, 3, 4)  # converted (to RGBA: a palette may hold alpha)
+
+
+def test_capture_output_keeps_what_the_script_prints(
+    root: Path, store: Store, exp: Experiment, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    with exp.run(capture_output=True) as run:
+        print("epoch 1 loss 0.5")
+        print("a warning", file=sys.stderr)
+    print("after the run")
+    with exp.run() as plain_run:
+        print("not captured")
+    seen = capsys.readouterr()
+    assert "epoch 1 loss 0.5" in seen.out and "a warning" in seen.err  # still on the terminal
+    data = store.load_run(run.id)
+    assert data.text("stdout") == "epoch 1 loss 0.5\n"
+    assert data.text("stderr") == "a warning\n"
+    assert not [a for a in store.load_run(plain_run.id).info["artifacts"] if a["kind"] == "text"]
+    with pytest.raises(TypeError, match="capture_output"):
+        exp.run(capture_output="yes")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="system_metrics"):
+        exp.run(system_metrics=1)  # type: ignore[arg-type]
+    assert len(exp.list_runs()) == 2  # the refused calls started nothing
+
+
+def test_capture_keeps_the_head_and_tail_of_a_long_output() -> None:
+    import io
+
+    from extract.sdk import console
+
+    tee = console._Tee(io.StringIO())
+    old = console.LIMIT
+    console.LIMIT = 24  # 12 characters of head, 12 of tail: two lines each
+    try:
+        for i in range(10):
+            tee.write(f"line{i}\n")
+    finally:
+        console.LIMIT = old
+    text = tee.text()
+    assert text.startswith("line0\nline1\n\n[...") and text.endswith("...]\nline8\nline9\n")
+    assert "characters left out by extract" in text

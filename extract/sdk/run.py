@@ -11,12 +11,14 @@ most 2 seconds after any other write, which bounds what a power cut can take.
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 import os
 import socket
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, SupportsFloat
@@ -136,6 +138,7 @@ class Run:
         self._unsynced = False
         self._finished = False
         self._last_step = -1  # curve() without a step logs at the step after this one
+        self._before_finish: list[Callable[[], None]] = []  # e.g. console capture (sdk/console.py)
         with self._repo.writing():  # the code diff is unnamed until the start record is durable
             start = self._start_journal(store, experiment, plain_config, name, total_steps)
         store._indexer.run_started(start)
@@ -203,6 +206,10 @@ class Run:
             return
         if status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+        hooks, self._before_finish = self._before_finish, []
+        for hook in hooks:  # while the run still takes records
+            with contextlib.suppress(Exception):  # a helper's trouble must not keep it live
+                hook()
         with self._lock:
             self._finished = True
             self._flush_locked()
