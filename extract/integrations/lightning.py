@@ -74,6 +74,7 @@ class ExtractLogger(Logger):
         self._last: dict[str, float] = {}
         self._saved: dict[tuple[str, int], str] = {}  # (path, mtime_ns): version registered
         self._finished = False
+        self._unopenable = False  # starting the run failed once: not tried at every step
         self._callback: Any = None
         self._run_id: str | None = None
 
@@ -111,8 +112,12 @@ class ExtractLogger(Logger):
                 ),
             )
             return None
-        if self._target.run is None:
-            self._target.start(self._hparams)
+        if self._target.run is None and not self._unopenable:
+            try:  # Lightning reads version and experiment outside any hook of ours
+                self._target.start(self._hparams)
+            except Exception as e:  # no store, say: training goes on without a run
+                self._unopenable = True
+                self._target.warn("start", e)
         return self._target.run
 
     # what Lightning calls --------------------------------------------------------------
