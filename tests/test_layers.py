@@ -19,7 +19,7 @@ LAYERS = [
     "sync",
     "sdk",
     "display",
-    "mcp|tui|ui",
+    "mcp|tui|ui|integrations",
     "cli",
 ]
 

@@ -206,6 +206,14 @@ class Rows:
             self.insert_points(key, self.metric_id(name), steps, values, walls)
         for name, (value, wall) in state.metrics.items():
             self.set_scalar(run_id, name, value, wall)
+        if state.config is not None:  # keys set after the start: merged as sealing merges them
+            (text,) = self.conn.execute("SELECT config FROM runs WHERE id=?", (run_id,)).fetchone()
+            config = json.loads(text) if text else None
+            merged = {**(config if isinstance(config, dict) else {}), **_jsonable(state.config)}
+            self.conn.execute(
+                "UPDATE runs SET config=? WHERE id=?",
+                (json.dumps(merged, sort_keys=True, ensure_ascii=False), run_id),
+            )
         self.conn.executemany(
             "INSERT OR REPLACE INTO run_params(run_id, name, value) VALUES (?, ?, ?)",
             [(run_id, k, v) for k, v in state.params.items()],

@@ -116,7 +116,7 @@ class RunList(Page):
 class Artifact(BaseModel):
     id: str
     name: str
-    kind: str = Field(description="matrix or text.")
+    kind: str = Field(description="matrix (a table), text, or image (a PNG; shape H x W x C).")
     step: OptInt
     shape: list[int] | None
     dtype: OptStr

@@ -12,6 +12,7 @@ from extract.index import read
 from extract.index.models import Artifact
 from extract.objects import RunRecord, from_hex
 from extract.objects.kinds import cast
+from extract.sdk.images import decode
 from extract.store import chunking
 from extract.store.arrays import ArrayReader
 from extract.store.checkout import checkout
@@ -80,6 +81,26 @@ class RunData:
         a = self._artifact(name, "matrix", step)
         assert a.object_id is not None
         return ArrayReader(self._store._repo.objects, from_hex(a.object_id))
+
+    def image(self, name: str, step: int | None = None) -> np.ndarray[Any, np.dtype[np.uint8]]:
+        """A logged image as H x W x C uint8 pixels (the last one logged, or at ``step``)."""
+        return decode(self.image_png(name, step))
+
+    def image_png(self, name: str, step: int | None = None) -> bytes:
+        """A logged image as the PNG bytes stored."""
+        a = self._artifact(name, "image", step)
+        return chunking.read_bytes(self._store._repo.objects, from_hex(a["object_id"]))
+
+    def images(self, name: str) -> list[tuple[int | None, np.ndarray[Any, np.dtype[np.uint8]]]]:
+        """Every image logged under ``name``, as (step, pixels), in logging order."""
+        return [
+            (
+                a["step"],
+                decode(chunking.read_bytes(self._store._repo.objects, from_hex(a["object_id"]))),
+            )
+            for a in self.info["artifacts"]
+            if a["name"] == name and a["kind"] == "image"
+        ]
 
     def text(self, name: str) -> str:
         a = self._artifact(name, "text", None)

@@ -11,15 +11,18 @@ most 2 seconds after any other write, which bounds what a power cut can take.
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 import os
 import socket
 import threading
 import time
 import warnings
+import weakref
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, SupportsFloat
 
 import numpy as np
 
@@ -28,6 +31,7 @@ from extract.index.access import open_index
 from extract.objects import ModelVersion, ObjectId, Tree, new_ulid
 from extract.sdk import ending
 from extract.sdk.background import Flusher
+from extract.sdk.images import encode_png, to_pixels
 from extract.sdk.values import INT64_MAX, INT64_MIN, int64, number, plain, text, to_float
 from extract.store import chunking
 from extract.store.arrays import write_array
@@ -37,6 +41,7 @@ from extract.store.journal import JournalWriter
 from extract.store.writable import require_writable
 from extract.tracking.records import (
     Artifact,
+    Config,
     End,
     Lineage,
     Logged,
@@ -112,6 +117,8 @@ class Run:
         self._ended_by: str | None = None  # why the run was ended for the process, if it was
         self._ending_asked: str | None = None  # a signal asked it to end (sdk/ending.py)
         self._warned_ended = False
+        self._last_step = -1  # curve() without a step logs at the step after this one
+        self._before_finish: list[Callable[[], None]] = []  # e.g. console capture (sdk/console.py)
         with self._repo.writing():  # the code diff is unnamed until the start record is durable
             start = self._start_journal(store, experiment, plain_config, name, total_steps)
         store._indexer.run_started(start, self._out.offset)
@@ -236,6 +243,10 @@ class Run:
             return
         if status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+        hooks, self._before_finish = self._before_finish, []
+        for hook in hooks:  # while the run still takes records
+            with contextlib.suppress(Exception):  # a helper's trouble must not keep it live
+                hook()
         with self._lock:
             if self._finished:
                 return  # finished by another thread meanwhile
@@ -285,12 +296,18 @@ class Run:
             if len(self._log_buf) >= LOG_FLUSH_ENTRIES or now - self._oldest >= FLUSH_SECONDS:
                 self._flush_locked()
 
-    def curve(self, step: int, **metrics: float | int) -> None:
-        """Per-step values for the live chart; numbers only (NaN and Inf are kept)."""
+    def curve(self, step: int | None = None, **metrics: SupportsFloat) -> None:
+        """Per-step values for the live chart; numbers only (NaN and Inf are kept).
+
+        Without a step, the values go to the step after the last one logged (0 first).
+        Values may be numpy, torch or jax scalars (0-d tensors): no ``.item()`` needed."""
         if self._finished and self._check_open("curve"):
             return
-        if type(step) is not int or not INT64_MIN <= step <= INT64_MAX:
+        if step is None:
+            step = self._last_step + 1
+        elif type(step) is not int or not INT64_MIN <= step <= INT64_MAX:
             step = self._step(step)
+        self._last_step = step
         for k, v in metrics.items():
             if not k.isascii():
                 text(k, "curve(): a metric name")
@@ -299,7 +316,8 @@ class Run:
                 # ints become floats here: curves are float64, and a huge int must not
                 # reach the journal encoder, where it would poison the whole buffer
                 metrics[k] = to_float(
-                    v if t is int else number("curve()", k, v, allow_bool=False), f"curve(): {k}"
+                    v if t is int else number("curve()", k, v, allow_bool=False),  # type: ignore[arg-type]  # (t is int)
+                    f"curve(): {k}",
                 )
         if not metrics:
             raise TypeError("curve() needs at least one metric, e.g. run.curve(step, loss=0.3)")
@@ -313,6 +331,20 @@ class Run:
                 self._flush_locked()
         if self._ending_asked is not None:
             self._end_if_asked()
+
+    def _sampled(self, step: int, metrics: dict[str, float]) -> bool:
+        """Points from the system sampler (sdk/system.py), buffered as curve()'s are but
+        leaving alone the step curve() counts from; False once the run is finished."""
+        now = time.time()
+        with self._lock:
+            if self._finished:
+                return False
+            if not self._curve_buf and not self._oldest:
+                self._oldest = now
+            self._curve_buf.append((step, now - self._t0, metrics))
+            if len(self._curve_buf) >= CURVE_FLUSH_STEPS or now - self._oldest >= FLUSH_SECONDS:
+                self._flush_locked()
+        return True
 
     @staticmethod
     def _step(step: Any) -> int:
@@ -369,6 +401,20 @@ class Run:
             self._flush_locked()
             self._out.write([rec], durable=True)
             self._last_sync = time.time()
+
+    def update_config(self, values: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        """Set config keys after the start, for hyperparameters a framework reports late
+        (Lightning's ``log_hyperparams``): each key replaces the top-level key of that name
+        in the run's config, or adds it. Written at once, like a tag."""
+        if self._check_open("update_config"):
+            return
+        if values is not None and not isinstance(values, dict):
+            raise TypeError(
+                f"update_config(): values must be a dict or None, got {type(values).__name__}"
+            )
+        merged = {**(values or {}), **kwargs}
+        if merged:
+            self._record(Config(plain(merged, "update_config(): values")))
 
     # artifacts -----------------------------------------------------------------
     def log_table(
@@ -431,6 +477,34 @@ class Run:
                     shape=None,
                     dtype=None,
                     metadata=None,
+                    created_at=now_iso(),
+                )
+            )
+
+    def log_image(self, name: str, image: Any, step: int | None = None) -> None:
+        """An image (numpy H x W, H x W x 3 or H x W x 4, uint8 or float in [0, 1], or a
+        PIL image), stored as a PNG: artifact kind ``image``, read back with
+        ``RunData.image(name, step)``. Encoding is in sdk/images.py."""
+        if self._check_open("log_image"):
+            return
+        _check_name("log_image", name)
+        if step is not None:
+            step = self._step(step)
+        pixels = to_pixels(image)
+        png = encode_png(pixels)
+        with self._repo.writing():
+            oid = chunking.write_bytes(self._repo.objects, png)
+            self._repo.objects.sync()
+            self._record(
+                Artifact(
+                    id=new_ulid(),
+                    name=name,
+                    kind="image",
+                    step=step,
+                    object=oid,
+                    shape=tuple(int(n) for n in pixels.shape),
+                    dtype="uint8",
+                    metadata={"format": "png"},
                     created_at=now_iso(),
                 )
             )

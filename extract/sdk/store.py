@@ -16,8 +16,11 @@ from extract.index.ids import experiment_id
 from extract.objects import Link, ObjectId
 from extract.objects.codec import check_value
 from extract.sdk.background import LiveIndexer
+from extract.sdk.console import start_capture
+from extract.sdk.jobs import group_params
 from extract.sdk.read import RunData, checkout_model
 from extract.sdk.run import Run, _check_todo
+from extract.sdk.system import start_sampler
 from extract.sdk.values import text
 from extract.store import chunking
 from extract.store.repo import FORMAT_FILE, Repository, locate_store
@@ -267,9 +270,31 @@ class Experiment:
         config: dict[str, Any] | None = None,
         name: str | None = None,
         total_steps: int | None = None,
+        group: str | bool | None = None,
+        system_metrics: bool | None = None,
+        capture_output: bool = False,
     ) -> Run:
-        """Start a run: use it as a context manager, or call finish() yourself."""
-        return Run(self._store, self, config, name, total_steps)
+        """Start a run: use it as a context manager, or call finish() yourself.
+
+        ``group``: the job this run is one rank of (sdk/jobs.py; by default found in the
+        launcher's environment, ``False`` for none). ``system_metrics``: sample CPU,
+        memory, disk, network and GPUs into ``system/`` curves while the run is live
+        (sdk/system.py; by default as config.toml's ``[system] metrics`` says, on).
+        ``capture_output``: keep what the script prints as the texts ``stdout`` and
+        ``stderr`` (sdk/console.py; off by default)."""
+        params = group_params(group)  # all checked before the run exists
+        if system_metrics is not None and not isinstance(system_metrics, bool):
+            raise TypeError(
+                f"run(): system_metrics must be True, False or None, got {system_metrics!r}"
+            )
+        if not isinstance(capture_output, bool):
+            raise TypeError(f"run(): capture_output must be True or False, got {capture_output!r}")
+        run = Run(self._store, self, config, name, total_steps)
+        if params:
+            run.log(**params)
+        start_sampler(run, self._store._repo.config, system_metrics)
+        start_capture(run, capture_output)
+        return run
 
     def list_runs(self) -> list[dict[str, Any]]:
         """This experiment's runs as dicts, oldest first."""

@@ -32,6 +32,7 @@ __all__ = [
     "Direction",
     "MetricsConfig",
     "TomlTable",
+    "SystemConfig",
     "format_hierarchy",
     "load",
     "metric_direction",
@@ -107,6 +108,15 @@ class MetricsConfig:
         return None
 
 
+@dataclass(frozen=True)
+class SystemConfig:
+    """[system]: ``metrics`` samples CPU, memory, disk, network and GPUs into ``system/``
+    curves while a run is live, every ``interval`` seconds (extract/sdk/system.py)."""
+
+    metrics: bool = True
+    interval: float = 1.0
+
+
 def _no_remotes() -> Mapping[str, str]:
     return MappingProxyType({})
 
@@ -127,6 +137,7 @@ class Config:
     #: curve points as they are logged, so finish() has little left to do.
     index_while_logging: bool = False
     metrics: MetricsConfig = MetricsConfig()
+    system: SystemConfig = SystemConfig()
     #: remote name -> url, from the [remotes.<name>] tables, in file order.
     remotes: Mapping[str, str] = field(default_factory=_no_remotes)
     #: remote name -> its settings other than url (an s3:// remote's endpoint_url, region,
@@ -163,6 +174,7 @@ _KEYS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {
         "store": ("hierarchy", "auto_commit", "index_while_logging"),
         "metrics": ("minimize", "maximize"),
+        "system": ("metrics", "interval"),
     }
 )
 _REMOTE_KEYS = ("url", "endpoint_url", "region", "addressing_style")
@@ -210,6 +222,7 @@ def parse(text: str, path: Path | None = None) -> Config:
         auto_commit=auto_commit,
         index_while_logging=index_while_logging,
         metrics=_metrics(TomlTable(where, "[metrics]", raw.get("metrics", {}), _KEYS["metrics"])),
+        system=_system(TomlTable(where, "[system]", raw.get("system", {}), _KEYS["system"])),
         remotes=_remotes(where, raw.get("remotes", {})),
         remote_options=_remote_options(where, raw.get("remotes", {})),
     )
@@ -442,3 +455,12 @@ def with_hierarchy(text: str, hierarchy: tuple[str, ...]) -> str:
         store = doc["store"] = tomlkit.table()
     store["hierarchy"] = value
     return tomlkit.dumps(doc)
+
+
+def _system(t: TomlTable) -> SystemConfig:
+    interval = t.number("interval")
+    if interval is not None and not 0.1 <= interval <= 3600:
+        raise t.fail("interval", "seconds between samples, from 0.1 to 3600", interval)
+    return SystemConfig(
+        metrics=t.boolean("metrics", True), interval=1.0 if interval is None else interval
+    )

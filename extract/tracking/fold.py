@@ -22,6 +22,7 @@ from extract.store import journal
 from extract.store.curves import Column
 from extract.tracking.records import (
     Artifact,
+    Config,
     End,
     Lineage,
     Logged,
@@ -100,6 +101,7 @@ class RunState:
     start: Start | None = None
     metrics: dict[str, tuple[float, float]] = field(default_factory=dict)  # name: (value, wall)
     params: dict[str, str] = field(default_factory=dict)
+    config: dict[str, Value] | None = None  # keys set after the start, merged in order
     tags: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     todos: list[Todo] = field(default_factory=list)
@@ -160,6 +162,8 @@ class RunState:
                         self.params[name] = value
                     else:
                         self.metrics[name] = (float(value), wall)
+            case Config(values):
+                self.config = {**(self.config or {}), **values}
             case Tag(tags):
                 self.tags.extend(t for t in tags if t not in self.tags)
             case Note(content):
@@ -177,6 +181,13 @@ class RunState:
                 self.end = rec
             case Start():
                 raise DecodeError(f"a second start record for run {rec.id}")
+
+    def full_config(self) -> Value:
+        """The start record's config with every later ``config`` record merged over it."""
+        base = self.start.config if self.start is not None else None
+        if self.config is None:
+            return base
+        return merge_config(base, self.config)
 
     def apply_all(self, records: Iterable[Record]) -> None:
         for rec in records:
@@ -201,6 +212,11 @@ class RunState:
         self.lineage.extend(later.lineage)
         if later.end is not None:
             self.end = later.end
+
+
+def merge_config(base: Value, updates: dict[str, Value]) -> Value:
+    """A config with ``updates`` set over it key by key (a run's config is a map or nil)."""
+    return {**(base if isinstance(base, dict) else {}), **updates}
 
 
 def fold_journal(path: Path, offset: int = 0, limit: int | None = None) -> tuple[RunState, int]:

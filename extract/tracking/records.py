@@ -109,6 +109,14 @@ class Logged:
 
 
 @dataclass(frozen=True, slots=True)
+class Config:
+    """Config keys set after the run started (``run.update_config``): each replaces the
+    key of that name in the config the run started with (or adds it); later ones win."""
+
+    values: Mapping[str, Value]
+
+
+@dataclass(frozen=True, slots=True)
 class Tag:
     tags: tuple[str, ...]
 
@@ -221,7 +229,20 @@ class End:
     ended_at: str
 
 
-Record = Start | Points | PointRows | Logged | Tag | Note | Todo | Artifact | Model | Lineage | End
+Record = (
+    Start
+    | Points
+    | PointRows
+    | Logged
+    | Config
+    | Tag
+    | Note
+    | Todo
+    | Artifact
+    | Model
+    | Lineage
+    | End
+)
 
 _START_KEYS = ("id", "experiment", "name", "config", "total_steps", "started_at", "host", "code")
 _ARTIFACT_KEYS = (
@@ -270,6 +291,8 @@ def encode(rec: Record) -> list[Value]:
             return ["l", [list(e) for e in entries]]
         case Start():
             return ["run", _sorted({"v": VERSION, **{k: getattr(rec, k) for k in _START_KEYS}})]
+        case Config(values):
+            return ["config", dict(values)]
         case Tag(tags):
             return ["tag", list(tags)]
         case Note(content):
@@ -436,6 +459,13 @@ def _logged(value: list[Value]) -> Logged:
     return Logged(tuple(out))
 
 
+def _config(value: list[Value]) -> Config:
+    m = value[1]
+    if type(m) is not dict or not all(type(k) is str for k in m):
+        raise DecodeError("journal record 'config': must be a map from config keys (str)")
+    return Config(m)
+
+
 def _tag(value: list[Value]) -> Tag:
     tags = value[1]
     if type(tags) is not list or not all(type(t) is str for t in tags):
@@ -471,6 +501,7 @@ _READERS: dict[str, Callable[[list[Value]], Record]] = {
     "C": _columns,  # version 1
     "c": _rows,
     "l": _logged,
+    "config": _config,
     "tag": _tag,
     "note": _note,
     "todo": _todo,

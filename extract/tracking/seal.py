@@ -56,7 +56,7 @@ def seal(
         id=start.id,
         experiment=start.experiment,
         name=start.name,
-        config=start.config,
+        config=state.full_config(),
         status=status,
         started_at=start.started_at,
         ended_at=ended_at,

@@ -54,6 +54,7 @@ from extract.index.models import (
     Todo,
 )
 from extract.objects import from_hex
+from extract.objects.png import decode_png
 from extract.store import chunking
 from extract.store.arrays import ArrayReader
 from extract.store.config import metric_direction
@@ -142,6 +143,21 @@ class Chart:
     direction: Direction = "max"
 
 
+#: An image preview's size in terminal cells (each cell shows two pixel rows).
+THUMB_COLS, THUMB_ROWS = 32, 8
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """The latest image logged under a name, with a thumbnail the TUI draws in cells."""
+
+    name: str
+    step: int | None
+    shape: tuple[int, ...]
+    object_id: str
+    thumbnail: np.ndarray[Any, Any] | None  # H x W x 3 uint8 (H even), None if unreadable
+
+
 @dataclass(frozen=True)
 class TableRef:
     run_id: str
@@ -172,6 +188,7 @@ class RunDetail:
     tables: tuple[TableRef, ...]
     texts: tuple[Artifact, ...]
     duration: float | None
+    images: tuple[ImageRef, ...] = ()
 
     @property
     def row(self) -> RunRow:
@@ -301,6 +318,7 @@ class Browser:
         self._marker: tuple[Any, ...] | None = None
         self._filter = FieldFilter(self.config.info.fields)
         self._readers: dict[str, ArrayReader] = {}
+        self._thumbs: dict[str, np.ndarray[Any, Any] | None] = {}
 
     # connection and refresh ---------------------------------------------------
     @property
@@ -492,6 +510,7 @@ class Browser:
             tables=tuple(self._table_refs(row, info.artifacts)),
             texts=tuple(a for a in info.artifacts if a.kind == "text"),
             duration=self.duration(row),
+            images=self._image_refs(info.artifacts),
         )
 
     def duration(self, row: RunRow) -> float | None:
@@ -502,6 +521,47 @@ class Browser:
         if end is None:
             end = self.now() if row.status == "running" else None
         return None if end is None else max(0.0, (end - start).total_seconds())
+
+    def _image_refs(self, artifacts: Sequence[Artifact]) -> tuple[ImageRef, ...]:
+        latest: dict[str, Artifact] = {}
+        for a in artifacts:
+            if a.kind == "image" and a.object_id:
+                latest[a.name] = a  # artifacts come ordered by name, then step
+        return tuple(
+            ImageRef(
+                name=name,
+                step=a.step,
+                shape=a.shape or (),
+                object_id=a.object_id or "",
+                thumbnail=self.thumbnail(a.object_id or ""),
+            )
+            for name, a in latest.items()
+        )
+
+    def thumbnail(
+        self, object_id: str, cols: int = THUMB_COLS, rows: int = THUMB_ROWS
+    ) -> np.ndarray[Any, Any] | None:
+        """An image object scaled (nearest pixel) to fit ``cols`` x ``2 * rows`` pixels,
+        as RGB; None for a PNG extract did not write or a missing object."""
+        with self._lock:
+            if object_id in self._thumbs:
+                return self._thumbs[object_id]
+        try:
+            pixels = decode_png(chunking.read_bytes(self.repo.objects, from_hex(object_id)))
+        except Exception:  # a damaged or foreign image must not break the detail panel
+            thumb = None
+        else:
+            h, w, c = pixels.shape
+            scale = min(1.0, cols / w, 2 * rows / h)
+            th, tw = max(2, round(h * scale) // 2 * 2), max(1, round(w * scale))
+            ys = np.minimum((np.arange(th) * h / th).astype(int), h - 1)
+            xs = np.minimum((np.arange(tw) * w / tw).astype(int), w - 1)
+            small = pixels[ys][:, xs]
+            rgb = small[:, :, :3] if c >= 3 else np.repeat(small[:, :, :1], 3, axis=2)
+            thumb = np.ascontiguousarray(rgb)
+        with self._lock:
+            self._thumbs[object_id] = thumb
+        return thumb
 
     @staticmethod
     def _table_refs(row: RunRow, artifacts: Sequence[Artifact]) -> Iterator[TableRef]:

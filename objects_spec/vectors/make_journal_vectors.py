@@ -128,6 +128,11 @@ RECORDS: list[tuple[str, Record, str]] = [
         Logged((("final_acc", 0.91, 12.5), ("epochs", 3, 12.5), ("arch", "resnet50", 12.75))),
         "a float and an int metric, and a str param",
     ),
+    (
+        "config",
+        records.Config({"batch_size": 64, "optimizer": {"beta1": 0.9, "name": "adam"}}),
+        "config keys set after the start: batch_size replaced, optimizer added",
+    ),
     ("tag", Tag(("baseline", "sweep")), "two tags"),
     ("note", Note("## Observations\nloss plateaus"), "a note"),
     ("todo", Todo(TODO_ID, "check the lr", 2, TIME), "a run TODO, priority 2 (high)"),

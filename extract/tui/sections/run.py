@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rich.color import Color
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.style import Style
 from rich.table import Table
@@ -77,6 +78,12 @@ def run_section(d: RunDetail, cfg: TuiConfig, marked: bool) -> RenderableType:
         _kv(t, "lineage", f"{e.relation} {e.parent_type} {e.parent_id}", cfg)
     for a in d.texts:
         _kv(t, "text", f"{a.name}  {fmt.short_id(a.object_id, 16)}", cfg)
+    for img in d.images:
+        shape = "x".join(str(n) for n in img.shape)
+        step = "" if img.step is None else f" @ step {img.step}"
+        _kv(t, "image", f"{img.name}{step}  {shape}  {fmt.short_id(img.object_id, 16)}", cfg)
+        if img.thumbnail is not None:
+            _kv(t, "", image_cells(img.thumbnail), cfg)
     for todo in info.todos:
         _kv(t, "todo", todo_text(todo, cfg), cfg)
     return Group(title, t)
@@ -206,3 +213,17 @@ def info_section(d: RunDetail, cfg: TuiConfig) -> RenderableType:
             _kv(p, k, str(v), cfg)
         parts.append(p)
     return Group(*parts)
+
+
+def image_cells(rgb: Any) -> Text:
+    """An RGB thumbnail as half-block cells: each "upper half" character shows one pixel
+    row in its foreground colour and the next in its background."""
+    out = Text()
+    for y in range(0, rgb.shape[0] - 1, 2):
+        if y:
+            out.append("\n")
+        for top, bottom in zip(rgb[y].tolist(), rgb[y + 1].tolist(), strict=True):
+            out.append(
+                "\u2580", style=Style(color=Color.from_rgb(*top), bgcolor=Color.from_rgb(*bottom))
+            )
+    return out

@@ -1,0 +1,182 @@
+"""System metrics: a background thread samples the machine into ``system/`` curves.
+
+While a run is live, every ``interval`` seconds (config.toml ``[system] interval``,
+default 1) one sample is taken and logged as curve points at step 0, 1, 2, ... (their
+wall times give the time axis):
+
+- ``system/cpu_percent`` (the machine, 0-100), ``system/process_cpu_percent`` (this
+  process, 0-100 of the whole machine), ``system/process_threads``;
+- ``system/memory_percent``, ``system/memory_used_mb`` (the machine),
+  ``system/process_rss_mb``;
+- ``system/disk_read_mb_s``, ``system/disk_write_mb_s`` (physical disks, not loop or
+  RAM devices), ``system/net_recv_mb_s``, ``system/net_sent_mb_s`` (not loopback);
+- for every NVIDIA GPU ``i`` that NVML (the ``nvidia-ml-py`` package and a driver)
+  reports: ``system/gpu{i}/utilization``, ``memory_percent``, ``memory_used_mb``,
+  ``temperature_c``, ``power_w``. Without NVML, a driver or a GPU there are none.
+
+One sample costs about 1 ms of one core (psutil reads /proc), so at the default
+interval the sampler takes about 0.1% of a core; docs/performance.md has the measured
+cost on a ``run.curve`` loop. It is off with ``experiment.run(system_metrics=False)``,
+``EXTRACT_SYSTEM_METRICS=0`` in the environment, or ``[system] metrics = false`` in
+config.toml (the first of these that is set decides). A sampler that fails stops quietly: system
+metrics never fail a run.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from extract.sdk.run import Run
+    from extract.store.config import Config
+
+PREFIX = "system/"
+#: ``EXTRACT_SYSTEM_METRICS=0`` turns the sampler off for a process (and ``1`` on),
+#: between ``system_metrics=`` (which wins) and config.toml.
+ENV = "EXTRACT_SYSTEM_METRICS"
+MB = 1024 * 1024
+_SKIP_DISKS = ("loop", "ram", "zram", "dm-", "sr")
+
+
+def start_sampler(run: Run, config: Config, enabled: bool | None) -> threading.Thread | None:
+    """Start sampling ``run`` unless switched off (``enabled`` wins over config.toml)."""
+    if enabled is not None and not isinstance(enabled, bool):
+        raise TypeError(f"run(): system_metrics must be True, False or None, got {enabled!r}")
+    env = os.environ.get(ENV, "").strip().lower()
+    if enabled is not None:
+        on = enabled
+    elif env:
+        on = env not in ("0", "false", "no", "off")
+    else:
+        on = config.system.metrics
+    if not on:
+        return None
+    thread = threading.Thread(
+        target=_loop,
+        args=(weakref.ref(run), config.system.interval),
+        name="extract-system",
+        daemon=True,
+    )
+    thread.start()
+    return thread
+
+
+def _loop(ref: weakref.ref[Run], interval: float) -> None:
+    try:  # in the thread: importing psutil and probing NVML cost the run's start nothing
+        sample = Sampler()
+    except Exception:  # psutil missing, /proc unreadable: no system metrics, the run goes on
+        return
+    step = 0
+    next_at = time.monotonic() + interval
+    while True:
+        # Wake often enough to notice the run finished, without a hook in finish().
+        time.sleep(max(0.0, min(0.25, next_at - time.monotonic())))
+        run = ref()
+        if run is None or run._finished:
+            return
+        if time.monotonic() < next_at:
+            continue
+        next_at += interval
+        if next_at < time.monotonic():  # fell behind (a suspended process): skip, don't burst
+            next_at = time.monotonic() + interval
+        try:
+            values = sample()
+            if not run._sampled(step, values):
+                return
+        except Exception:  # system metrics never fail a run: the sampler just stops
+            return
+        step += 1
+        del run
+
+
+class Sampler:
+    """One sample of the machine, as ``system/`` curve values; rates against the last one."""
+
+    def __init__(self) -> None:
+        import psutil
+
+        self.psutil = psutil
+        self.process = psutil.Process(os.getpid())
+        self.ncpu = psutil.cpu_count() or 1
+        psutil.cpu_percent(None)  # the first call only primes the counters (it returns 0.0)
+        self.process.cpu_percent(None)
+        self.last_t = time.monotonic()
+        self.last_io = self._io()
+        self.gpus = _nvml_devices()
+
+    def _io(self) -> tuple[float, float, float, float]:
+        disks = self.psutil.disk_io_counters(perdisk=True) or {}
+        nics = self.psutil.net_io_counters(pernic=True) or {}
+        read = sum(d.read_bytes for n, d in disks.items() if not n.startswith(_SKIP_DISKS))
+        write = sum(d.write_bytes for n, d in disks.items() if not n.startswith(_SKIP_DISKS))
+        recv = sum(c.bytes_recv for n, c in nics.items() if n != "lo")
+        sent = sum(c.bytes_sent for n, c in nics.items() if n != "lo")
+        return float(read), float(write), float(recv), float(sent)
+
+    def __call__(self) -> dict[str, float]:
+        p = self.psutil
+        with self.process.oneshot():
+            proc_cpu = self.process.cpu_percent(None) / self.ncpu
+            rss = self.process.memory_info().rss
+            threads = self.process.num_threads()
+        mem = p.virtual_memory()
+        now = time.monotonic()
+        io = self._io()
+        dt = max(now - self.last_t, 1e-9)
+        rates = [max(0.0, (b - a) / dt / MB) for a, b in zip(self.last_io, io, strict=True)]
+        self.last_t, self.last_io = now, io
+        out = {
+            "system/cpu_percent": float(p.cpu_percent(None)),
+            "system/process_cpu_percent": float(proc_cpu),
+            "system/process_threads": float(threads),
+            "system/memory_percent": float(mem.percent),
+            "system/memory_used_mb": (mem.total - mem.available) / MB,
+            "system/process_rss_mb": rss / MB,
+            "system/disk_read_mb_s": rates[0],
+            "system/disk_write_mb_s": rates[1],
+            "system/net_recv_mb_s": rates[2],
+            "system/net_sent_mb_s": rates[3],
+        }
+        for i, (nvml, handle) in enumerate(self.gpus):
+            out.update(_gpu_sample(nvml, handle, f"system/gpu{i}/"))
+        return out
+
+
+def _nvml_devices() -> list[tuple[Any, Any]]:
+    """NVML device handles, or none: no nvidia-ml-py, no driver, or no GPU."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        return [
+            (pynvml, pynvml.nvmlDeviceGetHandleByIndex(i))
+            for i in range(pynvml.nvmlDeviceGetCount())
+        ]
+    except Exception:  # ImportError, NVMLError_LibraryNotFound, DriverNotLoaded...
+        return []
+
+
+def _gpu_sample(nvml: Any, handle: Any, prefix: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    reads: list[tuple[str, Callable[[], float]]] = [
+        ("utilization", lambda: float(nvml.nvmlDeviceGetUtilizationRates(handle).gpu)),
+        ("temperature_c", lambda: float(nvml.nvmlDeviceGetTemperature(handle, 0))),
+        ("power_w", lambda: nvml.nvmlDeviceGetPowerUsage(handle) / 1000.0),
+    ]
+    for name, read in reads:
+        try:  # a GPU without a power sensor, say: that value is left out
+            out[prefix + name] = read()
+        except Exception:
+            continue
+    try:
+        mem = nvml.nvmlDeviceGetMemoryInfo(handle)
+        out[prefix + "memory_used_mb"] = mem.used / MB
+        out[prefix + "memory_percent"] = 100.0 * mem.used / max(mem.total, 1)
+    except Exception:
+        pass
+    return out
