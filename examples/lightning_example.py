@@ -66,7 +66,7 @@ def main() -> None:
         torch.utils.data.DataLoader(train, batch_size=32, shuffle=True),
         torch.utils.data.DataLoader(val, batch_size=64),
     )
-    print(f"run {logger.version}: {store.load_run(logger.version).info['metrics']}")
+    print(f"run {logger.version}: {dict(store.load_run(logger.version).detail.metrics)}")
     store.close()
 
 

@@ -48,7 +48,7 @@ def test_update_config_merges_into_the_live_row_and_the_sealed_record(
     run.update_config(opt={"name": "adam"})
     run.flush()
     live = store.load_run(run.id)  # the index folds the journal read so far
-    assert live.info["config"] == {"lr": 0.2, "hidden": 16, "opt": {"name": "adam"}}
+    assert live.detail.config == {"lr": 0.2, "hidden": 16, "opt": {"name": "adam"}}
     run.finish()
     assert sealed_record(root, run.id).config == {"lr": 0.2, "hidden": 16, "opt": {"name": "adam"}}
     assert json.loads(run_row(root, run.id)["config"]) == {
@@ -204,7 +204,7 @@ def test_capture_output_keeps_what_the_script_prints(
     data = store.load_run(run.id)
     assert data.text("stdout") == "epoch 1 loss 0.5\n"
     assert data.text("stderr") == "a warning\n"
-    assert not [a for a in store.load_run(plain_run.id).info["artifacts"] if a["kind"] == "text"]
+    assert not [a for a in store.load_run(plain_run.id).detail.artifacts if a.kind == "text"]
     with pytest.raises(TypeError, match="capture_output"):
         exp.run(capture_output="yes")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="system_metrics"):

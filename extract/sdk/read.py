@@ -89,17 +89,16 @@ class RunData:
     def image_png(self, name: str, step: int | None = None) -> bytes:
         """A logged image as the PNG bytes stored."""
         a = self._artifact(name, "image", step)
-        return chunking.read_bytes(self._store._repo.objects, from_hex(a["object_id"]))
+        assert a.object_id is not None
+        return chunking.read_bytes(self._store._repo.objects, from_hex(a.object_id))
 
     def images(self, name: str) -> list[tuple[int | None, np.ndarray[Any, np.dtype[np.uint8]]]]:
         """Every image logged under ``name``, as (step, pixels), in logging order."""
+        odb = self._store._repo.objects
         return [
-            (
-                a["step"],
-                decode(chunking.read_bytes(self._store._repo.objects, from_hex(a["object_id"]))),
-            )
-            for a in self.info["artifacts"]
-            if a["name"] == name and a["kind"] == "image"
+            (a.step, decode(chunking.read_bytes(odb, from_hex(a.object_id))))
+            for a in self.detail.artifacts
+            if a.name == name and a.kind == "image" and a.object_id is not None
         ]
 
     def text(self, name: str) -> str:

@@ -18,7 +18,6 @@ import socket
 import threading
 import time
 import warnings
-import weakref
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
