@@ -159,7 +159,7 @@ class Closed(ExtractError, RuntimeError):
 
 class MissingExtra(ExtractError, ImportError):
     """A feature needs an optional dependency that is not installed; the message says
-    which ``pip install 'extract[...]'`` brings it."""
+    which ``pip install 'extract-tracker[...]'`` brings it."""
 
     exit_code = 2
 

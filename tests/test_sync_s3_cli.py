@@ -154,7 +154,7 @@ def test_a_missing_bucket_and_no_boto3_are_one_line_errors(tmp_path: Path, s3: S
     (fake / "__init__.py").write_text("raise ImportError('No module named boto3')\n")
     env = {"PYTHONPATH": f"{fake.parent}{os.pathsep}{REPO}"}
     r = extract("fetch", "--store", str(a.root), s3.url(), cwd=tmp_path, env=env)
-    one_line_error(r, 2, "pip install 'extract[s3]'")
+    one_line_error(r, 2, "pip install 'extract-tracker[s3]'")
 
 
 @pytest.mark.slow

@@ -1,6 +1,6 @@
 """boto3, behind the few calls the S3 transport makes, with S3's errors turned into ours.
 
-boto3 is an optional extra (``pip install 'extract[s3]'``): it is imported here, and this
+boto3 is an optional extra (``pip install 'extract-tracker[s3]'``): it is imported here, and this
 module only when an ``s3://`` remote is used, so nobody else pays its ~0.5 s import or its
 37 MB. Credentials come only from the AWS chain (environment, ``~/.aws`` profiles,
 ``AWS_PROFILE``, SSO, instance and container roles); the endpoint from the remote's
@@ -36,7 +36,7 @@ def _boto() -> tuple[Any, Any, Any]:
         import botocore.exceptions
     except ImportError:
         raise MissingExtra(
-            "s3:// remotes need boto3, which is not installed: pip install 'extract[s3]'"
+            "s3:// remotes need boto3, which is not installed: pip install 'extract-tracker[s3]'"
         ) from None
     return boto3, botocore.config, botocore.exceptions
 
