@@ -13,7 +13,7 @@ from rich.text import Text
 
 from extract.index.models import ABSENT, RunRow
 from extract.tui import fmt, heatmap
-from extract.tui.core import CompareData, DiffData, TableWindow
+from extract.tui.data import CompareData, DiffData, TableWindow
 from extract.tui.settings import TuiConfig
 from extract.tui.theme import palette
 

@@ -10,7 +10,7 @@ from rich.text import Text
 
 from extract.index.models import STATUSES
 from extract.tui import fmt
-from extract.tui.core import Dashboard
+from extract.tui.data import Dashboard
 from extract.tui.settings import TuiConfig
 from extract.tui.theme import status_color
 

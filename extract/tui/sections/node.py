@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from extract.tui import fmt
-from extract.tui.core import NodeSummary
+from extract.tui.data import NodeSummary
 from extract.tui.settings import TuiConfig
 from extract.tui.theme import status_color
 
