@@ -130,18 +130,7 @@ class Panels(Session):
             for m in names
             if (ids := read.best_of({r.id: heads[r.id].get(m) for r in rows}, directions[m]))
         }
-        metric_order: list[str] = []
-        for r in overlay:
-            metric_order.extend(m for m in curves[r.id] if m not in metric_order)
-        charts = []
-        for m in metric_order[:MAX_CHARTS]:
-            series = tuple(
-                _series(r.short, curves[r.id][m], i)
-                for i, r in enumerate(overlay)
-                if m in curves[r.id]
-            )
-            x_max = _pin([r.total_steps for r in overlay if m in curves[r.id]])
-            charts.append(Chart(m, series, x_max, self.direction(m)))
+        charts = self._overlay(overlay, curves, MAX_CHARTS)
         node = nodes.get(path)
         live = (
             node.n_live
@@ -159,7 +148,7 @@ class Panels(Session):
             best=best,
             directions=directions,
             rankings=rankings,
-            charts=tuple(charts),
+            charts=charts,
             todos=todos,
         )
 
@@ -235,24 +224,13 @@ class Panels(Session):
                 refs = tables.setdefault(t.name, [])
                 if all(x.run_id != row.id for x in refs):
                     refs.append(t)
-        curve_names: list[str] = []
-        for rid in ids:
-            curve_names.extend(m for m in curves[rid] if m not in curve_names)
-        charts = []
-        for m in curve_names:
-            series = tuple(
-                _series(row.short, curves[row.id][m], slot)
-                for slot, row in enumerate(cmp.runs)
-                if m in curves[row.id]
-            )
-            x_max = _pin([row.total_steps for row in cmp.runs if m in curves[row.id]])
-            charts.append(Chart(m, series, x_max, self.direction(m)))
+        charts = self._overlay(cmp.runs, curves)
         return CompareData(
             comparison=cmp,
             config_keys=shown,
             config_hidden=len(cmp.config_diffs) - len(shown),
             tables=tuple((name, tuple(refs)) for name, refs in tables.items()),
-            charts=tuple(charts),
+            charts=charts,
         )
 
     def diff(self, a_id: str, b_id: str) -> DiffData:
@@ -262,6 +240,29 @@ class Panels(Session):
             d = read.diff(conn, a_id, b_id, self.config.store)
         shown = tuple(c for c in d.config if self._filter(c.key))
         return DiffData(d, shown, len(d.config) - len(shown))
+
+    def _overlay(
+        self,
+        rows: Sequence[RunRow],
+        curves: Mapping[str, Mapping[str, CurvePoints]],
+        limit: int | None = None,
+    ) -> tuple[Chart, ...]:
+        """One chart per metric (in the order the runs first log them, ``limit`` at most)
+        with a line per run that has it, each run keeping its colour slot across charts;
+        the x axis pinned when every run on a chart declared ``total_steps``."""
+        names: list[str] = []
+        for r in rows:
+            names.extend(m for m in curves[r.id] if m not in names)
+        charts = []
+        for m in names[:limit]:
+            series = tuple(
+                _series(r.short, curves[r.id][m], slot)
+                for slot, r in enumerate(rows)
+                if m in curves[r.id]
+            )
+            x_max = _pin([r.total_steps for r in rows if m in curves[r.id]])
+            charts.append(Chart(m, series, x_max, self.direction(m)))
+        return tuple(charts)
 
 
 def _series(label: str, curve: CurvePoints, slot: int = 0) -> Series:
