@@ -132,7 +132,7 @@ async def measure(root: Path, repeat: int) -> dict[str, Any]:
     from textual.screen import Screen
 
     from extract.tui.app import ExtractApp
-    from extract.tui.core import RunDetail
+    from extract.tui.data import RunDetail
     from extract.tui.screens.browser import RunBrowser
     from extract.tui.screens.compare import CompareScreen
     from extract.tui.widgets.detail import DetailPanel

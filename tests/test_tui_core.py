@@ -24,7 +24,8 @@ from extract.store.config import parse
 from extract.store.history import list_staged
 from extract.store.repo import Repository
 from extract.tui import chart, dag, heatmap
-from extract.tui.core import CHART_POINTS, Browser, search_terms
+from extract.tui.core import Browser
+from extract.tui.data import CHART_POINTS, search_terms
 from tests.test_tui_fixture import Fixture, build, fixed_clock
 
 REPO = Path(__file__).resolve().parent.parent

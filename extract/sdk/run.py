@@ -37,6 +37,7 @@ from extract.store.arrays import write_array
 from extract.store.fsutil import fsync_dir
 from extract.store.history import commit_staged, model_key, now_iso
 from extract.store.journal import JournalWriter
+from extract.store.odb import ObjectStore
 from extract.store.writable import require_writable
 from extract.tracking.records import (
     Artifact,
@@ -436,24 +437,17 @@ class Run:
                 f"log_table(): axes must be a dict such as {{'rows': 'task'}}, got {type(axes).__name__}"
             )
         plain_axes = plain(axes, "log_table(): axes") if axes else None
-        with self._repo.writing():  # the array is unnamed until the journal record is durable
-            oid = write_array(self._repo.objects, data)
-            self._repo.objects.sync()
-            self._record(
-                Artifact(
-                    id=new_ulid(),
-                    name=name,
-                    kind="matrix",
-                    step=step,
-                    object=oid,
-                    shape=tuple(int(s) for s in data.shape),
-                    dtype=data.dtype.newbyteorder("=").str
-                    if data.dtype.byteorder == ">"
-                    else data.dtype.str,
-                    metadata={"axes": plain_axes} if plain_axes else None,
-                    created_at=now_iso(),
-                )
-            )
+        self._attach(
+            name,
+            "matrix",
+            lambda objects: write_array(objects, data),
+            step=step,
+            shape=tuple(int(s) for s in data.shape),
+            dtype=data.dtype.newbyteorder("=").str
+            if data.dtype.byteorder == ">"
+            else data.dtype.str,
+            metadata={"axes": plain_axes} if plain_axes else None,
+        )
 
     def log_text(self, name: str, content: str) -> None:
         """A markdown text attached to the run."""
@@ -463,19 +457,37 @@ class Run:
         if not isinstance(content, str):
             raise TypeError(f"log_text(): content must be a str, got {type(content).__name__}")
         text(content, "log_text(): content")
+        self._attach(
+            name, "text", lambda objects: chunking.write_bytes(objects, content.encode("utf-8"))
+        )
+
+    def _attach(
+        self,
+        name: str,
+        kind: str,
+        write: Callable[[ObjectStore], ObjectId],
+        *,
+        step: int | None = None,
+        shape: tuple[int, ...] | None = None,
+        dtype: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        """Store an artifact's object, then the journal record that names it. Both under
+        the writer lock, and the object synced first: until the record is durable the
+        object is unnamed, and gc must not sweep it nor a crash leave a record without it."""
         with self._repo.writing():
-            oid = chunking.write_bytes(self._repo.objects, content.encode("utf-8"))
+            oid = write(self._repo.objects)
             self._repo.objects.sync()
             self._record(
                 Artifact(
                     id=new_ulid(),
                     name=name,
-                    kind="text",
-                    step=None,
+                    kind=kind,
+                    step=step,
                     object=oid,
-                    shape=None,
-                    dtype=None,
-                    metadata=None,
+                    shape=shape,
+                    dtype=dtype,
+                    metadata=metadata,
                     created_at=now_iso(),
                 )
             )

@@ -6,7 +6,7 @@ import datetime as dt
 import math
 from typing import Any
 
-from extract.tui.core import parse_time
+from extract.tui.data import parse_time
 
 TIMES = "\u00d7"  # between the sides of a shape: 8x8
 STATUS_GLYPH = {"running": "●", "completed": "✓", "failed": "✗"}

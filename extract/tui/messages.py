@@ -13,7 +13,7 @@ from typing import Any
 from textual.message import Message
 
 from extract.index.models import ExperimentNode, LineageGraph, RunRow, RunTable
-from extract.tui.core import (
+from extract.tui.data import (
     CompareData,
     Dashboard,
     DiffData,

@@ -16,7 +16,7 @@ from textual.widgets import Input, Static
 
 from extract.index.models import Column, RunRow, RunTable
 from extract.tui.context import host
-from extract.tui.core import column
+from extract.tui.data import column
 from extract.tui.messages import Failed, MarksChanged, RowsLoaded, StoreChanged, TablePageLoaded
 from extract.tui.screens.common import goto_run, main_screen
 from extract.tui.screens.lists import _RunList, column_title, placeholder_line, run_header, run_line

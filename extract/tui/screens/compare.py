@@ -15,7 +15,7 @@ from textual.widgets import Static
 
 from extract.tui import sections
 from extract.tui.context import host
-from extract.tui.core import CompareData, TableWindow
+from extract.tui.data import CompareData, TableWindow
 from extract.tui.messages import CompareLoaded, DiffLoaded, Failed, StoreChanged
 
 PREVIEW_ROWS = 6

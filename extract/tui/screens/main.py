@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher
 
 from extract.tui.context import host
-from extract.tui.core import RunDetail
+from extract.tui.data import RunDetail
 from extract.tui.messages import Failed, GoToRun, MarksChanged, NodeFocused, StoreChanged
 from extract.tui.screens.browser import RunBrowser
 from extract.tui.screens.compare import CompareScreen, DiffScreen

@@ -19,7 +19,7 @@ from textual.widgets import Static
 
 from extract.tui import fmt, heatmap
 from extract.tui.context import host
-from extract.tui.core import TableRef, TableWindow
+from extract.tui.data import TableRef, TableWindow
 from extract.tui.messages import Failed, TableLoaded
 
 

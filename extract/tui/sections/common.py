@@ -13,7 +13,7 @@ from rich.text import Text
 from extract.display.settings import TuiConfig, auto_curve_height
 from extract.index.models import RunRow, Todo
 from extract.tui import chart, fmt
-from extract.tui.core import Chart, Series
+from extract.tui.data import Chart, Series
 from extract.tui.theme import palette, priority_color, status_color
 
 ARROW = {"min": "↓", "max": "↑"}

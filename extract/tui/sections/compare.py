@@ -14,7 +14,7 @@ from rich.text import Text
 from extract.display.settings import TuiConfig
 from extract.index.models import ABSENT, RunRow
 from extract.tui import fmt, heatmap
-from extract.tui.core import CompareData, DiffData, TableWindow
+from extract.tui.data import CompareData, DiffData, TableWindow
 from extract.tui.theme import palette
 
 from .common import ARROW, Charts, _best_style, heading

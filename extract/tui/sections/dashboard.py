@@ -11,7 +11,7 @@ from rich.text import Text
 from extract.display.settings import TuiConfig
 from extract.index.models import STATUSES
 from extract.tui import fmt
-from extract.tui.core import Dashboard
+from extract.tui.data import Dashboard
 from extract.tui.theme import status_color
 
 from .common import heading, status, todo_text

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from extract.display.settings import TuiConfig
 from extract.tui import fmt
-from extract.tui.core import NodeSummary
+from extract.tui.data import NodeSummary
 from extract.tui.theme import status_color
 
 from .common import ARROW, _best_style, _grid, _kv, heading, todo_text

@@ -15,7 +15,7 @@ from rich.text import Text
 from extract.display.settings import TuiConfig
 from extract.index.models import CurveStats
 from extract.tui import fmt, heatmap
-from extract.tui.core import NodeSummary, RunDetail, TableWindow
+from extract.tui.data import NodeSummary, RunDetail, TableWindow
 
 from .common import ARROW, Charts, _grid, _kv, heading, status, todo_text
 

@@ -21,7 +21,7 @@ from textual.widgets import ContentSwitcher, Static
 
 from extract.tui import sections
 from extract.tui.context import host
-from extract.tui.core import NodeSummary, RunDetail, TableWindow
+from extract.tui.data import NodeSummary, RunDetail, TableWindow
 from extract.tui.messages import DetailLoaded, Failed
 
 PREVIEW_ROWS = 6

@@ -19,7 +19,7 @@ from textual.widgets.tree import TreeNode as UINode
 from extract.index.models import ExperimentNode, RunRow
 from extract.tui import fmt
 from extract.tui.context import host
-from extract.tui.core import TREE_RUN_LIMIT
+from extract.tui.data import TREE_RUN_LIMIT
 from extract.tui.messages import Failed, NodeFocused, RunsLoaded, TreeLoaded
 from extract.tui.theme import status_color
 

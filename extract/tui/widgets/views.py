@@ -17,7 +17,7 @@ from textual.widgets import Static
 from extract.index.models import LineageGraph, LineageNode, ModelVersion, Todo
 from extract.tui import dag, fmt, sections
 from extract.tui.context import host
-from extract.tui.core import MAX_LINEAGE_DEPTH
+from extract.tui.data import MAX_LINEAGE_DEPTH
 from extract.tui.messages import DashboardLoaded, Failed, GoToRun, LineageLoaded, RowsLoaded
 from extract.tui.sections.common import _grid, _kv
 from extract.tui.theme import priority_color
