@@ -65,6 +65,7 @@ ALLOWED = {
     "extract.objects",
     "extract.errors",
     "extract.git",
+    "extract.display",
 }
 
 
