@@ -489,7 +489,7 @@ def test_lightning_ddp_logs_rank_zero_by_default_and_every_rank_when_asked(
         ("pl-all-True", "1", "completed"),
     ]
     assert len({x["grp"] for x in rows}) == 1 and rows[0]["grp"].startswith("torchrun:")
-    assert all(json.loads(x["config"]) == {"lr": 0.1} for x in rows)
+    assert all(json.loads(x["config"]) == {"lr": 0.1} for x in rows), rows
     counts = sql(
         store_path,
         "SELECT r.name, COUNT(*) AS n FROM curve_points c JOIN runs r ON r.id = c.run_id "

@@ -228,3 +228,24 @@ def test_capture_keeps_the_head_and_tail_of_a_long_output() -> None:
     text = tee.text()
     assert text.startswith("line0\nline1\n\n[...") and text.endswith("...]\nline8\nline9\n")
     assert "characters left out by extract" in text
+
+
+def test_config_updates_survive_a_fold_taken_in_two_pieces() -> None:
+    """Sealing may fold the journal the background indexer read plus the rest
+    (RunState.extend): config updates in either piece end up in the sealed config."""
+    from extract.tracking.fold import RunState
+    from extract.tracking.records import Config, Start, Tag
+
+    start = Start(
+        "01ARZ3NDEKTSV4RRFFQ69G5FAV", "e", "r", {"lr": 0.1}, None, "2026-01-01T00:00:00Z", "h", None
+    )
+    first = [Config({"lr": 0.2, "bs": 8}), Tag(("a",))]
+    second = [Config({"bs": 16}), Tag(("b",))]
+    whole = RunState(start=start)
+    whole.apply_all(first + second)
+    head, tail = RunState(start=start), RunState()
+    head.apply_all(first)
+    tail.apply_all(second)
+    head.extend(tail)
+    assert head.full_config() == whole.full_config() == {"lr": 0.2, "bs": 16}
+    assert head.tags == whole.tags == ["a", "b"]

@@ -204,6 +204,8 @@ class RunState:
             self._curves.setdefault(name, Columns()).pieces.extend(cols.pieces)
         self.metrics.update(later.metrics)
         self.params.update(later.params)
+        if later.config is not None:
+            self.config = {**(self.config or {}), **later.config}
         self.tags.extend(t for t in later.tags if t not in self.tags)
         self.notes.extend(later.notes)
         self.todos.extend(later.todos)
