@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from extract import Store
-from extract.index import read
 from extract.store.repo import Repository
 from tests.cli import extract
 
@@ -35,34 +34,6 @@ def test_a_table_without_a_step_is_the_one_logged_without_one(store: Store) -> N
     assert store.load_run(only_stepped.id).table("k")[:][0, 0] == 2.0  # the latest step
     with pytest.raises(LookupError, match="at step 9"):
         store.load_run(only_stepped.id).table("k", step=9)
-    store.close()
-
-
-def test_a_model_parent_this_store_never_saw_keeps_its_name(store: Store, tmp_path: Path) -> None:
-    run = store.experiment({"bench": "b"}).run(name="child")
-    run.derived_from(model="baseline-imagenet", version="v0.9")
-    run.finish()
-    conn = store._conn
-    g = read.lineage(conn, "run", run.id, "ancestors", 1)
-    labels = {n.label for n in g.nodes}
-    assert "baseline-imagenet@v0.9" in labels
-    parent = next(n for n in g.nodes if n.type == "model")
-    assert parent.found is False
-    # ... and once the model is registered here, the same edge reaches it.
-    (tmp_path / "w.bin").write_bytes(b"weights")
-    maker = store.experiment({"bench": "b"}).run(name="maker")
-    maker.register_model("baseline-imagenet", "v0.9", str(tmp_path / "w.bin"))
-    maker.finish()
-    store._indexer.refresh()
-    model = read.get_model(store._conn, "baseline-imagenet", "v0.9")
-    down = read.lineage(store._conn, "model", model.id, "descendants", 1)
-    assert run.id in {n.id for n in down.nodes}
-    # A model this store knows is recorded by its id.
-    known = store.experiment({"bench": "b"}).run(name="known")
-    known.derived_from(model="baseline-imagenet", version="v0.9")
-    known.finish()
-    up = read.lineage(store._conn, "run", known.id, "ancestors", 1)
-    assert model.id in {n.id for n in up.nodes}
     store.close()
 
 

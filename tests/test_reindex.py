@@ -14,6 +14,7 @@ itself when ``index.db`` was deleted. Surrogate integer counters
 
 from __future__ import annotations
 
+import fcntl
 import math
 import os
 import shutil
@@ -32,6 +33,7 @@ from extract.index import schema
 from extract.index.build import Indexer
 from extract.index.db import INDEX_FILE
 from extract.sdk import Experiment, Run, Store
+from extract.store import journal
 from extract.store.history import commit_staged
 from extract.store.repo import Repository
 from tests.stores import table_rows
@@ -295,6 +297,13 @@ def crash(r: Run) -> None:
     r._journal.close()
 
 
+def hold(path: Path) -> int:
+    """Lock a journal as its live writer does; the descriptor releases it."""
+    fd = os.open(path, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return fd
+
+
 def snapshot(conn: sqlite3.Connection) -> dict[str, list[tuple[Any, ...]]]:
     return {
         t: table_rows(conn, t, exclude=tuple(schema.SURROGATE_COLUMNS.get(t, ()))) for t in COMPARED
@@ -363,6 +372,13 @@ def check_reindex(op_list: list[Op], finish_rest: bool, by_itself: bool) -> None
             # runs keep their journals (and locks) in the original.
             bare = tmp / "bare"
             shutil.copytree(root, bare, ignore=shutil.ignore_patterns(f"{INDEX_FILE}*"))
+            # ... and their writers hold the copies' journals as they hold the originals
+            # (a journal nobody holds is a dead writer's, which every reader shows failed)
+            held = [
+                hold(bare / "journal" / p.name)
+                for p in sorted((root / "journal").glob("*.journal"))
+                if not journal.is_orphan(p)
+            ]
             ix = Indexer(Repository(bare))
             try:
                 if not by_itself:
@@ -371,6 +387,8 @@ def check_reindex(op_list: list[Op], finish_rest: bool, by_itself: bool) -> None
                 assert_same(before, snapshot(ix.conn), how)
             finally:
                 ix.close()
+                for fd in held:
+                    os.close(fd)
         finally:
             for r in world.open:  # release live runs' journals (locks, descriptors)
                 crash(r)

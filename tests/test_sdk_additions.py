@@ -234,13 +234,13 @@ def test_config_updates_survive_a_fold_taken_in_two_pieces() -> None:
     """Sealing may fold the journal the background indexer read plus the rest
     (RunState.extend): config updates in either piece end up in the sealed config."""
     from extract.tracking.fold import RunState
-    from extract.tracking.records import Config, Start, Tag
+    from extract.tracking.records import Config, Record, Start, Tag
 
     start = Start(
         "01ARZ3NDEKTSV4RRFFQ69G5FAV", "e", "r", {"lr": 0.1}, None, "2026-01-01T00:00:00Z", "h", None
     )
-    first = [Config({"lr": 0.2, "bs": 8}), Tag(("a",))]
-    second = [Config({"bs": 16}), Tag(("b",))]
+    first: list[Record] = [Config({"lr": 0.2, "bs": 8}), Tag(("a",))]
+    second: list[Record] = [Config({"bs": 16}), Tag(("b",))]
     whole = RunState(start=start)
     whole.apply_all(first + second)
     head, tail = RunState(start=start), RunState()

@@ -27,6 +27,7 @@ import numpy as np
 
 from extract.errors import InvalidInput, PathNotFound
 from extract.index.access import open_index
+from extract.index.ids import model_id
 from extract.objects import ModelVersion, ObjectId, Tree, new_ulid
 from extract.sdk import ending
 from extract.sdk.background import Flusher
@@ -609,10 +610,7 @@ class Run:
         else:
             assert model is not None
             _check_id("derived_from", "model", model)
-            target = (
-                "model",
-                self._store._model_ref(model, version) if version is not None else model,
-            )
+            target = ("model", model_id(model, version) if version is not None else model)
         self._lineage("derived_from", *target)
 
     def branched_from(self, experiment: str | None = None, run: str | None = None) -> None:

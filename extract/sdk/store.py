@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from extract.errors import InvalidHierarchy, ModelNotFound, StoreNotFound
+from extract.errors import InvalidHierarchy, StoreNotFound
 from extract.index import annotate as annotate_mod
 from extract.index import models, read
 from extract.index.access import open_index
@@ -221,16 +221,6 @@ class Store:
         holder = self._indexer.model_holder(name, version)
         if holder is not None:
             raise _model_taken(name, version, holder)
-
-    def _model_ref(self, name: str, version: str) -> str:
-        """How lineage names model name@version: by its id where this store knows it, else
-        as ``name@version``, which still names it (labels, the TUI) and which the lineage
-        walk matches once the model reaches this store. (An id made up for an unknown
-        model could never be turned back into its name.)"""
-        try:
-            return read.get_model(self._conn, name, version).id
-        except ModelNotFound:
-            return f"{name}@{version}"
 
     def _claim_model(self, name: str, version: str, oid: ObjectId) -> None:
         """Reserve name@version in the index so a duplicate fails at once, in any process."""
