@@ -5,7 +5,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 
-from extract.objects import ObjectId
+from extract.objects import ObjectId, to_hex
 from extract.store.odb import Buffer, DiskObjectStore, ObjectStore
 
 #: Called once per object moved, with its stored size.
@@ -30,6 +30,19 @@ def receive(
                 tick(len(stored))
     odb.sync()
     return n
+
+
+def ref_conflict(
+    name: str, where: str, current: ObjectId | None, expected: ObjectId | None, moved: bool
+) -> str:
+    """What a push that lost a compare-and-swap says, for every remote kind alike."""
+    if moved:
+        what = "moved while we pushed"
+    else:
+        now = to_hex(current)[:12] if current else "absent"
+        exp = to_hex(expected)[:12] if expected else "absent"
+        what = f"is at {now}, not {exp} as expected"
+    return f"{name} on {where} {what}: fetch and merge first (`extract pull`), then push again"
 
 
 class Transport(abc.ABC):

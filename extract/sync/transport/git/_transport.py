@@ -48,7 +48,7 @@ from extract.objects import (
 from extract.objects import blob as blobfmt
 from extract.store.odb import Buffer, check_stored, encode_loose_bytes
 from extract.store.refs import author
-from extract.sync.transport._base import Transport
+from extract.sync.transport._base import Transport, ref_conflict
 from extract.sync.transport.git._client import NETWORK_ERRORS, GitRemote
 from extract.sync.transport.git._pack import (
     TYPE_BLOB,
@@ -447,16 +447,8 @@ class GitTransport(Transport):
     def _conflict(
         self, name: str, current: ObjectId | None, expected: ObjectId | None, moved: bool = False
     ) -> str:
-        if moved:
-            what = "moved while we pushed"
-        else:
-            now = to_hex(current)[:12] if current else "absent"
-            exp = to_hex(expected)[:12] if expected else "absent"
-            what = f"is at {now}, not {exp} as expected"
-        return (
-            f"{name} on the git remote {self.url} (refs/extract/{name[len(HEADS) :]}) {what}: "
-            "fetch and merge first (`extract pull`), then push again"
-        )
+        where = f"the git remote {self.url} (refs/extract/{name[len(HEADS) :]})"
+        return ref_conflict(name, where, current, expected, moved)
 
     def _refused(self, name: str, git_ref: str, base: ObjectID | None, message: str) -> Exception:
         """A refused ref update is a conflict when the ref is no longer where we built on

@@ -32,7 +32,7 @@ from extract.store.odb import (
     stored_blob_span,
 )
 from extract.store.pack import Pack, pread_all, read_pack
-from extract.sync.transport._base import Tick, Transport, receive
+from extract.sync.transport._base import Tick, Transport, receive, ref_conflict
 from extract.sync.transport.s3._client import WORKERS, Bucket, Lost
 from extract.sync.transport.s3._layout import (
     CONDEMNED_KEY,
@@ -242,15 +242,7 @@ class S3Transport(Transport):
     def _conflict(
         self, name: str, current: ObjectId | None, expected: ObjectId | None, moved: bool = False
     ) -> str:
-        if moved:
-            what = "moved while we pushed"
-        else:
-            now = to_hex(current)[:12] if current else "absent"
-            exp = to_hex(expected)[:12] if expected else "absent"
-            what = f"is at {now}, not {exp} as expected"
-        return (
-            f"{name} on {self.url} {what}: fetch and merge first (`extract pull`), then push again"
-        )
+        return ref_conflict(name, self.url, current, expected, moved)
 
     def _ensure_probe(self) -> None:
         """Check once per machine (per cache) that the service honours conditional writes."""
