@@ -55,10 +55,9 @@ ORDERS = {
     "status": "status ASC, started_at DESC, id DESC",
     "id": "id ASC",
 }
-#: Where a run is on its way into history (deleted runs are in none).
-#: Where a run is in its life, in ``StatusCounts`` order. A run is live only while its
-#: process holds the journal lock; one whose process died is "crashed" (shown failed)
-#: until a writing command seals it.
+#: Where a run is in its life (deleted runs are in none), in ``StatusCounts`` order. A
+#: run is live only while its process holds the journal lock; one whose process died is
+#: "crashed" (shown failed) until a writing command seals it.
 STATES = {
     "live": "object_id IS NULL AND status = 'running'",
     "uncommitted": "object_id IS NOT NULL AND commit_id IS NULL",
