@@ -101,3 +101,18 @@ def test_with_hierarchy_keeps_comments_and_order() -> None:
     )
     assert configmod.with_hierarchy("", ("a",)).endswith('[store]\nhierarchy = "a"\n')
     assert configmod.parse(configmod.with_hierarchy('title = "t"\n', ("a",))).hierarchy == ("a",)
+
+
+def test_remote_add_refuses_a_scheme_no_transport_serves(tmp_path: Path) -> None:
+    from extract.errors import InvalidInput
+    from extract.store.repo import Repository
+    from extract.sync.remotes import add_remote, list_remotes
+
+    repo = Repository.init(tmp_path / ".extract", ("a",))
+    before = (repo.root / "config.toml").read_bytes()
+    for url in ("foo://bar/baz", "http://host/store", "ftp://x/y"):
+        with pytest.raises(InvalidInput, match=r"cannot serve \w+:// remotes; use a path, file://"):
+            add_remote(repo, "r", url)
+    assert (repo.root / "config.toml").read_bytes() == before  # nothing written
+    add_remote(repo, "ok", "ssh://me@host/srv/store")
+    assert list_remotes(repo)["ok"] == "ssh://me@host/srv/store"

@@ -16,7 +16,7 @@ from extract.errors import ConfigError, InvalidInput, RemoteNotFound
 from extract.store import config as configmod
 from extract.store.fsutil import atomic_write
 from extract.store.repo import Repository
-from extract.sync.transport.url import GIT_PREFIX
+from extract.sync.transport.url import GIT_PREFIX, parse_url
 
 if TYPE_CHECKING:
     from tomlkit import TOMLDocument
@@ -32,6 +32,7 @@ def add_remote(
     """Add ``[remotes.<name>]`` with ``url`` and ``options`` (an s3:// remote's
     endpoint_url, region, addressing_style; checked by config.parse before anything is
     written)."""
+    parse_url(url)  # a URL no transport serves is refused before anything is written
     remotes = list_remotes(repo)
     if name in remotes:
         raise InvalidInput(f"remote {name!r} already exists ({remotes[name]}); remove it first")

@@ -38,6 +38,14 @@ class RemoteUrl:
     user: str | None = None
 
 
+#: A URL with a scheme (``name://``): only the schemes below are served.
+_SCHEME = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
+#: The forms a remote may take, for error messages.
+FORMS = (
+    "a path, file://PATH, ssh://[user@]host[:port]/path, [user@]host:path, "
+    "s3://bucket/prefix, or a git remote (git::URL, git+ssh://, git+https://, git+file://, "
+    "git://)"
+)
 _SCP = re.compile(r"^(?:(?P<user>[^@/:]+)@)?(?P<host>[^/:]+):(?P<path>.*)$")
 _SSH = re.compile(r"^ssh://(?:(?P<user>[^@/]+)@)?(?P<host>[^/:]+)(?::(?P<port>\d+))?(?P<path>/.*)$")
 
@@ -56,6 +64,9 @@ def parse_url(url: str) -> RemoteUrl:
         return RemoteUrl("s3", prefix, bucket)
     if url.startswith("file://"):
         return RemoteUrl("path", url[len("file://") :])
+    scheme = _SCHEME.match(url)
+    if scheme is not None and scheme.group("scheme") != "ssh":
+        raise InvalidInput(f"extract cannot serve {scheme.group('scheme')}:// remotes; use {FORMS}")
     m = _SSH.match(url)
     if url.startswith("ssh://") and not m:
         raise InvalidInput(f"malformed ssh URL {url!r}: expected ssh://[user@]host[:port]/path")
