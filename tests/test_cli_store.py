@@ -157,10 +157,9 @@ def test_unknown_store_format(tmp_path: Path) -> None:
 
 def test_every_command_has_help_with_text(tmp_path: Path) -> None:
     import typer.main
+    from typer.testing import CliRunner
 
     from extract.cli import app
-
-    from typer.testing import CliRunner
 
     group = typer.main.get_command(app)
     names = sorted(group.commands)  # type: ignore[attr-defined]
