@@ -291,6 +291,8 @@ class Run:
             value = text(v, f"log(): {k}") if isinstance(v, str) else number("log()", k, v, True)
             entries.append((k, value, wall))
         with self._lock:
+            if self._finished:  # ended for the process (a signal) while we waited
+                return
             if not self._oldest:
                 self._oldest = now
             self._log_buf.extend(entries)
@@ -324,6 +326,8 @@ class Run:
             raise TypeError("curve() needs at least one metric, e.g. run.curve(step, loss=0.3)")
         now = time.time()
         with self._lock:
+            if self._finished:  # ended for the process (a signal) while we waited
+                return
             buf = self._curve_buf
             if not buf and not self._oldest:
                 self._oldest = now
@@ -399,6 +403,8 @@ class Run:
     def _record(self, rec: Record) -> None:
         """An unbuffered, durable record (artifacts, models, tags...)."""
         with self._lock:
+            if self._finished and self._check_open(type(rec).__name__.lower()):
+                return  # ended for the process (a signal) while we waited: dropped
             self._flush_locked()
             self._out.write([rec], durable=True)
             self._last_sync = time.time()
