@@ -41,16 +41,18 @@ def _say(json_out: bool, value: dict[str, object], line: str) -> None:
         typer.echo(line)
 
 
-def _tags_cmd(
-    op: Callable[[Indexer, object, list[str]], str], verb: str
-) -> Callable[[str, list[str], StoreOpt, bool], None]:
-    def command(run: str, tags: list[str], store: StoreOpt, json_out: bool) -> None:
-        with _writer(store, verb) as w:
-            rid = op(w, run, tags)
-            now = read.get_run(w.conn, rid).run.tags
-        _say(json_out, {"run": rid, "tags": list(now)}, f"{rid}: {', '.join(now) or '(no tags)'}")
-
-    return command
+def _change_tags(
+    op: Callable[[Indexer, object, list[str]], str],
+    verb: str,
+    run: str,
+    tags: list[str],
+    store: StoreOpt,
+    json_out: bool,
+) -> None:
+    with _writer(store, verb) as w:
+        rid = op(w, run, tags)
+        now = read.get_run(w.conn, rid).run.tags
+    _say(json_out, {"run": rid, "tags": list(now)}, f"{rid}: {', '.join(now) or '(no tags)'}")
 
 
 @handle_errors
@@ -64,7 +66,7 @@ def tag(
 
     Example: extract tag lr1e-3 baseline paper
     """
-    _tags_cmd(annotate.tag, "tag")(run, tags, store, json_out)
+    _change_tags(annotate.tag, "tag", run, tags, store, json_out)
 
 
 @handle_errors
@@ -78,7 +80,7 @@ def untag(
 
     Example: extract untag lr1e-3 paper
     """
-    _tags_cmd(annotate.untag, "untag")(run, tags, store, json_out)
+    _change_tags(annotate.untag, "untag", run, tags, store, json_out)
 
 
 @handle_errors
