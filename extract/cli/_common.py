@@ -17,6 +17,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import typer
 
 from extract.errors import ExtractError, IndexHealed
+from extract.index import access
 from extract.index.access import open_index
 from extract.index.db import (
     SQLITE_CANTOPEN,
@@ -29,7 +30,6 @@ from extract.index.db import (
 from extract.index.models import ABSENT
 from extract.store.repo import Repository, locate_store
 from extract.store.writable import require_writable
-from extract.tracking.seal import recover_orphans
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -147,10 +147,7 @@ def open_store(store: Path | None, writes: str | None = None, seal: bool = True)
 
 def seal_crashed(repo: Repository) -> list[str]:
     """Seal, as failed, every run whose process died before finish(); say so on stderr."""
-    if not any(repo.journal_dir.glob("*.journal")):
-        return []  # nothing live: no index to open
-    with open_index(repo) as index:
-        ids = recover_orphans(index.writer())
+    ids = access.seal_crashed(repo)
     for run_id in ids:
         typer.echo(f"sealed run {run_id} as failed: its process died before finish()", err=True)
     return ids

@@ -44,6 +44,7 @@ from extract.index.schema import SCHEMA_VERSION
 from extract.objects import from_hex
 from extract.store.repo import Repository
 from extract.store.writable import read_only_reason
+from extract.tracking.seal import recover_orphans
 
 Warn = Callable[[str], None]
 
@@ -386,3 +387,13 @@ def seed(src: Path, dst: Path) -> bool:
             return False
         finally:
             files.remove(tmp)
+
+
+def seal_crashed(repo: Repository, warn: Warn = warn_stderr) -> list[str]:
+    """Seal, as failed, every run whose process died before finish() (its journal lock
+    is free): what every writing command does first, so a commit or a push carries
+    them. Opens the index only when some journal is there. Returns their ids."""
+    if not any(repo.journal_dir.glob("*.journal")):
+        return []
+    with open_index(repo, warn) as index:
+        return recover_orphans(index.writer())

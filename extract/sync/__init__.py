@@ -53,12 +53,9 @@ def commit_pending(repo: Repository, action: str) -> int:
     first), with a message that says the sync function made it: the reference API has
     no commit step, so its ``push`` and ``export_archive`` must send what a script logged.
     Returns how many entries the commit recorded (0: nothing was waiting)."""
-    from extract.index.access import open_index  # (numpy: see table_counts)
-    from extract.tracking.seal import recover_orphans
+    from extract.index.access import seal_crashed  # (numpy: see table_counts)
 
-    if any(repo.journal_dir.glob("*.journal")):
-        with open_index(repo) as index:
-            recover_orphans(index.writer())
+    seal_crashed(repo)
     result = commit_staged(repo, f"{action}: commit what was sealed, before sending it")
     return sum(result.added.values()) if result.commit is not None else 0
 
