@@ -84,3 +84,33 @@ def test_system_section_of_config_toml_is_checked() -> None:
         parse('[system]\nmetrics = "no"\n')
     with pytest.raises(ConfigError, match="sample"):
         parse("[system]\nsample = 1\n")
+
+
+def test_a_run_shorter_than_the_interval_is_sampled_once_as_it_finishes(root: Path) -> None:
+    with (root / "config.toml").open("a") as f:
+        f.write("\n[system]\ninterval = 600\n")
+    with Store(root) as store:
+        with store.experiment(SPEC).run() as run:
+            run.curve(0, loss=1.0)
+            time.sleep(0.3)
+        curves = store.load_run(run.id).curves()
+    for name in ("system/cpu_percent", "system/memory_used_mb", "system/process_rss_mb"):
+        steps, values = curves[name][0], curves[name][1]
+        assert list(steps) == [0], name
+        assert values[0] >= 0
+
+
+def test_without_disk_or_network_counters_those_curves_are_left_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import psutil
+
+    def missing(*args: object, **kwargs: object) -> object:
+        # what psutil raises in a container with no /proc/diskstats and no /sys/block
+        raise NotImplementedError("/proc/diskstats nor /sys/block are available")
+
+    monkeypatch.setattr(psutil, "disk_io_counters", missing)
+    monkeypatch.setattr(psutil, "net_io_counters", missing)
+    values = Sampler()()
+    assert not any(k.startswith(("system/disk", "system/net")) for k in values)
+    assert values["system/memory_percent"] > 0  # the rest is sampled as ever

@@ -1,8 +1,8 @@
 """System metrics: a background thread samples the machine into ``system/`` curves.
 
 While a run is live, every ``interval`` seconds (config.toml ``[system] interval``,
-default 1) one sample is taken and logged as curve points at step 0, 1, 2, ... (their
-wall times give the time axis):
+default 1), and once more as it finishes, one sample is taken and logged as curve
+points at step 0, 1, 2, ... (their wall times give the time axis):
 
 - ``system/cpu_percent`` (the machine, 0-100), ``system/process_cpu_percent`` (this
   process, 0-100 of the whole machine), ``system/process_threads``;
@@ -56,42 +56,72 @@ def start_sampler(run: Run, config: Config, enabled: bool | None) -> threading.T
         on = config.system.metrics
     if not on:
         return None
+    try:
+        # here, not in the thread: a training loop holding the GIL makes every step of
+        # an import in another thread wait its turn; psutil's (40 ms) took 2 s there
+        ticker = _Ticker(weakref.ref(run), Sampler())
+    except Exception:  # psutil missing, /proc unreadable: no system metrics, the run goes on
+        return None
+    # the last, partial interval is sampled as the run finishes, so a run shorter than
+    # the interval (or one whose sampler thread the training loop kept waiting) has one
+    run._before_finish.append(ticker.last)
     thread = threading.Thread(
-        target=_loop,
-        args=(weakref.ref(run), config.system.interval),
-        name="extract-system",
-        daemon=True,
+        target=ticker.loop, args=(config.system.interval,), name="extract-system", daemon=True
     )
     thread.start()
     return thread
 
 
-def _loop(ref: weakref.ref[Run], interval: float) -> None:
-    try:  # in the thread: importing psutil and probing NVML cost the run's start nothing
-        sample = Sampler()
-    except Exception:  # psutil missing, /proc unreadable: no system metrics, the run goes on
-        return
-    step = 0
-    next_at = time.monotonic() + interval
-    while True:
-        # Wake often enough to notice the run finished, without a hook in finish().
-        time.sleep(max(0.0, min(0.25, next_at - time.monotonic())))
-        run = ref()
-        if run is None or run._finished:
-            return
-        if time.monotonic() < next_at:
-            continue
-        next_at += interval
-        if next_at < time.monotonic():  # fell behind (a suspended process): skip, don't burst
-            next_at = time.monotonic() + interval
-        try:
-            values = sample()
-            if not run._sampled(step, values):
+class _Ticker:
+    """Takes the samples of one run: every ``interval`` in its thread, and once at finish."""
+
+    def __init__(self, ref: weakref.ref[Run], sample: Sampler) -> None:
+        self.ref = ref
+        self.sample = sample
+        self.step = 0
+        self.last_at = time.monotonic()
+        self.lock = threading.Lock()  # the thread and finish() must not sample at once
+        self.stopped = False
+
+    def tick(self) -> None:
+        with self.lock:
+            run = self.ref()
+            if self.stopped or run is None:
                 return
-        except Exception:  # system metrics never fail a run: the sampler just stops
-            return
-        step += 1
-        del run
+            try:
+                values = self.sample()
+                if not run._sampled(self.step, values):
+                    self.stopped = True
+                    return
+            except Exception:  # system metrics never fail a run: the sampler just stops
+                self.stopped = True
+                return
+            self.step += 1
+            self.last_at = time.monotonic()
+
+    def last(self) -> None:
+        """finish(): sample the interval since the last sample, unless it is too short to
+        give a meaningful CPU percentage or rate."""
+        if time.monotonic() - self.last_at >= 0.1:
+            self.tick()
+        self.stopped = True
+
+    def loop(self, interval: float) -> None:
+        self.sample.gpus = _nvml_devices()  # in the thread: NVML's start can take a while
+        next_at = time.monotonic() + interval
+        while not self.stopped:
+            # Wake often enough to notice the run finished, without a hook in finish().
+            time.sleep(max(0.0, min(0.25, next_at - time.monotonic())))
+            run = self.ref()
+            if run is None or run._finished:
+                return
+            del run
+            if time.monotonic() < next_at:
+                continue
+            next_at += interval
+            if next_at < time.monotonic():  # fell behind (a suspended process): skip, don't burst
+                next_at = time.monotonic() + interval
+            self.tick()
 
 
 class Sampler:
@@ -107,16 +137,31 @@ class Sampler:
         self.process.cpu_percent(None)
         self.last_t = time.monotonic()
         self.last_io = self._io()
-        self.gpus = _nvml_devices()
+        self.gpus: list[tuple[Any, Any]] = []
 
-    def _io(self) -> tuple[float, float, float, float]:
-        disks = self.psutil.disk_io_counters(perdisk=True) or {}
-        nics = self.psutil.net_io_counters(pernic=True) or {}
-        read = sum(d.read_bytes for n, d in disks.items() if not n.startswith(_SKIP_DISKS))
-        write = sum(d.write_bytes for n, d in disks.items() if not n.startswith(_SKIP_DISKS))
-        recv = sum(c.bytes_recv for n, c in nics.items() if n != "lo")
-        sent = sum(c.bytes_sent for n, c in nics.items() if n != "lo")
-        return float(read), float(write), float(recv), float(sent)
+    def _io(self) -> dict[str, float]:
+        """Byte counters so far, by the name of the rate curve they give. A container
+        with no /proc/diskstats or /proc/net/dev has no disk or network curves (not
+        curves of zeros); the other curves go on."""
+        out: dict[str, float] = {}
+        try:
+            disks = self.psutil.disk_io_counters(perdisk=True) or {}
+            real = [d for n, d in disks.items() if not n.startswith(_SKIP_DISKS)]
+            out["system/disk_read_mb_s"] = float(sum(d.read_bytes for d in real))
+            out["system/disk_write_mb_s"] = float(sum(d.write_bytes for d in real))
+        except Exception:
+            pass
+        try:
+            nics = self.psutil.net_io_counters(pernic=True) or {}
+            out["system/net_recv_mb_s"] = float(
+                sum(c.bytes_recv for n, c in nics.items() if n != "lo")
+            )
+            out["system/net_sent_mb_s"] = float(
+                sum(c.bytes_sent for n, c in nics.items() if n != "lo")
+            )
+        except Exception:
+            pass
+        return out
 
     def __call__(self) -> dict[str, float]:
         p = self.psutil
@@ -128,8 +173,6 @@ class Sampler:
         now = time.monotonic()
         io = self._io()
         dt = max(now - self.last_t, 1e-9)
-        rates = [max(0.0, (b - a) / dt / MB) for a, b in zip(self.last_io, io, strict=True)]
-        self.last_t, self.last_io = now, io
         out = {
             "system/cpu_percent": float(p.cpu_percent(None)),
             "system/process_cpu_percent": float(proc_cpu),
@@ -137,11 +180,11 @@ class Sampler:
             "system/memory_percent": float(mem.percent),
             "system/memory_used_mb": (mem.total - mem.available) / MB,
             "system/process_rss_mb": rss / MB,
-            "system/disk_read_mb_s": rates[0],
-            "system/disk_write_mb_s": rates[1],
-            "system/net_recv_mb_s": rates[2],
-            "system/net_sent_mb_s": rates[3],
         }
+        for name, total in io.items():
+            if name in self.last_io:
+                out[name] = max(0.0, (total - self.last_io[name]) / dt / MB)
+        self.last_t, self.last_io = now, io
         for i, (nvml, handle) in enumerate(self.gpus):
             out.update(_gpu_sample(nvml, handle, f"system/gpu{i}/"))
         return out
