@@ -10,7 +10,6 @@ from typing import Annotated
 import typer
 
 from extract.errors import ExtractError
-from extract.git.stamp import resolve_rev, runs_of_commit
 from extract.index import read
 from extract.index.access import open_index
 from extract.objects import Commit, ObjectId, short, to_hex
@@ -290,6 +289,8 @@ def log(
 
 
 def _log_code(store: Path | None, rev: str, json_out: bool) -> None:
+    from extract.git.stamp import resolve_rev, runs_of_commit  # pygit2: only for --code
+
     with reader(store) as (_repo, conn):
         code = resolve_rev(Path.cwd(), rev)
         ids = runs_of_commit(conn, code)
