@@ -9,7 +9,7 @@ import numpy as np
 
 from extract.errors import ArtifactNotFound, InvalidInput, ModelNotFound
 from extract.index import read
-from extract.index.models import Artifact
+from extract.index.models import Artifact, RunGroup
 from extract.objects import RunRecord, from_hex
 from extract.objects.kinds import cast
 from extract.sdk.images import decode
@@ -41,6 +41,11 @@ class RunData:
     @property
     def status(self) -> str:
         return self.detail.run.status
+
+    @property
+    def group(self) -> RunGroup | None:
+        """The distributed job this run is a rank of, with every rank's run; or None."""
+        return self.detail.group
 
     def curves(self) -> dict[str, Curve]:
         """Every curve as (steps, values, wall_time) arrays, sorted by step."""

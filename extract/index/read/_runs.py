@@ -34,6 +34,7 @@ from extract.index.read._common import (
     subtree,
 )
 from extract.index.read._experiments import get_experiment
+from extract.index.read._groups import group_of
 from extract.index.read._labels import labels
 from extract.index.read._registry import list_models
 from extract.index.read._todos import list_todos
@@ -237,6 +238,7 @@ def list_runs(
     ids: Sequence[str] | None = None,
     state: str | None = None,
     commit: str | None = None,
+    group: str | None = None,
     order: str = "newest",
     limit: int | None = None,
     offset: int = 0,
@@ -245,8 +247,8 @@ def list_runs(
 ) -> Page[RunRow]:
     """Runs in the experiment ``scope`` (an id or path; "" for the store) and below it
     (only in it if ``exact``), matching ``query`` (see ``_matches``) and ``filters`` (see
-    :data:`FILTERS`), and if given among ``ids``, in ``state`` (see :data:`STATES`) or
-    added by ``commit``; in ``order`` (see :data:`ORDERS`); deleted runs left out unless
+    :data:`FILTERS`), and if given among ``ids``, in ``state`` (see :data:`STATES`),
+    added by ``commit`` or ranks of the job ``group``; in ``order`` (see :data:`ORDERS`); deleted runs left out unless
     asked. ``full`` rows carry the config, notes and code provenance."""
     if order not in ORDERS:
         raise InvalidInput(f"unknown order {shown(order)}: use one of {', '.join(ORDERS)}")
@@ -267,6 +269,9 @@ def list_runs(
     if commit is not None:
         where.append("commit_id = ?")
         args.append(commit)
+    if group is not None:
+        where.append("id IN (SELECT run_id FROM run_params WHERE name = 'group' AND value = ?)")
+        args.append(group)
     if not include_deleted:
         where.append("deleted = 0")
     cols = RUN_FULL if full else RUN_COLUMNS
@@ -365,4 +370,5 @@ def get_run(conn: sqlite3.Connection, text: object, odb: ObjectStore | None = No
             for t, i, rel, at in parents
         ),
         code=run.code,
+        group=group_of(conn, rid),
     )
