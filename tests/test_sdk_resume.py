@@ -385,3 +385,94 @@ def test_two_stores_that_continued_one_run_merge_in_either_order(
         finally:
             idx.close()
         assert _rows(ab) == rows
+
+
+# the index: incremental and rebuilt agree ---------------------------------------------------
+
+
+def _snapshot(conn: Any) -> dict[str, list[tuple[Any, ...]]]:
+    return {
+        t: table_rows(conn, t, exclude=tuple(schema.SURROGATE_COLUMNS.get(t, ())))
+        for t in (*COMPARED, "commits")
+    }
+
+
+@pytest.mark.parametrize("while_logging", [False, True])
+def test_index_of_a_resumed_run_equals_a_rebuilt_one(tmp_path: Path, while_logging: bool) -> None:
+    root = _store(tmp_path)
+    if while_logging:  # the background indexer folds the continuation as it logs
+        config = root / "config.toml"
+        config.write_text(
+            config.read_text().replace("[store]\n", "[store]\nindex_while_logging = true\n")
+        )
+    with Store(root) as s:
+        exp = s.experiment({"bench": "b"})
+        run = exp.run(name="r", config={"lr": 1, "bs": 8})
+        for step in range(300):
+            run.curve(step, loss=1.0, acc=0.5)
+        run.log(best=0.5, opt="sgd")
+        run.finish("failed")
+        commit(Repository(root), "base")
+        cont = exp.run(resume=run.id, config={"lr": 2})
+        reader = Indexer(Repository(root))  # another reader's refreshes, mid-continuation
+        for step in range(250, 700):  # restarted from a checkpoint at 250
+            cont.curve(step, loss=0.25)
+            if step % 150 == 0:
+                cont.flush()
+                reader.refresh()
+        cont.log(best=0.75)
+        cont.tag("resumed")
+        cont.finish()
+        reader.refresh()
+        reader.close()
+        s._indexer.refresh()
+        before = _snapshot(s._indexer.conn)
+        steps, values, _ = s.load_run(run.id).curve("loss")
+        assert steps.tolist() == list(range(700))
+        assert values.tolist() == [1.0] * 250 + [0.25] * 450
+        assert s.load_run(run.id).curve("acc")[0].tolist() == list(range(300))
+        detail = s.load_run(run.id).detail
+        assert detail.config == {"lr": 2, "bs": 8} and detail.metrics["best"] == 0.75
+        assert detail.params == {"opt": "sgd"} and detail.run.tags == ("resumed",)
+    ix = Indexer(Repository(root))
+    try:
+        ix.rebuild()
+        assert _snapshot(ix.conn) == before
+    finally:
+        ix.close()
+
+
+def test_a_continuation_merged_in_while_another_is_live(tmp_path: Path) -> None:
+    """Store A continues a run; meanwhile B continues it too (a later segment), and A
+    merges B's history before its own continuation ends: A's index shows the run live
+    throughout, and once sealed, the fold of all three pieces, as a rebuild does."""
+    with _two_stores() as (top, run_id):
+        a, b = top / "a" / ".extract", top / "b" / ".extract"
+        shutil.copytree(a.parent, b.parent)
+        with Store(a) as s:
+            mine = s.experiment({"bench": "b"}).run(resume=run_id)
+            for step in range(8, 14):
+                mine.curve(step, loss=100.0 + step)
+            mine.flush()
+            _continue(b, run_id, [(12, 4, 50.0, False)], "B")  # starts after A's: later id
+            _exchange(Repository(a), Repository(b), "b")
+            s._indexer.refresh()
+            row = s._indexer.conn.execute(
+                "SELECT status, object_id FROM runs WHERE id=?", (run_id,)
+            ).fetchone()
+            assert row == ("running", None)
+            mine.finish()
+            s._indexer.refresh()
+            before = _snapshot(s._indexer.conn)
+            steps, values, _ = s.load_run(run_id).curve("loss")
+            # B's segment is later: its points win on steps 12 and 13, its status is the run's
+            want = [float(i) for i in range(8)] + [108.0, 109.0, 110.0, 111.0]
+            assert steps.tolist() == list(range(16))
+            assert values.tolist() == [*want, 62.0, 63.0, 64.0, 65.0]
+            assert s.load_run(run_id).status == "completed"
+        ix = Indexer(Repository(a))
+        try:
+            ix.rebuild()
+            assert _snapshot(ix.conn) == before
+        finally:
+            ix.close()

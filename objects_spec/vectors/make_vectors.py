@@ -466,9 +466,7 @@ def objects(chunk_list: ChunkList, arrays: dict[str, Array]) -> list[dict[str, J
     second = b.state(
         "state.2", State({"runs": runs, "models": models, "events": events}, hierarchy)
     )
-    child = b.add(
-        "commit.child", Commit((root,), second, "ada@laptop", "laptop", TIME2, "a todo")
-    )
+    child = b.add("commit.child", Commit((root,), second, "ada@laptop", "laptop", TIME2, "a todo"))
     # run.minimal (failed) resumed on another machine: a segment under its own ULID in the
     # runs section, next to the record it continues, which stays as it was
     steps2 = struct.pack("<2q", 3, 4)
