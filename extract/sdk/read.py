@@ -35,7 +35,9 @@ class RunData:
         self._store = store
         self.detail = read.get_run(store._conn, run_id)
         self.id = self.detail.id
-        oid = self.detail.run.object_id
+        # a run resumed since it was sealed has its curves in several pieces, which the
+        # index holds folded: read like a live run's (record None)
+        oid = read.single_record(store._conn, self.id)
         self.record = cast(store._repo.objects.get(from_hex(oid)), RunRecord) if oid else None
 
     @property

@@ -32,6 +32,7 @@ from extract.objects import ModelVersion, ObjectId, Tree, new_ulid
 from extract.sdk import ending
 from extract.sdk.background import Flusher
 from extract.sdk.images import encode_png, to_pixels
+from extract.sdk.resume import check_resume_arg, open_continuation, resume_point
 from extract.sdk.values import INT64_MAX, INT64_MIN, int64, number, plain, text, to_float
 from extract.store import chunking
 from extract.store.arrays import write_array
@@ -49,6 +50,7 @@ from extract.tracking.records import (
     Model,
     Note,
     Record,
+    Resume,
     Start,
     Tag,
     Todo,
@@ -82,9 +84,11 @@ class Run:
         config: dict[str, Any] | None,
         name: str | None,
         total_steps: int | None,
+        resume: str | None = None,
     ) -> None:
         # Everything the start record holds is checked before any file is made: a refused
         # run leaves nothing behind (no journal, no temp file, no index row).
+        check_resume_arg(resume)
         if config is not None and not isinstance(config, dict):
             raise TypeError(f"config must be a dict or None, got {type(config).__name__}")
         if name is not None:
@@ -102,34 +106,69 @@ class Run:
         plain_config = plain(config, "run(): config") if config is not None else None
         store._check_open()
         require_writable(store._repo.root, "starting a run")
+        # a continuation (sdk/resume.py) goes on under the run's id, name, time origin
+        # and step count; checked before anything is written
+        point = None if resume is None else resume_point(store, experiment, resume, name)
         self._store = store
         self._repo = store._repo
         self.experiment = experiment
-        self.id = new_ulid()
-        self.name = name
-        self._t0 = time.time()
+        self.id = new_ulid() if point is None else point.run_id
+        self.name = name if point is None else point.name
+        self._t0 = time.time() if point is None else point.t0
         self._lock = threading.Lock()
         self._curve_buf: list[tuple[int, float, dict[str, Any]]] = []
         self._log_buf: list[tuple[str, Any, float]] = []
         self._oldest = 0.0  # time.time() of the oldest unflushed point, 0 when empty
-        self._last_sync = self._t0
+        self._last_sync = time.time()
         self._unsynced = False
         self._finished = False
         self._ended_by: str | None = None  # why the run was ended for the process, if it was
         self._ending_asked: str | None = None  # a signal asked it to end (sdk/ending.py)
         self._warned_ended = False
-        self._last_step = -1  # curve() without a step logs at the step after this one
+        # curve() without a step logs at the step after this one
+        self._last_step = -1 if point is None else point.last_step
+        self._next_system_step = 0 if point is None else point.next_system_step
         self._before_finish: list[Callable[[], None]] = []  # e.g. console capture (sdk/console.py)
+        resumed: Resume | None = None
         with self._repo.writing():  # the code diff is unnamed until the start record is durable
-            start = self._start_journal(store, experiment, plain_config, name, total_steps)
-        store._indexer.run_started(start, self._out.offset)
+            if point is None:
+                start = self._start_journal(store, experiment, plain_config, name, total_steps)
+            else:
+                start, resumed = self._continue_journal(store, experiment, total_steps)
+        if resumed is None:
+            store._indexer.run_started(start, self._out.offset)
+        else:
+            store._indexer.run_resumed(start, self._out.offset)
         _flusher.add(self)
         ending.started(self)  # finished at exit or on SIGTERM if the script does not
         # with [store] index_while_logging, the background indexer is told of every record
         # written and indexes it while the run goes on: most of the run's points are in
         # the index before finish()
         if store._live is not None:
-            self._out.listener = store._live.add(self.journal_path, start, self._out.offset)
+            self._out.listener = store._live.add(
+                self.journal_path, start, self._out.offset, resumed
+            )
+        if resumed is not None and plain_config:
+            self._record(Config(plain_config))  # config= of a continuation: keys it sets
+
+    def _continue_journal(
+        self, store: Store, experiment: Experiment, total_steps: int | None
+    ) -> tuple[Start, Resume]:
+        """The journal of a continuation of sealed run ``self.id`` (sdk/resume.py)."""
+        start = Start(
+            id=self.id,
+            experiment=experiment.path,
+            name=self.name,
+            config=None,
+            total_steps=int(total_steps) if total_steps is not None else None,
+            started_at=now_iso(),
+            host=socket.gethostname(),
+            code=store._capture_code(),
+        )
+        self._journal, resumed, offset = open_continuation(self._repo.journal_dir, start)
+        self.journal_path = self._journal.path
+        self._out = RecordWriter(self._journal, offset)
+        return start, resumed
 
     def _start_journal(
         self,

@@ -263,6 +263,7 @@ class Experiment:
         group: str | bool | None = None,
         system_metrics: bool | None = None,
         capture_output: bool = False,
+        resume: str | None = None,
     ) -> Run:
         """Start a run: use it as a context manager, or call finish() yourself.
 
@@ -271,7 +272,10 @@ class Experiment:
         memory, disk, network and GPUs into ``system/`` curves while the run is live
         (sdk/system.py; by default as config.toml's ``[system] metrics`` says, on).
         ``capture_output``: keep what the script prints as the texts ``stdout`` and
-        ``stderr`` (sdk/console.py; off by default)."""
+        ``stderr`` (sdk/console.py; off by default). ``resume``: the id (or name) of a
+        failed or preempted run of this experiment to continue under its own id
+        (sdk/resume.py): curves go on after its last step, headline values update, tags
+        and notes carry over; ``config`` then sets keys over the run's config."""
         params = group_params(group)  # all checked before the run exists
         if system_metrics is not None and not isinstance(system_metrics, bool):
             raise TypeError(
@@ -279,7 +283,7 @@ class Experiment:
             )
         if not isinstance(capture_output, bool):
             raise TypeError(f"run(): capture_output must be True or False, got {capture_output!r}")
-        run = Run(self._store, self, config, name, total_steps)
+        run = Run(self._store, self, config, name, total_steps, resume)
         if params:
             run.log(**params)
         start_sampler(run, self._store._repo.config, system_metrics)

@@ -20,6 +20,7 @@ from extract.index.read._curves import curve as curve
 from extract.index.read._curves import curve_names as curve_names
 from extract.index.read._curves import curves as curves
 from extract.index.read._curves import point_counts as point_counts
+from extract.index.read._curves import single_record as single_record
 from extract.index.read._experiments import experiment_tree as experiment_tree
 from extract.index.read._experiments import get_experiment as get_experiment
 from extract.index.read._experiments import list_experiments as list_experiments

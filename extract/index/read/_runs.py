@@ -59,10 +59,12 @@ ORDERS = {
 #: Where a run is in its life (deleted runs are in none), in ``StatusCounts`` order. A
 #: run is live only while its process holds the journal lock; one whose process died is
 #: "crashed" (shown failed) until a writing command seals it.
+#: A resumed run is uncommitted until its every segment (continuation) is committed.
+_OPEN_SEGMENT = "id IN (SELECT run_id FROM segments WHERE commit_id IS NULL)"
 STATES = {
     "live": "object_id IS NULL AND status = 'running'",
-    "uncommitted": "object_id IS NOT NULL AND commit_id IS NULL",
-    "committed": "commit_id IS NOT NULL",
+    "uncommitted": f"object_id IS NOT NULL AND (commit_id IS NULL OR {_OPEN_SEGMENT})",
+    "committed": f"object_id IS NOT NULL AND commit_id IS NOT NULL AND NOT {_OPEN_SEGMENT}",
     "crashed": "object_id IS NULL AND status != 'running'",
 }
 #: A typed id prefix must be this long to match by prefix (ULIDs start with their time).
