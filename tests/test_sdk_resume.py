@@ -476,3 +476,28 @@ def test_a_continuation_merged_in_while_another_is_live(tmp_path: Path) -> None:
             assert _snapshot(ix.conn) == before
         finally:
             ix.close()
+
+
+def test_commit_and_push_count_a_continuation_apart_from_runs(tmp_path: Path) -> None:
+    root = _store(tmp_path)
+    with Store(root) as store:
+        exp = store.experiment({"bench": "b"})
+        run = exp.run()
+        run.curve(0, loss=1.0)
+        run.finish("failed")
+        rid = run.id
+    assert extract("commit", "-m", "base", "--store", str(root), cwd=tmp_path).returncode == 0
+    with Store(root) as store, store.experiment({"bench": "b"}).run(resume=rid) as again:
+        again.curve(1, loss=0.5)
+    r = extract("push", str(tmp_path / "remote"), "--store", str(root), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "1 continuation of resumed runs is not committed, so not sent" in r.stderr
+    r = extract("commit", "-m", "resumed", "--json", "--store", str(root), cwd=tmp_path)
+    added = json.loads(r.stdout)["added"]
+    assert (added["runs"], added["continued"]) == (0, 1)
+    r = extract("commit", "-m", "again", "--store", str(root), cwd=tmp_path)
+    assert r.stdout.strip() == "nothing to commit"
+    shown = json.loads(extract("show", rid, "--json", "--store", str(root), cwd=tmp_path).stdout)
+    [c] = shown["continuations"]
+    assert c["status"] == "completed" and c["commit_id"] is not None  # committed above
+    assert shown["status"] == "completed"

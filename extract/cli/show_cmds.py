@@ -114,6 +114,7 @@ def detail_json(d: models.RunDetail) -> dict[str, Any]:
         "models": [asdict(m) for m in d.models],
         "lineage": [asdict(e) for e in d.lineage],
         "group": asdict(d.group) if d.group is not None else None,
+        "continuations": [asdict(c) for c in d.continuations],
     }
 
 
@@ -195,6 +196,8 @@ def _print_run(d: models.RunDetail) -> None:
         typer.echo(f"curves   {', '.join(sorted(d.curves))}")
     if d.group is not None:
         _print_group(d.group, d.id)
+    for c in d.continuations:
+        typer.echo(f"resumed  {c.started_at} on {c.hostname or '-'}: {c.status or 'running'}")
     for a in d.artifacts:
         step = f" step {a.step}" if a.step is not None else ""
         shape = f" {list(a.shape)} {a.dtype}" if a.shape else ""

@@ -108,7 +108,8 @@ def commit(
         return
     a = result.added
     typer.echo(f"[main {short(result.commit)}] {message.splitlines()[0]}")
-    typer.echo(f" {a['runs']} runs, {a['models']} models, {a['events']} events")
+    more = f", {a['continued']} continued" if a.get("continued") else ""
+    typer.echo(f" {a['runs']} runs{more}, {a['models']} models, {a['events']} events")
 
 
 @handle_errors

@@ -223,6 +223,18 @@ class LineageRef:
 
 
 @dataclass(frozen=True)
+class Continuation:
+    """One time the run was resumed (``exp.run(..., resume=RUN_ID)``): a segment of it."""
+
+    id: str  # the segment's ULID
+    started_at: str | None
+    ended_at: str | None
+    status: str | None
+    hostname: str | None
+    commit_id: str | None  # None until committed
+
+
+@dataclass(frozen=True)
 class GroupMember:
     """One run of a job's group: its rank (None where none was recorded)."""
 
@@ -261,6 +273,7 @@ class RunDetail:
     lineage: tuple[LineageRef, ...]
     code: Code
     group: RunGroup | None = None  # the job the run is a rank of, if any
+    continuations: tuple[Continuation, ...] = ()  # each resume, oldest first
 
     @property
     def id(self) -> str:

@@ -185,6 +185,15 @@ class Group(BaseModel):
     members: list[GroupMember] = Field(description="Every run of the job, by rank.")
 
 
+class Continuation(BaseModel):
+    id: str = Field(description="The continuation's own id (a segment of the run).")
+    started_at: OptStr
+    ended_at: OptStr
+    status: OptStr
+    hostname: OptStr
+    commit_id: OptStr
+
+
 class RunDetail(BaseModel):
     id: str
     experiment_id: str
@@ -224,6 +233,10 @@ class RunDetail(BaseModel):
     group: Group | None = Field(
         description="The distributed job this run is a rank of (its group param), with "
         "every rank's run; null outside one."
+    )
+    continuations: list[Continuation] = Field(
+        description="Each time the run was resumed after a failure or preemption, oldest "
+        "first; its curves, metrics and status already include what they logged."
     )
 
 

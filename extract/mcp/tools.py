@@ -21,6 +21,7 @@ from extract.mcp.models import (
     Artifact,
     Comparison,
     ConfigSummary,
+    Continuation,
     CurveInfo,
     CurveStats,
     Experiment,
@@ -231,6 +232,7 @@ def get_run(view: StoreView, run_id: str) -> RunDetail:
             world_size=d.group.world_size,
             members=[GroupMember(**asdict(m)) for m in d.group.members],
         ),
+        continuations=[Continuation(**asdict(c)) for c in d.continuations],
     )
 
 

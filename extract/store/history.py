@@ -40,6 +40,7 @@ from extract.errors import (
 from extract.objects import Blob, Commit, Link, ObjectId, Tree, decode, encode
 from extract.objects.kinds import cast
 from extract.objects.names import MAX_NAME_BYTES
+from extract.objects.segment import Segment
 from extract.store.fsutil import atomic_write
 from extract.store.odb import ObjectStore
 from extract.store.refs import author
@@ -150,6 +151,12 @@ def stage(repo: Repository, section: str, key: str, oid: ObjectId) -> Path:
     return path
 
 
+def is_continuation(repo: Repository, entry: Staged) -> bool:
+    """A staged entry of the runs section that continues a run already sealed (the
+    segment of a resumed run, sdk/resume.py) rather than adding a run."""
+    return entry.section == "runs" and isinstance(repo.objects.get(entry.oid), Segment)
+
+
 def list_staged(repo: Repository) -> list[Staged]:
     out = []
     for path in sorted(repo.staged_dir.glob("*")):
@@ -241,6 +248,13 @@ def _commit_locked(
         if not any(added.values()) and (state.hierarchy == base.hierarchy or head is None):
             _unstage(staged)
             return CommitResult(None, added)
+        # a resumed run's segment sits in the runs section but adds no run: say so
+        added["continued"] = sum(
+            1
+            for e in staged
+            if base.sections[e.section].get(e.key) != e.oid and is_continuation(repo, e)
+        )
+        added["runs"] -= added["continued"]
         state_oid = write_state(repo.objects, state)
         c = Commit(
             tuple([head] if head else ()),

@@ -13,6 +13,7 @@ from extract.errors import AmbiguousId, InvalidInput, RunNotFound
 from extract.index.models import (
     STATUSES,
     Artifact,
+    Continuation,
     LineageRef,
     Page,
     RunDetail,
@@ -373,4 +374,12 @@ def get_run(conn: sqlite3.Connection, text: object, odb: ObjectStore | None = No
         ),
         code=run.code,
         group=group_of(conn, rid),
+        continuations=tuple(
+            Continuation(*row)
+            for row in conn.execute(
+                "SELECT id, started_at, ended_at, status, hostname, commit_id FROM segments "
+                "WHERE run_id = ? ORDER BY id",
+                (rid,),
+            )
+        ),
     )

@@ -76,6 +76,8 @@ def run_section(d: RunDetail, cfg: TuiConfig, marked: bool) -> RenderableType:
         _kv(t, "model", f"{m.key}  ({m.framework or '—'})", cfg)
     for e in info.lineage:
         _kv(t, "lineage", f"{e.relation} {e.parent_type} {e.parent_id}", cfg)
+    for c in info.continuations:
+        _kv(t, "resumed", f"{c.started_at} on {c.hostname or '—'}: {c.status or 'running'}", cfg)
     if info.group is not None:
         g, shown_ranks = info.group, 16
         size = f", world size {g.world_size}" if g.world_size is not None else ""
