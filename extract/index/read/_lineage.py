@@ -8,7 +8,7 @@ from extract.errors import InvalidInput
 from extract.index.models import LineageEdge, LineageGraph, LineageNode, Side
 from extract.index.read._common import among, shown
 from extract.index.read._experiments import get_experiment
-from extract.index.read._labels import NODE_TYPES, labels
+from extract.index.read._labels import NODE_TYPES, named
 from extract.index.read._registry import get_model
 from extract.index.read._runs import resolve_run
 
@@ -136,9 +136,9 @@ def lineage(
             frontier = nxt
             if not frontier:
                 break
-    names = labels(conn, list(seen))
+    names = named(conn, list(seen))
     nodes = tuple(
-        LineageNode(t, i, names.get((t, i), i), dist, side, (t, i) in names)
+        LineageNode(t, i, names[(t, i)][0], dist, side, names[(t, i)][1])
         for (t, i), (dist, side) in seen.items()
     )
     return LineageGraph(

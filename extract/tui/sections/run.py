@@ -75,7 +75,8 @@ def run_section(d: RunDetail, cfg: TuiConfig, marked: bool) -> RenderableType:
     for m in info.models:
         _kv(t, "model", f"{m.key}  ({m.framework or '—'})", cfg)
     for e in info.lineage:
-        _kv(t, "lineage", f"{e.relation} {e.parent_type} {e.parent_id}", cfg)
+        away = "" if e.found else "  (not in this store)"
+        _kv(t, "lineage", f"{e.relation} {e.parent_type} {e.label}{away}", cfg)
     for a in d.texts:
         _kv(t, "text", f"{a.name}  {fmt.short_id(a.object_id, 16)}", cfg)
     for img in d.images:
