@@ -85,7 +85,7 @@ def test_sdk_and_read_layer_name_the_unknown_parent(world: tuple[Path, str]) -> 
 def test_mcp_get_lineage_names_the_unknown_parent(world: tuple[Path, str]) -> None:
     root, rid = world
 
-    async def go() -> dict[str, Any]:
+    async def go() -> tuple[dict[str, Any], dict[str, Any], str]:
         view = StoreView(root)
         try:
             async with Client(build_server(view), mode="legacy") as client:
@@ -94,15 +94,29 @@ def test_mcp_get_lineage_names_the_unknown_parent(world: tuple[Path, str]) -> No
                 )
                 assert not r.is_error, r.content
                 assert isinstance(r.structured_content, dict)
-                return r.structured_content
+                d = await client.call_tool(
+                    "get_lineage",
+                    {"node_type": "model", "node_id": LABEL, "direction": "descendants"},
+                )
+                assert not d.is_error, d.content
+                assert isinstance(d.structured_content, dict)
+                m = await client.call_tool(
+                    "get_lineage", {"node_type": "model", "node_id": f"{NAME}@v1.0"}
+                )
+                assert m.is_error
+                return r.structured_content, d.structured_content, m.content[0].text  # type: ignore[union-attr]
         finally:
             view.close()
 
-    data = anyio.run(go)
+    data, down, missing = anyio.run(go)
     parent = next(n for n in data["nodes"] if n["type"] == "model")
     assert parent["label"] == LABEL and parent["found"] is False
     assert parent["id"] == model_id(NAME, VERSION)
     assert any(e["parent"] == parent["id"] and e["child"] == rid for e in data["edges"])
+    # the unknown model can be walked from, by name@version, to the runs derived from it
+    assert (down["root"]["label"], down["root"]["found"]) == (LABEL, False)
+    assert rid in {n["id"] for n in down["nodes"]}
+    assert "Model not found: 'baseline-imagenet@v1.0'" in missing
 
 
 def test_cli_show_names_the_unknown_parent(world: tuple[Path, str]) -> None:
