@@ -4,9 +4,9 @@
 the edge's parent, as for a model the store has (the reference's lineage rows), and keeps
 the name and version with the edge, so every reader names the parent
 ``baseline-imagenet@v0.9``: the SDK, the MCP ``get_lineage`` tool over a real client
-session, ``extract show``, the TUI's lineage view and run summary, and an index rebuilt from
-the store. Once the model arrives (fetched from a store that registered it), the same
-edge reaches the real model.
+session, ``extract show``, the TUI's lineage view and run summary, the web UI's data,
+and an index rebuilt from the store. Once the model arrives (fetched from a store that
+registered it), the same edge reaches the real model.
 """
 
 from __future__ import annotations
@@ -192,3 +192,18 @@ def test_the_label_resolves_to_the_real_model_once_it_is_fetched(
         assert run.id in {n.id for n in up.nodes}  # through the model to the run that made it
     finally:
         store.close()
+
+
+def test_web_ui_data_names_the_unknown_parent(world: tuple[Path, str]) -> None:
+    """What the browser UI's /api/run and /api/lineage answer (``ui.source``)."""
+    from extract.ui.source import Source
+
+    root, rid = world
+    source = Source(root)
+    try:
+        [edge] = source.run(rid)["lineage"]
+        assert (edge["label"], edge["found"]) == (LABEL, False)
+        g = source.lineage("run", rid)
+        assert LABEL in {n["label"] for n in g["nodes"]}
+    finally:
+        source.close()
