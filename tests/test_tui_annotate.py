@@ -108,6 +108,10 @@ def test_tag_untag_and_note_from_the_runs_view(fx: Fixture) -> None:
             await settle(app, pilot)
             assert isinstance(app.screen, MainScreen)
             assert any("note added" in n.message for n in app._notifications)
+            await press(app, pilot, "2")  # no run to act on in the Dashboard: no reminder
+            assert RUN_KEYS not in screen_text(app)
+            await press(app, pilot, "T")
+            assert isinstance(app.screen, MainScreen)
 
     asyncio.run(go())
     after = detail_of(fx.root, rid)

@@ -108,6 +108,7 @@ class MainScreen(Screen[None]):
             "todo": "#todo-table",
         }[name]
         self.query_one(focus).focus()
+        self._run_hint()
         self._load_view(name)
 
     def _load_view(self, name: str) -> None:
@@ -134,9 +135,15 @@ class MainScreen(Screen[None]):
     @on(NodeFocused)
     def _node_focused(self, msg: NodeFocused) -> None:
         self.query_one(DetailPanel).show(msg.kind, msg.key)
+        self._run_hint()
+
+    def _run_hint(self) -> None:
+        """The annotating keys in the status bar while they have a run to act on."""
         bar = self.query_one(StatusBar)
-        bar.hint = RUN_KEYS if msg.kind == "run" else ""
-        bar.draw()
+        hint = RUN_KEYS if self.selected_run() else ""
+        if hint != bar.hint:
+            bar.hint = hint
+            bar.draw()
 
     @on(GoToRun)
     def _goto(self, msg: GoToRun) -> None:
@@ -156,6 +163,7 @@ class MainScreen(Screen[None]):
             self.action_view("runs")
         self.query_one(Navigator).reveal(run_id, path)
         self.query_one(DetailPanel).show("run", run_id)
+        self._run_hint()
 
     @on(StoreChanged)
     def _store_changed(self) -> None:
