@@ -655,7 +655,20 @@ class Run:
         else:
             assert model is not None
             _check_id("derived_from", "model", model)
-            target = ("model", model_id(model, version) if version is not None else model)
+            if version is not None:
+                # The parent is the model's id (its name and version hashed, as the registry
+                # names it), whether or not this store has the model yet. The name and
+                # version travel with the edge so a model never seen here still reads
+                # ``name@version`` (``read`` labels it from this metadata).
+                text(version, "derived_from(): version", empty=False)
+                self._lineage(
+                    "derived_from",
+                    "model",
+                    model_id(model, version),
+                    {"name": model, "version": version},
+                )
+                return
+            target = ("model", model)
         self._lineage("derived_from", *target)
 
     def branched_from(self, experiment: str | None = None, run: str | None = None) -> None:
@@ -669,8 +682,10 @@ class Run:
         _check_id("branched_from", kind, value)
         self._lineage("branched_from", kind, value)
 
-    def _lineage(self, relation: str, kind: str, target: str) -> None:
-        self._record(Lineage(relation, kind, target, None, now_iso()))
+    def _lineage(
+        self, relation: str, kind: str, target: str, metadata: dict[str, str] | None = None
+    ) -> None:
+        self._record(Lineage(relation, kind, target, metadata, now_iso()))
 
 
 def _check_name(what: str, name: Any) -> None:

@@ -36,7 +36,7 @@ from extract.index.read._common import (
 )
 from extract.index.read._experiments import get_experiment
 from extract.index.read._groups import group_of
-from extract.index.read._labels import labels
+from extract.index.read._labels import named
 from extract.index.read._registry import list_models
 from extract.index.read._todos import list_todos
 from extract.store.odb import ObjectStore
@@ -357,7 +357,7 @@ def get_run(conn: sqlite3.Connection, text: object, odb: ObjectStore | None = No
         "WHERE child_type = 'run' AND child_id = ? ORDER BY id",
         (rid,),
     ).fetchall()
-    names = labels(conn, [(t, i) for t, i, _, _ in parents])
+    names = named(conn, [(t, i) for t, i, _, _ in parents])
     return RunDetail(
         run=run,
         config=run.config,
@@ -368,10 +368,7 @@ def get_run(conn: sqlite3.Connection, text: object, odb: ObjectStore | None = No
         curves=curve_reader.curve_stats(conn, rid, odb=odb),
         todos=list_todos(conn, "run", rid, include_done=True).items,
         models=list_models(conn, run_id=rid).items,
-        lineage=tuple(
-            LineageRef(t, i, rel, at, names.get((t, i), i), (t, i) in names)
-            for t, i, rel, at in parents
-        ),
+        lineage=tuple(LineageRef(t, i, rel, at, *names[(t, i)]) for t, i, rel, at in parents),
         code=run.code,
         group=group_of(conn, rid),
         continuations=tuple(

@@ -75,7 +75,8 @@ def run_section(d: RunDetail, cfg: TuiConfig, marked: bool) -> RenderableType:
     for m in info.models:
         _kv(t, "model", f"{m.key}  ({m.framework or '—'})", cfg)
     for e in info.lineage:
-        _kv(t, "lineage", f"{e.relation} {e.parent_type} {e.parent_id}", cfg)
+        away = "" if e.found else "  (not in this store)"
+        _kv(t, "lineage", f"{e.relation} {e.parent_type} {e.label}{away}", cfg)
     for c in info.continuations:
         _kv(t, "resumed", f"{c.started_at} on {c.hostname or '—'}: {c.status or 'running'}", cfg)
     if info.group is not None:
