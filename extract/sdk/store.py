@@ -15,11 +15,12 @@ from extract.index.access import open_index
 from extract.index.ids import experiment_id
 from extract.objects import Link, ObjectId
 from extract.objects.codec import check_value
+from extract.sdk.attach import check_todo
 from extract.sdk.background import LiveIndexer
 from extract.sdk.console import start_capture
 from extract.sdk.jobs import group_params
 from extract.sdk.read import RunData, checkout_model
-from extract.sdk.run import Run, _check_todo
+from extract.sdk.run import Run
 from extract.sdk.system import start_sampler
 from extract.sdk.values import text
 from extract.store import chunking
@@ -130,7 +131,7 @@ class Store:
     def todo(self, content: str, priority: int = 0) -> None:
         """A TODO not tied to any run or experiment."""
         self._check_open()
-        _check_todo(content, priority)
+        check_todo(content, priority)
         self._event(
             "todo",
             "global",
@@ -298,7 +299,7 @@ class Experiment:
         return [_run_dict(r) for r in page.items]
 
     def todo(self, content: str, priority: int = 0) -> None:
-        _check_todo(content, priority)
+        check_todo(content, priority)
         self._store._event(
             "todo",
             f"experiment:{self.path}",
