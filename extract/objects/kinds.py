@@ -314,6 +314,61 @@ def _str_map(f: _Fields, name: str) -> dict[str, Any]:
     return dict(m)
 
 
+def run_body(o: Any) -> dict[str, Value]:
+    """The fields a run record and a resumed run's segment share (objects_spec/kinds.md)."""
+    return {
+        "status": o.status,
+        "started_at": o.started_at,
+        "ended_at": o.ended_at,
+        "host": o.host,
+        "code": None if o.code is None else dict(o.code),
+        "total_steps": o.total_steps,
+        "metrics": dict(o.metrics),
+        "params": dict(o.params),
+        "tags": list(o.tags),
+        "notes": list(o.notes),
+        "curves": _lk(o.curves),
+        "artifacts": [dict(a) for a in o.artifacts],
+        "models": [Link(m) for m in o.models],
+        "lineage": [dict(e) for e in o.lineage],
+    }
+
+
+def run_body_from(f: _Fields, kind: str) -> dict[str, Any]:
+    """``run_body``'s fields checked and decoded; errors name ``kind`` (run, segment)."""
+    status = f.str_("status")
+    if status not in RUN_STATUSES:
+        raise SchemaError(f"{kind}.status must be one of {', '.join(RUN_STATUSES)}, got {status!r}")
+    params = _str_map(f, "params")
+    if not all(type(v) is str for v in params.values()):
+        raise SchemaError(f"{kind}.params values must be strings")
+    tags, notes = f.list_("tags"), f.list_("notes")
+    if not all(type(t) is str for t in tags + notes):
+        raise SchemaError(f"{kind}.tags and {kind}.notes must be arrays of strings")
+    artifacts, lineage = f.list_("artifacts"), f.list_("lineage")
+    if not all(type(a) is dict for a in artifacts + lineage):
+        raise SchemaError(f"{kind}.artifacts and {kind}.lineage must be arrays of maps")
+    models = f.list_("models")
+    if not all(type(m) is Link for m in models):
+        raise SchemaError(f"{kind}.models must be an array of links")
+    return {
+        "status": status,
+        "started_at": f.str_("started_at"),
+        "ended_at": f.str_("ended_at", optional=True),
+        "host": f.str_("host"),
+        "code": f.map_("code", optional=True),
+        "total_steps": f.int_("total_steps", optional=True),
+        "metrics": _str_map(f, "metrics"),
+        "params": params,
+        "tags": tuple(tags),
+        "notes": tuple(notes),
+        "curves": f.link("curves", optional=True),
+        "artifacts": tuple(artifacts),
+        "models": tuple(m.id for m in models),
+        "lineage": tuple(lineage),
+    }
+
+
 @dataclass(frozen=True)
 class RunRecord(ObjectKind):
     """A sealed run: everything logged, frozen at finish."""
@@ -345,68 +400,18 @@ class RunRecord(ObjectKind):
     )  # fmt: skip
 
     def fields(self) -> dict[str, Value]:
-        return {
-            "id": self.id,
-            "experiment": self.experiment,
-            "name": self.name,
-            "config": self.config,
-            "status": self.status,
-            "started_at": self.started_at,
-            "ended_at": self.ended_at,
-            "host": self.host,
-            "code": None if self.code is None else dict(self.code),
-            "total_steps": self.total_steps,
-            "metrics": dict(self.metrics),
-            "params": dict(self.params),
-            "tags": list(self.tags),
-            "notes": list(self.notes),
-            "curves": _lk(self.curves),
-            "artifacts": [dict(a) for a in self.artifacts],
-            "models": [Link(m) for m in self.models],
-            "lineage": [dict(e) for e in self.lineage],
-        }
+        head = {"id": self.id, "experiment": self.experiment, "name": self.name}
+        return {**head, "config": self.config, **run_body(self)}
 
     @classmethod
     def from_fields(cls, value: Mapping[str, Value]) -> Self:
         f = _Fields(cls.KIND, value, cls._NAMES)
-        status = f.str_("status")
-        if status not in RUN_STATUSES:
-            raise SchemaError(
-                f"run.status must be one of {', '.join(RUN_STATUSES)}, got {status!r}"
-            )
-        params = _str_map(f, "params")
-        if not all(type(v) is str for v in params.values()):
-            raise SchemaError("run.params values must be strings")
-        tags = f.list_("tags")
-        notes = f.list_("notes")
-        if not all(type(t) is str for t in tags + notes):
-            raise SchemaError("run.tags and run.notes must be arrays of strings")
-        artifacts = f.list_("artifacts")
-        lineage = f.list_("lineage")
-        if not all(type(a) is dict for a in artifacts + lineage):
-            raise SchemaError("run.artifacts and run.lineage must be arrays of maps")
-        models = f.list_("models")
-        if not all(type(m) is Link for m in models):
-            raise SchemaError("run.models must be an array of links")
         return cls(
             id=f.ulid("id"),
             experiment=f.str_("experiment"),
             name=f.str_("name", optional=True),
             config=value["config"],
-            status=status,
-            started_at=f.str_("started_at"),
-            ended_at=f.str_("ended_at", optional=True),
-            host=f.str_("host"),
-            code=f.map_("code", optional=True),
-            total_steps=f.int_("total_steps", optional=True),
-            metrics=_str_map(f, "metrics"),
-            params=params,
-            tags=tuple(tags),
-            notes=tuple(notes),
-            curves=f.link("curves", optional=True),
-            artifacts=tuple(artifacts),
-            models=tuple(m.id for m in models),
-            lineage=tuple(lineage),
+            **run_body_from(f, "run"),
         )
 
 

@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import os
 from pathlib import Path
+from typing import Any
 
 from extract.errors import ExtractError
 from extract.objects import Event, RunRecord, Segment, Value
@@ -52,50 +53,35 @@ def seal(
         if state.end is not None
         else ("failed", _iso_from_mtime(journal_path))
     )
+    body: dict[str, Any] = {
+        "status": status,
+        "started_at": start.started_at,
+        "ended_at": ended_at,
+        "host": start.host,
+        "code": start.code,
+        "total_steps": start.total_steps,
+        "metrics": _metrics(state),
+        "params": dict(state.params),
+        "tags": tuple(state.tags),
+        "notes": tuple(state.notes),
+        "curves": curves_oid,
+        "artifacts": tuple(a.to_value() for a in state.artifacts),
+        "models": tuple(m.object for m in state.models),
+        "lineage": tuple(e.to_value() for e in state.lineage),
+    }
     record: RunRecord | Segment
     if state.resume is not None:
         # a continuation of a sealed run: its own immutable segment, keyed by its own ULID
         base = start.config
         config = {**(base if isinstance(base, dict) else {}), **(state.config or {})}
-        record = Segment(
-            id=state.resume.segment,
-            run=start.id,
-            config=config or None,
-            status=status,
-            started_at=start.started_at,
-            ended_at=ended_at,
-            host=start.host,
-            code=start.code,
-            total_steps=start.total_steps,
-            metrics=_metrics(state),
-            params=dict(state.params),
-            tags=tuple(state.tags),
-            notes=tuple(state.notes),
-            curves=curves_oid,
-            artifacts=tuple(a.to_value() for a in state.artifacts),
-            models=tuple(m.object for m in state.models),
-            lineage=tuple(e.to_value() for e in state.lineage),
-        )
+        record = Segment(id=state.resume.segment, run=start.id, config=config or None, **body)
     else:
         record = RunRecord(
             id=start.id,
             experiment=start.experiment,
             name=start.name,
             config=state.full_config(),
-            status=status,
-            started_at=start.started_at,
-            ended_at=ended_at,
-            host=start.host,
-            code=start.code,
-            total_steps=start.total_steps,
-            metrics=_metrics(state),
-            params=dict(state.params),
-            tags=tuple(state.tags),
-            notes=tuple(state.notes),
-            curves=curves_oid,
-            artifacts=tuple(a.to_value() for a in state.artifacts),
-            models=tuple(m.object for m in state.models),
-            lineage=tuple(e.to_value() for e in state.lineage),
+            **body,
         )
     run_oid = odb.put(record)
     events = []
