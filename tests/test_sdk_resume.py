@@ -501,3 +501,37 @@ def test_commit_and_push_count_a_continuation_apart_from_runs(tmp_path: Path) ->
     [c] = shown["continuations"]
     assert c["status"] == "completed" and c["commit_id"] is not None  # committed above
     assert shown["status"] == "completed"
+
+
+def test_a_reader_between_staging_a_segment_and_indexing_it_leaves_no_stuck_run(
+    tmp_path: Path,
+) -> None:
+    """A continuation killed while sealing, after its segment was staged and before its
+    own index update (the crash point is made with the real sealing step), then a reader
+    (`extract status`), then a writer: the run is sealed, not live nor crashed, equal to a
+    rebuilt index, and can be resumed again."""
+    from extract.tracking.fold import fold_journal
+    from extract.tracking.seal import seal
+
+    root = _store(tmp_path)
+    run_id = _kill_loop(root, "", signal.SIGKILL, 500)
+    with Store(root):
+        pass  # the first journal sealed as a failed run
+    assert _kill_loop(root, run_id, signal.SIGKILL, 1500) == run_id
+    repo = Repository(root)
+    path = repo.journal_dir / f"{run_id}.journal"
+    with repo.writing():  # what a sealer killed before its index update leaves
+        state, end = fold_journal(path)
+        seal(repo, state, path, end, state, 0)
+    status = json.loads(extract("status", "--json", "--store", str(root), cwd=tmp_path).stdout)
+    with Store(root):
+        pass  # a writer: the orphaned journal is sealed and removed
+    assert not path.exists()
+    status = json.loads(extract("status", "--json", "--store", str(root), cwd=tmp_path).stdout)
+    assert status["live"] == 0 and status["crashed"] == 0
+    got = _show(root, run_id)
+    assert got["status"] == "failed" and got["object_id"] is not None
+    _every_step_once(root, run_id)
+    _same_after_reindex(root, run_id)
+    _finish(root, run_id, 10)  # and it can be continued again
+    assert _show(root, run_id)["status"] == "completed"

@@ -61,7 +61,9 @@ def apply_segment(
     segment is the run's latest they are exactly the fold's, and only the other rows are
     folded again. Otherwise the run's curves are folded again from every piece."""
     rows.sync_hierarchy()
-    if same_segment(rows, seg.id, oid, commit):
+    if same_segment(rows, seg.id, oid, commit) and not sealing:
+        # (when sealing, go on: a reader may have indexed the staged segment while the
+        # journal still looked live, and the journal's tail just marked the run live again)
         return
     rows.conn.execute(
         "INSERT OR REPLACE INTO segments(id, run_id, object_id, commit_id, started_at, ended_at, "
@@ -101,6 +103,8 @@ def refold(
         "WHERE j.run_id=? AND r.object_id IS NULL AND r.record_id IS NOT NULL",
         (run_id,),
     ).fetchone()
+    if live is not None and not continues(rows, rows.repo.journal_dir / f"{run_id}.journal"):
+        live = None  # the journal is the one just sealed as an indexed segment: not live
     view = fold_record(record, segs)
     points = fold_curves(odb, record, segs) if curves or live else None
     rows.write_record(record_oid, view, points, commit, points_indexed=points is None)
