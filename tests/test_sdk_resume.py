@@ -535,3 +535,34 @@ def test_a_reader_between_staging_a_segment_and_indexing_it_leaves_no_stuck_run(
     _same_after_reindex(root, run_id)
     _finish(root, run_id, 10)  # and it can be continued again
     assert _show(root, run_id)["status"] == "completed"
+
+
+def test_a_deleted_run_is_refused_and_a_shared_name_means_this_experiments_run(
+    tmp_path: Path,
+) -> None:
+    root = _store(tmp_path)
+    with Store(root) as store:
+        ids = {}
+        for bench in ("a", "b"):
+            run = store.experiment({"bench": bench}).run(name="r")
+            run.curve(0, loss=1.0)
+            run.finish("failed")
+            ids[bench] = run.id
+        # "r" names a run in both experiments: from b's experiment it means b's
+        with store.experiment({"bench": "b"}).run(resume="r") as again:
+            assert again.id == ids["b"]
+        store.annotate(ids["a"]).delete()
+        with pytest.raises(InvalidInput, match="was deleted: resume= would log into a run"):
+            store.experiment({"bench": "a"}).run(resume=ids["a"])
+    assert not (root / "journal" / f"{ids['a']}.journal").exists()
+
+
+def test_a_new_segment_id_sorts_after_one_made_by_a_clock_ahead_of_ours() -> None:
+    from extract.objects import new_ulid, new_ulid_after
+    from extract.objects.ulid import ulid_time_ms
+
+    ahead = new_ulid(now_ms=ulid_time_ms(new_ulid()) + 3_600_000)  # an hour ahead of us
+    after = new_ulid_after(ahead)
+    assert after > ahead and len(after) == 26
+    assert new_ulid_after(None) < ahead  # no segment yet: a plain new id
+    assert ulid_time_ms(new_ulid_after("0" * 26)) > 0  # one made long before: a plain new id

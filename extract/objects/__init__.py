@@ -31,7 +31,7 @@ from extract.objects.kinds import (
 )
 from extract.objects.names import check_entry_name, check_ref_name
 from extract.objects.segment import Segment
-from extract.objects.ulid import new_ulid
+from extract.objects.ulid import new_ulid, new_ulid_after
 
 __all__ = [
     "HASH_NAME",
@@ -64,6 +64,7 @@ __all__ = [
     "hash_parts",
     "iter_links",
     "new_ulid",
+    "new_ulid_after",
     "object_from_value",
     "short",
     "to_hex",

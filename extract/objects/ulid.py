@@ -42,6 +42,18 @@ def new_ulid(now_ms: int | None = None) -> str:
     return _encode((ms << 80) | rand)
 
 
+def new_ulid_after(prev: str | None) -> str:
+    """A new ULID that sorts after ``prev``, even on a machine whose clock is behind the
+    one that made ``prev`` (then it is ``prev`` + 1)."""
+    made = new_ulid()
+    if prev is None or made > prev:
+        return made
+    n = 0
+    for ch in prev:
+        n = (n << 5) | _ALPHABET.index(ch)
+    return _encode(n + 1)
+
+
 def ulid_time_ms(ulid: str) -> int:
     n = 0
     for ch in ulid:

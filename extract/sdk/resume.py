@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from extract.errors import InvalidInput, LockHeld, WrongType
+from extract.errors import AmbiguousId, InvalidInput, LockHeld, WrongType
 from extract.index import read
-from extract.objects import new_ulid
+from extract.objects import new_ulid_after
 from extract.store import journal as journalmod
 from extract.store.fsutil import fsync_dir
 from extract.store.journal import JournalWriter
@@ -49,6 +50,9 @@ class ResumePoint:
     t0: float  # the run's start (epoch seconds): wall times go on from the same origin
     last_step: int  # the last step curve() logged (-1: none); curve() goes on after it
     next_system_step: int  # the step the system-metrics sampler goes on from
+    # the run's latest known segment: the new one's id sorts after it, since the fold goes
+    # by segment id and this machine's clock may be behind the one that made it
+    last_segment: str | None = None
 
 
 def check_resume_arg(resume: Any) -> None:
@@ -65,7 +69,7 @@ def resume_point(
     """Check that run ``resume`` may be continued from ``experiment``; where it goes on."""
     indexer = store._indexer
     indexer.refresh()
-    run_id = read.resolve_run(indexer.conn, resume, hint=True)
+    run_id = _resolve(indexer.conn, resume, experiment.path)
     path = store._repo.journal_dir / f"{run_id}.journal"
     if path.exists():
         if not journalmod.is_orphan(path):
@@ -80,6 +84,11 @@ def resume_point(
         raise InvalidInput(
             f"run {run_id} cannot be resumed: its journal could not be sealed "
             "(`extract fsck` says why)"
+        )
+    if row.deleted:
+        raise InvalidInput(
+            f"run {run_id} ({row.label}) was deleted: resume= would log into a run no list "
+            "shows; start a new run (run.derived_from(run=...) records where it came from)"
         )
     if row.status != "failed":
         raise InvalidInput(
@@ -106,7 +115,23 @@ def resume_point(
         t0=started.timestamp(),
         last_step=max(user, default=-1),
         next_system_step=max(system, default=-1) + 1,
+        last_segment=detail.continuations[-1].id if detail.continuations else None,
     )
+
+
+def _resolve(conn: sqlite3.Connection, text: str, path: str) -> str:
+    """``text`` as resolve_run takes it; a name two experiments share means this one's."""
+    try:
+        return read.resolve_run(conn, text, hint=True)
+    except AmbiguousId:
+        here = [
+            r.id
+            for r in read.list_runs(conn, path, exact=True, include_deleted=True).items
+            if r.name == text
+        ]
+        if len(here) == 1:
+            return here[0]
+        raise
 
 
 def _live(run_id: str) -> LockHeld:
@@ -116,11 +141,14 @@ def _live(run_id: str) -> LockHeld:
     )
 
 
-def open_continuation(journal_dir: Path, start: Start) -> tuple[JournalWriter, Resume, int]:
-    """Create ``journal/<run id>.journal`` for a continuation of sealed run ``start.id``:
-    its run and resume records, durable and locked, linked into place only if no journal
-    of the run is there. Returns the writer, the resume record and the bytes written."""
-    resume = Resume(new_ulid())
+def open_continuation(
+    journal_dir: Path, start: Start, after: str | None
+) -> tuple[JournalWriter, Resume, int]:
+    """Create ``journal/<run id>.journal`` for a continuation of sealed run ``start.id``
+    (its segment id sorting after ``after``, the run's latest known segment): its run and
+    resume records, durable and locked, linked into place only if no journal of the run
+    is there. Returns the writer, the resume record and the bytes written."""
+    resume = Resume(new_ulid_after(after))
     first = frame(start) + frame(resume)
     tmp = journal_dir / f".{start.id}.{resume.segment}.tmp"
     final = journal_dir / f"{start.id}.journal"

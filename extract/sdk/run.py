@@ -120,7 +120,9 @@ class Run(Attachments):
             if point is None:
                 start = self._start_journal(store, experiment, plain_config, name, total_steps)
             else:
-                start, resumed = self._continue_journal(store, experiment, total_steps)
+                start, resumed = self._continue_journal(
+                    store, experiment, total_steps, point.last_segment
+                )
         if resumed is None:
             store._indexer.run_started(start, self._out.offset)
         else:
@@ -138,7 +140,11 @@ class Run(Attachments):
             self._record(Config(plain_config))  # config= of a continuation: keys it sets
 
     def _continue_journal(
-        self, store: Store, experiment: Experiment, total_steps: int | None
+        self,
+        store: Store,
+        experiment: Experiment,
+        total_steps: int | None,
+        last_segment: str | None,
     ) -> tuple[Start, Resume]:
         """The journal of a continuation of sealed run ``self.id`` (sdk/resume.py)."""
         start = Start(
@@ -151,7 +157,9 @@ class Run(Attachments):
             host=socket.gethostname(),
             code=store._capture_code(),
         )
-        self._journal, resumed, offset = open_continuation(self._repo.journal_dir, start)
+        self._journal, resumed, offset = open_continuation(
+            self._repo.journal_dir, start, last_segment
+        )
         self.journal_path = self._journal.path
         self._out = RecordWriter(self._journal, offset)
         return start, resumed
