@@ -566,3 +566,28 @@ def test_a_new_segment_id_sorts_after_one_made_by_a_clock_ahead_of_ours() -> Non
     assert after > ahead and len(after) == 26
     assert new_ulid_after(None) < ahead  # no segment yet: a plain new id
     assert ulid_time_ms(new_ulid_after("0" * 26)) > 0  # one made long before: a plain new id
+
+
+def test_a_headline_metric_map_without_a_value_is_left_out_not_a_crash(tmp_path: Path) -> None:
+    """The spec lets a metric's map hold anything; a fetched segment (or run record) whose
+    map has no number under "value" must not stop every reader."""
+    from extract.objects import new_ulid
+    from extract.store.history import stage
+
+    root = _store(tmp_path)
+    with Store(root) as store:
+        run = store.experiment({"bench": "b"}).run(name="r")
+        run.log(acc=0.5)
+        run.finish("failed")
+    repo = Repository(root)
+    seg = Segment(
+        id=new_ulid(), run=run.id, config=None, status="completed",
+        started_at="2026-12-07T00:00:00.000Z", ended_at=None, host="h", code=None,
+        total_steps=None, metrics={"acc": {"best": 1.0}, "f1": {"value": 0.7}}, params={},
+        tags=(), notes=(), curves=None, artifacts=(), models=(), lineage=(),
+    )  # fmt: skip
+    with repo.writing():
+        stage(repo, "runs", seg.id, repo.objects.put(seg))
+    got = _show(root, run.id)
+    assert got["status"] == "completed" and got["metrics"] == {"f1": 0.7}
+    assert extract("status", "--store", str(root), cwd=tmp_path).returncode == 0

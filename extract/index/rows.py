@@ -469,7 +469,12 @@ class Rows:
             ),
         )
         for name, m in sorted(record.metrics.items()):
-            self.set_scalar(rid, name, float(m["value"]), m.get("wall_time"))
+            # the spec lets a metric's map hold anything (kinds.md, run.metrics); what is
+            # not extract's {"value": number, ...} has no headline value to index
+            value = m.get("value") if isinstance(m, dict) else None
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                wall = m.get("wall_time")
+                self.set_scalar(rid, name, float(value), wall if isinstance(wall, float) else None)
         self.conn.executemany(
             "INSERT INTO run_params(run_id, name, value) VALUES (?, ?, ?)",
             [(rid, k, v) for k, v in sorted(record.params.items())],
