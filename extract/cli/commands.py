@@ -11,6 +11,7 @@ from . import (
     git_cmds,
     mcp_cmd,
     plumbing,
+    purge_cmd,
     query_cmds,
     runs_cmd,
     show_cmds,
@@ -60,6 +61,7 @@ app.command("ui", rich_help_panel="Browse")(ui_cmd.ui)
 app.command("reindex", rich_help_panel="Maintenance")(query_cmds.reindex)
 app.command("fsck", rich_help_panel="Maintenance")(store_cmds.fsck_cmd)
 app.command("gc", rich_help_panel="Maintenance")(store_cmds.gc_cmd)
+app.command("purge", rich_help_panel="Maintenance")(purge_cmd.purge_cmd)
 app.command("cat-object", rich_help_panel="Plumbing")(plumbing.cat_object)
 app.command("hash-object", rich_help_panel="Plumbing")(plumbing.hash_object)
 app.command("rev-parse", rich_help_panel="Plumbing")(plumbing.rev_parse)

@@ -1,0 +1,170 @@
+"""``extract purge``: remove runs and model versions for good, and free their space."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+from typing import Annotated
+
+import typer
+
+from extract.errors import InvalidInput, ModelNotFound, RunNotFound
+from extract.index import read
+from extract.index.access import open_index
+from extract.objects import ObjectId, to_hex
+from extract.store.purge import PurgePlan, plan_purge, purge
+from extract.store.repo import Repository
+
+from ._common import JsonOpt, StoreOpt, handle_errors, human_bytes, open_store, print_json
+
+
+@handle_errors
+def purge_cmd(
+    targets: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Runs (id, unique id prefix, or name) and model versions (NAME@VERSION).",
+            show_default=False,
+        ),
+    ] = None,
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", "-y", help="Purge without asking (needed when not on a terminal)."),
+    ] = False,
+    keep_models: Annotated[
+        bool,
+        typer.Option("--keep-models", help="Keep the model versions the purged runs registered."),
+    ] = False,
+    message: Annotated[
+        str | None, typer.Option("--message", "-m", help="Message of the purge commit.")
+    ] = None,
+    store: StoreOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Remove runs and model versions for good, and free the space only they used.
+
+    A purged run takes the model versions it registered with it (--keep-models keeps
+    them). The purge is a commit (so it reaches other stores by push, fetch and merge, and they
+    drop the same entries); the objects it removes are deleted at once. What is shared
+    with anything kept (a chunk of another checkpoint) stays. It cannot be undone: only a
+    copy of the store made before it (another machine, a bundle) still has the data.
+    Without --yes it lists what would go and asks; off a terminal it changes nothing.
+
+    Example: extract purge 01JGXK5W7E3Q lr-sweep-3 resnet50@v2 --yes
+    """
+    if not targets:
+        raise InvalidInput(
+            "nothing to purge: name runs (id, id prefix or name) and model versions "
+            "(NAME@VERSION), e.g. `extract purge RUN resnet50@v2 --yes`"
+        )
+    repo = open_store(store, writes="`extract purge`")
+    runs, models = _resolve(repo, targets)
+    plan = plan_purge(repo, runs, models, keep_models=keep_models)
+    if not plan.held:
+        _report(plan, None, json_out, done=True)
+        return
+    if not yes:
+        if json_out or not sys.stdin.isatty():
+            raise InvalidInput(
+                f"purge would remove {_counts(plan)} for good; nothing was changed: pass "
+                "--yes to purge"
+            )
+        _report(plan, None, False, done=False)
+        if not typer.confirm("Purge them for good?", default=False):
+            typer.echo("nothing was changed", err=True)
+            raise typer.Exit(1)
+    result = purge(repo, plan, message)
+    open_index(repo).close()  # the index drops the purged rows now, not at the next command
+    if result.not_freed:
+        typer.echo(f"warning: the purge is recorded; space not freed: {result.not_freed}", err=True)
+    freed = result.freed.bytes_removed if result.freed else 0
+    _report(plan, freed, json_out, done=True, commit=result.commit)
+
+
+def _resolve(repo: Repository, targets: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
+    """Run ids and (name, version) pairs from what was typed, through the index (names,
+    prefixes); what the index no longer knows goes to the store as typed, which says
+    whether it was purged before or never existed."""
+    runs: list[str] = []
+    models: list[tuple[str, str]] = []
+    with open_index(repo) as index:
+        conn = index.reader()
+        for text in targets:
+            if "@" in text:
+                models.append(_model(conn, text))
+            else:
+                runs.append(_run(conn, text))
+    return runs, models
+
+
+def _model(conn: sqlite3.Connection, text: str) -> tuple[str, str]:
+    try:
+        m = read.get_model(conn, text)
+        return m.name, m.version
+    except ModelNotFound:
+        name, _, version = text.rpartition("@")
+        if not name or not version:
+            raise InvalidInput(
+                f"{text!r} is not a model version: write NAME@VERSION (e.g. resnet50@v2)"
+            ) from None
+        return name, version
+
+
+def _run(conn: sqlite3.Connection, text: str) -> str:
+    try:
+        return read.resolve_run(conn, text, hint=True)
+    except RunNotFound:
+        versions = [m.version for m in read.list_models(conn, text).items if m.name == text.strip()]
+        if versions:
+            raise InvalidInput(
+                f"{text!r} is a model: purge one version at a time, as {text}@VERSION "
+                f"(it has {', '.join(sorted(versions)[:10])})"
+            ) from None
+        if len(text) == 26 and text.isalnum():
+            return text.upper()  # not indexed: the store says whether it was purged before
+        raise
+
+
+def _counts(plan: PurgePlan) -> str:
+    parts = []
+    if plan.runs:
+        parts.append(f"{len(plan.runs)} run{'s' if len(plan.runs) != 1 else ''}")
+    if plan.models:
+        parts.append(f"{len(plan.models)} model version{'s' if len(plan.models) != 1 else ''}")
+    return f"{' and '.join(parts)} ({human_bytes(plan.bytes)} in {plan.objects} objects)"
+
+
+def _report(
+    plan: PurgePlan,
+    freed: int | None,
+    json_out: bool,
+    *,
+    done: bool,
+    commit: ObjectId | None = None,
+) -> None:
+    if json_out:
+        print_json(
+            {
+                "runs": plan.runs,
+                "models": plan.models,
+                "already_purged": plan.already,
+                "objects": plan.objects,
+                "bytes": plan.bytes,
+                "bytes_freed": freed,
+                "commit": None if commit is None else to_hex(commit),
+            }
+        )
+        return
+    verb = "purged" if done else "would purge"
+    for what in plan.already:
+        typer.echo(f"{what}: already purged")
+    for rid in plan.runs:
+        typer.echo(f"{verb} run {rid}")
+    for key in plan.models:
+        typer.echo(f"{verb} model {key}")
+    if not plan.held:
+        return
+    if done:
+        typer.echo(f"freed {human_bytes(freed or 0)} ({_counts(plan)} purged)")
+    else:
+        typer.echo(f"would free {human_bytes(plan.bytes)} ({plan.objects} objects)")
