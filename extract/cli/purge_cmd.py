@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 from typing import Annotated
 
 import typer
 
-from extract.errors import InvalidInput, ModelNotFound, RunNotFound
+from extract.errors import InvalidInput
 from extract.index import read
 from extract.index.access import open_index
 from extract.objects import ObjectId, to_hex
 from extract.store.purge import PurgePlan, plan_purge, purge
-from extract.store.repo import Repository
 
 from ._common import JsonOpt, StoreOpt, handle_errors, human_bytes, open_store, print_json
 
@@ -58,7 +56,8 @@ def purge_cmd(
             "(NAME@VERSION), e.g. `extract purge RUN resnet50@v2 --yes`"
         )
     repo = open_store(store, writes="`extract purge`")
-    runs, models = _resolve(repo, targets)
+    with open_index(repo) as index:
+        runs, models = read.resolve_targets(index.reader(), targets)
     plan = plan_purge(repo, runs, models, keep_models=keep_models)
     if not plan.held:
         _report(plan, None, json_out, done=True)
@@ -79,50 +78,6 @@ def purge_cmd(
         typer.echo(f"warning: the purge is recorded; space not freed: {result.not_freed}", err=True)
     freed = result.freed.bytes_removed if result.freed else 0
     _report(plan, freed, json_out, done=True, commit=result.commit)
-
-
-def _resolve(repo: Repository, targets: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
-    """Run ids and (name, version) pairs from what was typed, through the index (names,
-    prefixes); what the index no longer knows goes to the store as typed, which says
-    whether it was purged before or never existed."""
-    runs: list[str] = []
-    models: list[tuple[str, str]] = []
-    with open_index(repo) as index:
-        conn = index.reader()
-        for text in targets:
-            if "@" in text:
-                models.append(_model(conn, text))
-            else:
-                runs.append(_run(conn, text))
-    return runs, models
-
-
-def _model(conn: sqlite3.Connection, text: str) -> tuple[str, str]:
-    try:
-        m = read.get_model(conn, text)
-        return m.name, m.version
-    except ModelNotFound:
-        name, _, version = text.rpartition("@")
-        if not name or not version:
-            raise InvalidInput(
-                f"{text!r} is not a model version: write NAME@VERSION (e.g. resnet50@v2)"
-            ) from None
-        return name, version
-
-
-def _run(conn: sqlite3.Connection, text: str) -> str:
-    try:
-        return read.resolve_run(conn, text, hint=True)
-    except RunNotFound:
-        versions = [m.version for m in read.list_models(conn, text).items if m.name == text.strip()]
-        if versions:
-            raise InvalidInput(
-                f"{text!r} is a model: purge one version at a time, as {text}@VERSION "
-                f"(it has {', '.join(sorted(versions)[:10])})"
-            ) from None
-        if len(text) == 26 and text.isalnum():
-            return text.upper()  # not indexed: the store says whether it was purged before
-        raise
 
 
 def _counts(plan: PurgePlan) -> str:
