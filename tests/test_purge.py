@@ -106,7 +106,8 @@ def models(d: Path) -> set[str]:
 
 
 def _rows(doc: Any) -> list[dict[str, Any]]:
-    return doc["rows"] if isinstance(doc, dict) else doc
+    rows: list[dict[str, Any]] = doc["rows"] if isinstance(doc, dict) else doc
+    return rows
 
 
 def fsck_clean(d: Path, read_data: bool = False) -> None:
