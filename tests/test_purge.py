@@ -281,3 +281,38 @@ def test_sdk_purge(tmp_path: Path) -> None:
     assert out["models"] == ["model-big@v1"] and out["bytes_freed"] >= 2 * MiB
     assert runs(a) == {"small"}
     fsck_clean(a)
+
+
+def test_a_run_still_being_written_is_not_purged(tmp_path: Path) -> None:
+    a = project(tmp_path, "a")
+    live = textwrap.dedent(
+        f"""
+        import sys
+        from extract.sdk import Store
+        s = Store({str(a / ".extract")!r})
+        r = s.experiment({{"project": "p"}}).run(name="live")
+        r.log(loss=1.0)
+        print(r.id, flush=True)
+        sys.stdin.read()  # until the test closes our stdin
+        r.finish()
+        """
+    )
+    p = subprocess.Popen(
+        [sys.executable, "-c", live],
+        cwd=a,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        assert p.stdout is not None
+        rid = p.stdout.readline().strip()
+        assert "still being written" in fails(4, "purge", rid, "--yes", cwd=a)
+    finally:
+        assert p.stdin is not None
+        p.stdin.close()
+        p.wait(timeout=60)
+    assert runs(a) == {"live"}
+    ok("purge", rid, "--yes", cwd=a)  # finished: now it can go
+    assert runs(a) == set()

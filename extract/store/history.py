@@ -45,6 +45,7 @@ from extract.store.odb import ObjectStore
 from extract.store.refs import author
 from extract.store.repo import MAIN, Repository
 
+#: The state's sections; the first three hold data, ``purged`` what was removed for good.
 SECTIONS = ("runs", "models", "events", "purged")
 #: The section of purge records: key a run's ULID or a model's name@version key (the two
 #: never collide: a ULID holds no ``@``), value the ``purge`` event that removed it.
@@ -274,7 +275,7 @@ def _commit_locked(
         # handle, a model registered again under a purged name@version) is dropped: a
         # purge is final. The base was checked when it was written.
         drop_purged(repo.objects, state, base.sections["events"].values())
-        added = {s: _count_missing(state.sections[s], base.sections[s]) for s in SECTIONS}
+        added = {s: _count_missing(state.sections[s], base.sections[s]) for s in SECTIONS[:3]}
         if not any(added.values()) and (state.hierarchy == base.hierarchy or head is None):
             unstage(staged)
             return CommitResult(None, added)
@@ -331,8 +332,11 @@ def reset_main(repo: Repository, target: ObjectId, rev: str) -> ResetResult:
         if old != target:
             repo.refs.set(MAIN, target, expected=old, message=f"reset: moving to {rev}")
             unstage([s for s in staged if old_state.sections[s.section].get(s.key) == s.oid])
-    removed = {s: _count_missing(old_state.sections[s], new_state.sections[s]) for s in SECTIONS}
-    added = {s: _count_missing(new_state.sections[s], old_state.sections[s]) for s in SECTIONS}
+    # What main holds: runs, models, events (a purge record is not data).
+    removed = {
+        s: _count_missing(old_state.sections[s], new_state.sections[s]) for s in SECTIONS[:3]
+    }
+    added = {s: _count_missing(new_state.sections[s], old_state.sections[s]) for s in SECTIONS[:3]}
     return ResetResult(old, target, removed, added, len(list_staged(repo)))
 
 

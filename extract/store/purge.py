@@ -8,9 +8,9 @@ every walk treats the objects old commits still link to.
 
 What is removed: the run's records (every version any commit held), its curves, tables,
 texts and files, the events annotating it, and of a model version its record and bytes.
-What stays: anything shared with what is kept (a chunk of a kept checkpoint, a model
-version a purged run registered but that was not named), the commits, and lineage edges
-of kept runs that point at a purged run.
+A purged run takes the model versions it registered with it (unless told to keep them).
+What stays: anything shared with what is kept (a chunk of a kept checkpoint), the
+commits, and lineage edges of kept runs that point at a purged run.
 """
 
 from __future__ import annotations
@@ -112,16 +112,16 @@ def plan_purge(
         if key in state.sections[PURGED]:
             out.already.append(_label(section, key))
             continue
-        if key not in state.sections[section] and (section, key) not in staged_keys:
-            if section == "runs":
-                raise RunNotFound(f"Run not found: {key!r}: neither committed nor sealed here")
-            name, version = split_model_key(key)
-            raise ModelNotFound(f"Model not found: '{name}@{version}': not registered here")
         if section == "runs" and key in live:
             raise Conflict(
                 f"run {key} is still being written (its journal is open): let it finish, "
                 "or stop it, before purging it"
             )
+        if key not in state.sections[section] and (section, key) not in staged_keys:
+            if section == "runs":
+                raise RunNotFound(f"Run not found: {key!r}: neither committed nor sealed here")
+            name, version = split_model_key(key)
+            raise ModelNotFound(f"Model not found: '{name}@{version}': not registered here")
         (out.runs if section == "runs" else out.models).append(
             key if section == "runs" else _label(section, key)
         )
