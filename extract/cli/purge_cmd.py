@@ -22,6 +22,7 @@ def purge_cmd(
         list[str] | None,
         typer.Argument(
             help="Runs (id, unique id prefix, or name) and model versions (NAME@VERSION).",
+            metavar="RUN|NAME@VERSION",
             show_default=False,
         ),
     ] = None,
@@ -42,11 +43,12 @@ def purge_cmd(
     """Remove runs and model versions for good, and free the space only they used.
 
     A purged run takes the model versions it registered with it (--keep-models keeps
-    them). The purge is a commit (so it reaches other stores by push, fetch and merge, and they
-    drop the same entries); the objects it removes are deleted at once. What is shared
-    with anything kept (a chunk of another checkpoint) stays. It cannot be undone: only a
-    copy of the store made before it (another machine, a bundle) still has the data.
-    Without --yes it lists what would go and asks; off a terminal it changes nothing.
+    them) and the tags, notes and TODOs made on it. The purge is a commit: it reaches
+    other stores by push, fetch and merge, and they drop the same entries. The objects
+    it removes are deleted at once; what is shared with anything kept (a chunk of
+    another checkpoint) stays. It cannot be undone: only a copy made before it (another
+    store, a bundle) still has the data. Without --yes it lists what would go and asks;
+    off a terminal it changes nothing.
 
     Example: extract purge 01JGXK5W7E3Q lr-sweep-3 resnet50@v2 --yes
     """
