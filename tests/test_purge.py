@@ -316,3 +316,46 @@ def test_a_run_still_being_written_is_not_purged(tmp_path: Path) -> None:
     assert runs(a) == {"live"}
     ok("purge", rid, "--yes", cwd=a)  # finished: now it can go
     assert runs(a) == set()
+
+
+def test_purge_while_a_writer_reuses_the_purged_chunks(tmp_path: Path) -> None:
+    """A training process keeps registering checkpoints that share most of their chunks
+    with the model being purged: the purge frees under gc's writer lock, so every chunk
+    the writer reused is kept, whatever the timing."""
+    a = project(tmp_path, "a")
+    big = log_run(a, "big", 4 * MiB, seed=0)
+    ok("commit", "-m", "one", cwd=a)
+    writer = textwrap.dedent(
+        f"""
+        import random
+        from extract.sdk import Store
+        base = random.Random(0).randbytes({4 * MiB})
+        with Store({str(a / ".extract")!r}) as s:
+            for i in range(8):
+                path = {str(tmp_path)!r} + f"/ck{{i}}.bin"
+                with open(path, "wb") as f:
+                    f.write(base + random.Random(100 + i).randbytes(300_000))
+                with s.experiment({{"project": "p"}}).run(name=f"ck{{i}}") as r:
+                    r.register_model("ck", f"v{{i}}", path)
+                print(i, flush=True)
+        """
+    )
+    p = subprocess.Popen(
+        [sys.executable, "-c", writer],
+        cwd=a,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert p.stdout is not None
+    assert p.stdout.readline().strip() == "0"  # the writer is under way
+    ok("purge", big, "--yes", cwd=a)
+    p.communicate(timeout=300)
+    assert p.returncode == 0
+    ok("commit", "-m", "checkpoints", cwd=a)
+    ok("gc", "--grace", "0", cwd=a)
+    fsck_clean(a, read_data=True)
+    for i in range(8):
+        dest = tmp_path / f"out{i}.bin"
+        ok("checkout", f"ck@v{i}", str(dest), cwd=a)
+        assert dest.read_bytes() == (tmp_path / f"ck{i}.bin").read_bytes()
