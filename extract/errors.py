@@ -18,6 +18,7 @@
     │   ├── RunNotFound (ValueError)      ``Run not found: 'X'``
     │   ├── ExperimentNotFound (ValueError)
     │   ├── ModelNotFound (ValueError)
+    │   ├── GroupNotFound (ValueError)    a job's group (``Group not found: 'X'``)
     │   ├── RemoteNotFound (ValueError)
     │   ├── ArtifactNotFound (KeyError)   a run's curve, table or text of that name
     │   ├── TodoNotFound                  ``TODO not found: 'X'``
@@ -136,6 +137,10 @@ class ExperimentNotFound(NotFound, ValueError):
 
 
 class ModelNotFound(NotFound, ValueError):
+    pass
+
+
+class GroupNotFound(NotFound, ValueError):
     pass
 
 

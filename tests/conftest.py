@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import compileall
 import os
 from pathlib import Path
 
@@ -37,3 +38,11 @@ def lax_writes(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def repo(tmp_path: Path) -> Repository:
     return Repository.init(tmp_path / ".extract", ("benchmark", "model"))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Compile extract's modules once. The suite starts a new interpreter for about a
+    thousand CLI calls and worker scripts; where PYTHONDONTWRITEBYTECODE is set (as on
+    this project's machines) each of them would otherwise compile every module it
+    imports again, about 0.15 s a call."""
+    compileall.compile_dir(Path(__file__).resolve().parent.parent / "extract", quiet=1)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -160,6 +162,7 @@ def test_every_command_has_help_with_text(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
     from extract.cli import app
+    from extract.cli.registry import BY_NAME
 
     group = typer.main.get_command(app)
     names = sorted(group.commands)  # type: ignore[attr-defined]
@@ -167,9 +170,36 @@ def test_every_command_has_help_with_text(tmp_path: Path) -> None:
     # the real entry point once; each command's help in this process (an interpreter per
     # command cost the suite most of a minute)
     r = extract("--help", cwd=tmp_path)
-    assert r.returncode == 0 and all(n in r.stdout for n in ("init", "status", "fsck"))
+    assert r.returncode == 0 and all(f"  {n} " in r.stdout for n in names)
+    # the entry point lists commands from the registry without loading them: each
+    # summary there is its command's own first line of help
+    assert sorted(BY_NAME) == names
+    for name, entry in BY_NAME.items():
+        cmd = group.commands[name]  # type: ignore[attr-defined]
+        assert cmd.get_short_help_str(limit=300) == entry.summary, name
     runner = CliRunner()
     for name in names:
         got = runner.invoke(app, [name, "--help"])
         assert got.exit_code == 0 and "Usage" in got.output, (name, got.output)
         assert len(group.commands[name].help or "") > 20, name  # type: ignore[attr-defined]
+
+
+def test_the_entry_point_loads_only_the_command_it_runs(tmp_path: Path) -> None:
+    extract("init", "--hierarchy", "a", cwd=tmp_path)
+    code = (
+        "import sys; from extract.cli import main; sys.argv = ['extract', 'status', '--json']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('extract.cli.')), file=sys.stderr)"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert '"live"' in r.stdout or "live" in r.stdout, r.stderr
+    loaded = r.stderr.strip().splitlines()[-1]
+    assert "extract.cli.track_cmds" in loaded
+    for other in ("sync_cmds", "ui_cmd", "tui_cmd", "annotate_cmds", "git_cmds"):
+        assert f"extract.cli.{other}" not in loaded, loaded
+    r = extract("stauts", cwd=tmp_path)
+    assert r.returncode == 2 and "Did you mean 'status'?" in r.stderr
+    r = extract("--version", cwd=tmp_path)
+    assert r.returncode == 0 and r.stdout.startswith("extract ")

@@ -418,6 +418,16 @@ def test_torchrun_ranks_are_one_group(store_path: Path, tmp_path: Path) -> None:
         "SELECT run_id, COUNT(*) AS n, MAX(step) AS hi FROM curve_points WHERE name = 'loss' GROUP BY run_id",
     )
     assert [(c["n"], c["hi"]) for c in counts] == [(5, 4), (5, 4)]
+    # the job as every front end shows it: its ranks, in rank order, from either run
+    ids = [r["id"] for r in sql(store_path, "SELECT id FROM runs ORDER BY name")]
+    with Store(store_path) as store:
+        group = store.load_run(ids[0]).group
+        assert group is not None and group.name == rows[0]["grp"] and group.world_size == 2
+        assert [(m.rank, m.name, m.status) for m in group.members] == [
+            (0, "ddp-0", "completed"),
+            (1, "ddp-1", "completed"),
+        ]
+        assert store.load_run(ids[1]).group == group
 
 
 LIGHTNING_DDP_SCRIPT = """

@@ -359,3 +359,70 @@ def test_purge_while_a_writer_reuses_the_purged_chunks(tmp_path: Path) -> None:
         dest = tmp_path / f"out{i}.bin"
         ok("checkout", f"ck@v{i}", str(dest), cwd=a)
         assert dest.read_bytes() == (tmp_path / f"ck{i}.bin").read_bytes()
+
+
+RESUMABLE = textwrap.dedent(
+    """
+    import random, sys
+    import numpy as np
+    from extract.sdk import Store
+    root, mode, name = sys.argv[1], sys.argv[2], sys.argv[3]
+    with Store(root) as s:
+        exp = s.experiment({"project": "p"})
+        try:
+            if mode == "fail":
+                with exp.run(name=name) as r:
+                    r.curve(0, loss=1.0)
+                    raise ValueError("diverged")
+            with exp.run(resume=name) as r:  # a continuation, with a table of its own
+                r.curve(loss=0.5)
+                r.log(checkpoint=float(len(mode)))
+                acts = random.Random(len(mode)).randbytes(1 << 20)
+                r.log_table("acts", np.frombuffer(acts, dtype="u1"))
+                if mode == "here":
+                    raise ValueError("preempted again")  # another machine may resume it
+        except ValueError:
+            pass
+    """
+)
+
+
+def resumable(d: Path, mode: str, name: str = "pre") -> None:
+    subprocess.run(
+        [sys.executable, "-c", RESUMABLE, str(d / ".extract"), mode, name],
+        cwd=d,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        check=True,
+        timeout=120,
+    )
+
+
+def test_a_resumed_run_is_purged_with_every_continuation(tmp_path: Path) -> None:
+    a = project(tmp_path, "a")
+    resumable(a, "fail")
+    resumable(a, "here")
+    log_run(a, "small", 64 << 10, seed=2)
+    ok("commit", "-m", "a preempted run, resumed", cwd=a)
+    b = project(tmp_path, "b")
+    ok("remote", "add", "a", str(a / ".extract"), cwd=b)
+    ok("pull", "a", cwd=b)
+    resumable(b, "on b")  # b continues it too, after a's purge below
+    ok("commit", "-m", "continued on b", cwd=b)
+
+    before = store_bytes(a)
+    ok("purge", "pre", "--yes", cwd=a)
+    assert before - store_bytes(a) >= 0.99 * MiB  # the continuation's table went too
+    assert runs(a) == {"small"}
+    ok("remote", "add", "b", str(b / ".extract"), cwd=a)
+    ok("pull", "b", cwd=a)  # b's own continuation of the purged run does not bring it back
+    assert runs(a) == {"small"}
+    segments = json.loads(ok("sql", "SELECT id FROM segments", "--json", cwd=a))
+    assert _rows(segments) == []
+    ok("gc", "--grace", "0", cwd=a)
+    assert store_bytes(a) < before - 0.99 * MiB  # nothing of b's continuation stays either
+    fsck_clean(a, read_data=True)
+
+    ok("pull", "a", cwd=b)  # and b, merging the purge, drops its continuation too
+    assert runs(b) == {"small"}
+    ok("gc", "--grace", "0", cwd=b)
+    fsck_clean(b, read_data=True)

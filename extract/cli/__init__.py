@@ -1,8 +1,8 @@
 """The ``extract`` command: thin commands that parse, call the library and format.
 
-The commands live in ``extract.cli.commands``. This module stays light so that
-``extract serve``, which an ssh remote starts for every fetch and push, runs
-without loading typer and every command (about a third of the start-up time).
+The commands are listed in ``extract.cli.registry`` and loaded one at a time by
+``extract.cli.lazy``. This module stays light so that ``extract serve``, which an ssh
+remote starts for every fetch and push, runs without even click and typer.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ def main() -> None:
         request = serve.parse(args[1:])
         if request is not None:
             sys.exit(serve.run(*request))
-    from extract.cli.commands import app
+    from extract.cli.lazy import app
 
-    app()
+    app(prog_name="extract")
 
 
 def __getattr__(name: str) -> Any:

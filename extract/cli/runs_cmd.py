@@ -48,6 +48,12 @@ def runs(
         str | None,
         typer.Option("--search", help="Text in the run's name, tags or notes, or an id prefix."),
     ] = None,
+    group: Annotated[
+        str | None,
+        typer.Option(
+            "--group", "-g", help="Only the runs (ranks) of this distributed job, by rank."
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="Show at most N runs (0: all).")] = 50,
     store: StoreOpt = None,
     json_out: JsonOpt = False,
@@ -60,6 +66,7 @@ def runs(
     Examples:
       extract runs imagenet --columns val_acc,config.lr,config.opt.name --sort-by val_acc
       extract runs -F 'val_acc>0.9' -F config.opt.name=adam -s config.lr --order asc
+      extract runs --group torchrun:5f1c... -c loss,param.rank   (one job's ranks)
     """
     from extract.errors import InvalidInput
     from extract.index import read
@@ -83,6 +90,7 @@ def runs(
             descending=None if order is None else order == "desc",
             filters=filters or (),
             query=search or "",
+            group=group,
             limit=limit or None,
             config=repo.config,
         )

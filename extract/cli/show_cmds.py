@@ -113,6 +113,8 @@ def detail_json(d: models.RunDetail) -> dict[str, Any]:
         "todos": [asdict(t) for t in d.todos],
         "models": [asdict(m) for m in d.models],
         "lineage": [asdict(e) for e in d.lineage],
+        "group": asdict(d.group) if d.group is not None else None,
+        "continuations": [asdict(c) for c in d.continuations],
     }
 
 
@@ -157,6 +159,15 @@ def _print_code(repo: Repository, d: models.RunDetail, patch_only: bool, json_ou
         typer.echo(f"with a clean working tree:\n  git worktree add {where} {sha}")
 
 
+def _print_group(g: models.RunGroup, this: str) -> None:
+    size = f", world size {g.world_size}" if g.world_size is not None else ""
+    typer.echo(f"group    {g.name}  ({len(g.members)} runs{size})")
+    for m in g.members:
+        rank = "-" if m.rank is None else str(m.rank)
+        mark = "  <- this run" if m.run_id == this else ""
+        typer.echo(f"  rank {rank:>3}  {m.run_id}  {m.status}{mark}")
+
+
 def _print_run(d: models.RunDetail) -> None:
     r, code = d.run, d.code
     typer.echo(f"run {r.id}  {r.label}")
@@ -183,6 +194,10 @@ def _print_run(d: models.RunDetail) -> None:
                 typer.echo(f"  {k} = {_fmt(v)}")
     if d.curves:
         typer.echo(f"curves   {', '.join(sorted(d.curves))}")
+    if d.group is not None:
+        _print_group(d.group, d.id)
+    for c in d.continuations:
+        typer.echo(f"resumed  {c.started_at} on {c.hostname or '-'}: {c.status or 'running'}")
     for a in d.artifacts:
         step = f" step {a.step}" if a.step is not None else ""
         shape = f" {list(a.shape)} {a.dtype}" if a.shape else ""

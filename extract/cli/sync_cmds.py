@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from extract import sync
 from extract.errors import InvalidInput
 from extract.objects import short, to_hex
-from extract.store.history import list_staged
+from extract.store.history import is_continuation, list_staged
 from extract.store.repo import Repository
 from extract.sync import bundle, ops
 from extract.sync.remotes import add_remote, list_remotes, remove_remote, resolve_remote
@@ -263,7 +263,9 @@ def push(
         progress_bar("push", quiet or json_out) as bar,
     ):
         r = ops.push(repo, t, name, bar)
-    waiting = sum(1 for e in list_staged(repo) if e.section == "runs")
+    staged_runs = [e for e in list_staged(repo) if e.section == "runs"]
+    continued = sum(1 for e in staged_runs if is_continuation(repo, e))
+    waiting = len(staged_runs) - continued
     if json_out:
         print_json(
             {
@@ -274,6 +276,7 @@ def push(
                 "up_to_date": r.up_to_date,
                 "seconds": round(r.seconds, 3),
                 "uncommitted_runs": waiting,
+                "uncommitted_continuations": continued,
             }
         )
         return
@@ -283,9 +286,13 @@ def push(
             if r.up_to_date
             else f"pushed {r.objects} objects ({r.bytes} bytes) to {name}: main at {short(r.head) if r.head else '-'}"
         )
-    if waiting:
+    if waiting or continued:
+        what = [f"{waiting} sealed run{'s' if waiting != 1 else ''}"] if waiting else []
+        if continued:
+            what.append(f"{continued} continuation{'s' if continued != 1 else ''} of resumed runs")
+        verb = "are" if waiting + continued != 1 else "is"
         typer.echo(
-            f"{waiting} sealed run{'s are' if waiting != 1 else ' is'} not committed, so not "
+            f"{' and '.join(what)} {verb} not committed, so not "
             "sent: `extract commit -m ...` first (`extract sync push` commits for you)",
             err=True,
         )

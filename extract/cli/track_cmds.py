@@ -10,7 +10,6 @@ from typing import Annotated
 import typer
 
 from extract.errors import ExtractError
-from extract.git.stamp import resolve_rev, runs_of_commit
 from extract.index import read
 from extract.index.access import open_index
 from extract.objects import Commit, ObjectId, short, to_hex
@@ -109,7 +108,8 @@ def commit(
         return
     a = result.added
     typer.echo(f"[main {short(result.commit)}] {message.splitlines()[0]}")
-    typer.echo(f" {a['runs']} runs, {a['models']} models, {a['events']} events")
+    more = f", {a['continued']} continued" if a.get("continued") else ""
+    typer.echo(f" {a['runs']} runs{more}, {a['models']} models, {a['events']} events")
 
 
 @handle_errors
@@ -290,6 +290,8 @@ def log(
 
 
 def _log_code(store: Path | None, rev: str, json_out: bool) -> None:
+    from extract.git.stamp import resolve_rev, runs_of_commit  # pygit2: only for --code
+
     with reader(store) as (_repo, conn):
         code = resolve_rev(Path.cwd(), rev)
         ids = runs_of_commit(conn, code)

@@ -37,8 +37,10 @@ def ui(
     open_: OpenOpt = False,
     token: TokenOpt = None,
 ) -> None:
-    """Serve a read-only web UI of the store: runs table, run pages with interactive curves,
-    compare, sweep, lineage, models, TODOs and SQL; live while runs train.
+    """Serve a read-only web UI of the store: runs, curves, compare, sweep, lineage, models, TODOs and SQL.
+
+    The runs table, run pages with interactive curves, and every other page are live
+    while runs train.
 
     Examples:
       extract ui                       (then open http://127.0.0.1:8765)

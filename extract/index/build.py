@@ -27,13 +27,14 @@ import datetime as dt
 import json
 import os
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from graphlib import TopologicalSorter
 from pathlib import Path
 
 from extract.errors import ExtractError
-from extract.index import files, skips
+from extract.index import files, resumed, skips
 from extract.index.db import INDEX_FILE, open_writer, schema_version, write
+from extract.index.diff import diff_states
 from extract.index.rows import Rows
 from extract.index.schema import SCHEMA_VERSION
 from extract.objects import (
@@ -42,14 +43,13 @@ from extract.objects import (
     ModelVersion,
     ObjectId,
     RunRecord,
-    Tree,
+    Segment,
     from_hex,
     to_hex,
 )
 from extract.objects.kinds import cast
 from extract.store import journal as journalmod
-from extract.store.history import SECTIONS, list_staged, model_key
-from extract.store.odb import ObjectStore
+from extract.store.history import list_staged, model_key
 from extract.store.repo import MAIN, Repository
 from extract.tracking.fold import RunState, fold_journal
 from extract.tracking.records import Start
@@ -58,52 +58,6 @@ from extract.tracking.sink import Sealed
 #: Bytes of journal one ingest transaction reads at most: a long journal is taken in
 #: pieces, so no transaction holds the write lock for long.
 INGEST_BYTES = 1 << 20
-
-
-def diff_states(
-    odb: ObjectStore,
-    old: ObjectId | None,
-    new: ObjectId,
-    on_error: Callable[[ObjectId, ExtractError], None] | None = None,
-) -> list[tuple[str, str, ObjectId]]:
-    """(section, key, object) of every entry of ``new`` that ``old`` lacks or holds
-    differently; unchanged sections and buckets are skipped by id without being read.
-
-    With ``on_error``, a tree of ``new`` that cannot be read is reported to it and left
-    out (the rest of the state still counts), and one of ``old`` counts as empty (its
-    entries are then applied again, which changes nothing)."""
-    if old == new:
-        return []
-
-    def entries(oid: ObjectId | None, reported: bool) -> dict[str, ObjectId] | None:
-        if oid is None:
-            return {}
-        try:
-            return dict(cast(odb.get(oid), Tree).entries)
-        except skips.UNREADABLE as e:
-            if on_error is None:
-                raise
-            if not reported:
-                return {}
-            on_error(oid, e)
-            return None
-
-    old_root = entries(old, False) or {}
-    new_root = entries(new, True) or {}
-    out = []
-    for section in SECTIONS:
-        sec = new_root.get(section)
-        if sec is None or sec == old_root.get(section):
-            continue
-        old_buckets = entries(old_root.get(section), False) or {}
-        for name, bucket in (entries(sec, True) or {}).items():
-            if old_buckets.get(name) == bucket:
-                continue
-            old_entries = entries(old_buckets.get(name), False) or {}
-            for key, oid in (entries(bucket, True) or {}).items():
-                if old_entries.get(key) != oid:
-                    out.append((section, key, oid))
-    return out
 
 
 class Indexer:
@@ -176,6 +130,13 @@ class Indexer:
                 "INSERT OR IGNORE INTO journals(run_id, offset) VALUES (?, ?)", (start.id, offset)
             )
 
+    def run_resumed(self, start: Start, offset: int) -> None:
+        """A continuation of sealed run ``start.id`` began (its journal's first records end
+        at ``offset``): the run shows as live again, on top of what is sealed."""
+        with self.transaction():
+            resumed.mark_resumed(self.rows, start.id, start.total_steps)
+            self._set_offset(start.id, offset)
+
     def ingest_folded(self, run_id: str, state: RunState, start: int, end: int) -> bool:
         """Index records this process wrote to a live run's journal from ``start`` to
         ``end``, folded as they were written instead of read back. False, changing
@@ -221,10 +182,13 @@ class Indexer:
             "LEFT JOIN runs r ON r.id = q.id LEFT JOIN journals j ON j.run_id = q.id",
             (run_id,),
         ).fetchone()
-        if row[0]:  # sealed and indexed from its objects: the journal is about to go
-            self.conn.execute("DELETE FROM journals WHERE run_id=?", (run_id,))
-            return 0
         offset = int(row[1] or 0)
+        if row[0]:
+            if not resumed.continues(self.rows, path):
+                # sealed and indexed from its objects: the journal is about to go
+                self.conn.execute("DELETE FROM journals WHERE run_id=?", (run_id,))
+                return 0
+            offset = 0  # a continuation of the sealed run began: read its journal whole
         try:
             if path.stat().st_size <= offset:
                 return 0
@@ -237,6 +201,8 @@ class Indexer:
             self.rows.sync_hierarchy()
             self.rows.upsert_live_row(state.start)
             self.rows.fold_run_events(run_id)  # events about it may have been indexed first
+            if state.resume is not None:
+                resumed.mark_resumed(self.rows, run_id, state.start.total_steps)
         self.rows.apply_live(run_id, state)
         self._set_offset(run_id, end)
         return end - offset
@@ -257,26 +223,34 @@ class Indexer:
         ``sealed.tail``), so it then holds exactly the sealed journal's points: they stay
         where they are, and only the run's other rows are rewritten from the record."""
         record = sealed.record
+        run_id = sealed.run_id
         with self.transaction():
-            offset = self.journal_offset(record.id)
+            offset = self.journal_offset(run_id)
             if offset == sealed.tail_from and offset < sealed.journal_end:
                 tail = sealed.tail
                 if tail.start is not None:
                     self.rows.sync_hierarchy()
                     self.rows.upsert_live_row(tail.start)
-                    self.rows.fold_run_events(record.id)
-                self.rows.apply_live(record.id, tail)
-                self._set_offset(record.id, sealed.journal_end)
+                    self.rows.fold_run_events(run_id)
+                    if tail.resume is not None:
+                        resumed.mark_resumed(self.rows, run_id, tail.start.total_steps)
+                self.rows.apply_live(run_id, tail)
+                self._set_offset(run_id, sealed.journal_end)
             elif offset < sealed.journal_end:  # read on since the seal asked: catch up
-                self._ingest_piece(sealed.journal, record.id, sealed.journal_end - offset)
-            caught_up = self.journal_offset(record.id) == sealed.journal_end
-            self.rows.apply_run(
-                sealed.run_oid,
-                record,
-                None if caught_up else sealed.curves,
-                None,
-                points_indexed=caught_up,
-            )
+                self._ingest_piece(sealed.journal, run_id, sealed.journal_end - offset)
+            caught_up = self.journal_offset(run_id) == sealed.journal_end
+            if isinstance(record, Segment):
+                resumed.apply_segment(
+                    self.rows, sealed.run_oid, record, None, sealing=True, points_indexed=caught_up
+                )
+            else:
+                self.rows.apply_run(
+                    sealed.run_oid,
+                    record,
+                    None if caught_up else sealed.curves,
+                    None,
+                    points_indexed=caught_up,
+                )
             for oid, ev in sealed.events:
                 self.rows.apply_event(oid, ev, None)
             for key, oid in self._model_keys(record):
@@ -287,7 +261,7 @@ class Indexer:
             "INSERT OR REPLACE INTO journals(run_id, offset) VALUES (?, ?)", (run_id, offset)
         )
 
-    def _model_keys(self, record: RunRecord) -> list[tuple[str, ObjectId]]:
+    def _model_keys(self, record: RunRecord | Segment) -> list[tuple[str, ObjectId]]:
         out = []
         for m in record.models:
             mv = cast(self.repo.objects.get(m), ModelVersion)
@@ -346,8 +320,16 @@ class Indexer:
     def _apply_entry(self, section: str, key: str, oid: ObjectId, commit: str | None) -> None:
         odb = self.repo.objects
         if section == "runs":
-            if not self.rows.same_run(key, oid, commit):  # before reading the record
-                self.rows.apply_run(oid, cast(odb.get(oid), RunRecord), None, commit)
+            # a run record, or a segment (a continuation of one) under its own ULID
+            if self.rows.same_run(key, oid, commit) or resumed.same_segment(
+                self.rows, key, oid, commit
+            ):
+                return  # known: checked before reading the object
+            obj = odb.get(oid)
+            if isinstance(obj, Segment):
+                resumed.apply_segment(self.rows, oid, obj, commit)
+            else:
+                self.rows.apply_run(oid, cast(obj, RunRecord), None, commit)
         elif section == "models":
             self.rows.apply_model(key, oid, commit)
         elif section == "purged":
@@ -552,7 +534,7 @@ class Indexer:
         if not rows or not any(self._readable(from_hex(s.object_id)) for s in rows):
             return
         self.conn.execute("DELETE FROM skipped WHERE section = ?", (skips.HISTORY,))
-        for table in ("runs", "models", "events"):
+        for table in ("runs", "segments", "models", "events"):
             self.conn.execute(f"UPDATE {table} SET commit_id = NULL")
         self.conn.execute("DELETE FROM commits")
         self.conn.execute("DELETE FROM meta WHERE key = 'head'")

@@ -223,6 +223,41 @@ class LineageRef:
 
 
 @dataclass(frozen=True)
+class Continuation:
+    """One time the run was resumed (``exp.run(..., resume=RUN_ID)``): a segment of it."""
+
+    id: str  # the segment's ULID
+    started_at: str | None
+    ended_at: str | None
+    status: str | None
+    hostname: str | None
+    commit_id: str | None  # None until committed
+
+
+@dataclass(frozen=True)
+class GroupMember:
+    """One run of a job's group: its rank (None where none was recorded)."""
+
+    run_id: str
+    name: str | None
+    rank: int | None
+    status: str
+    live: bool
+
+
+@dataclass(frozen=True)
+class RunGroup:
+    """The runs of one distributed job, as the SDK records it: the runs' params
+    ``group``, ``rank`` and ``world_size`` (extract/sdk/jobs.py)."""
+
+    name: str
+    world_size: int | None  # what the ranks said; None if they disagree or did not say
+    experiment_paths: tuple[str, ...]
+    members: tuple[GroupMember, ...]  # by rank, then run id; deleted runs left out
+    started_at: str | None  # the earliest member's
+
+
+@dataclass(frozen=True)
 class RunDetail:
     """Everything the index knows about one run; its curves summarised, not their points."""
 
@@ -237,6 +272,8 @@ class RunDetail:
     models: tuple[ModelVersion, ...]
     lineage: tuple[LineageRef, ...]
     code: Code
+    group: RunGroup | None = None  # the job the run is a rank of, if any
+    continuations: tuple[Continuation, ...] = ()  # each resume, oldest first
 
     @property
     def id(self) -> str:

@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from extract.index import resumed
 from extract.index.ids import experiment_id, model_id
 from extract.objects import Event, Link, ModelVersion, ObjectId, RunRecord, Value, to_hex
 from extract.objects.kinds import cast
@@ -159,7 +160,7 @@ class Rows:
     def same_run(self, run_id: str, oid: ObjectId, commit: str | None) -> bool:
         """Whether the run's row already holds sealed record ``oid``; if so the only news
         is the commit that holds it, recorded where none was."""
-        row = self.conn.execute("SELECT object_id FROM runs WHERE id=?", (run_id,)).fetchone()
+        row = self.conn.execute("SELECT record_id FROM runs WHERE id=?", (run_id,)).fetchone()
         if row is None or row[0] != to_hex(oid):
             return False
         if commit:
@@ -410,6 +411,22 @@ class Rows:
         self.sync_hierarchy()
         if self.same_run(record.id, oid, commit):
             return
+        if resumed.has_segments(self, record.id):
+            # continued since it was sealed: the row is the fold of record and segments
+            resumed.refold(self, record.id, oid, commit, curves=True)
+            return
+        self.write_record(oid, record, curves, commit, points_indexed)
+
+    def write_record(
+        self,
+        oid: ObjectId,
+        record: RunRecord,
+        curves: Curves | None,
+        commit: str | None,
+        points_indexed: bool = False,
+    ) -> None:
+        """The run's rows as ``record`` says (the run's own, or the fold of a resumed run's
+        pieces, ``resumed.refold``); ``oid`` is its run record's id."""
         if curves is None and not points_indexed:
             curves = read_curves(self.repo.objects, record.curves)
         start = Start(
@@ -431,7 +448,8 @@ class Rows:
         code = record.code or {}
         self.conn.execute(
             "UPDATE runs SET name=?, config=?, ended_at=?, status=?, object_id=?, commit_id=?, "
-            "base_tags=?, base_notes=?, git_sha=?, git_branch=?, git_dirty=?, git_tree=? WHERE id=?",
+            "base_tags=?, base_notes=?, git_sha=?, git_branch=?, git_dirty=?, git_tree=?, "
+            "record_id=?, total_steps=? WHERE id=?",
             (
                 record.name,
                 to_json(record.config),
@@ -445,6 +463,8 @@ class Rows:
                 code.get("branch"),
                 None if code.get("dirty") is None else int(bool(code.get("dirty"))),
                 code.get("tree"),
+                to_hex(oid),
+                record.total_steps,
                 rid,
             ),
         )
@@ -517,6 +537,8 @@ class Rows:
         self.conn.execute("DELETE FROM todos WHERE scope_type='run' AND scope_id=?", (key,))
         self.conn.execute("DELETE FROM events WHERE target=?", (f"run:{key}",))
         self.conn.execute("DELETE FROM runs WHERE id=?", (key,))
+        # its continuations (resumed segments), or the key is one of them
+        self.conn.execute("DELETE FROM segments WHERE run_id=? OR id=?", (key, key))
         self.conn.execute("DELETE FROM skipped WHERE section='runs' AND key=?", (key,))
 
     def apply_model(self, key: str, oid: ObjectId, commit: str | None) -> None:

@@ -9,7 +9,7 @@ load faster, while queries written against the seed's schema still work.
 from __future__ import annotations
 
 #: Bumped whenever the schema changes; an index of another version is rebuilt.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 TABLES = (
     "experiments",
@@ -64,7 +64,10 @@ CREATE TABLE IF NOT EXISTS runs (
     git_stamp TEXT,
     experiment_path TEXT NOT NULL,
     base_tags TEXT,
-    base_notes TEXT
+    base_notes TEXT,
+    -- the sealed run record; object_id is NULL while a journal of the run is live,
+    -- which includes a continuation (resume=) of a run sealed before
+    record_id TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_experiment ON runs(experiment_id, started_at);
 CREATE INDEX IF NOT EXISTS runs_started ON runs(started_at);
@@ -178,6 +181,19 @@ CREATE TABLE IF NOT EXISTS commits (
     time TEXT,
     message TEXT
 );
+-- Continuations of sealed runs (exp.run(..., resume=RUN_ID)), one row per sealed
+-- segment object; the run's own rows are the fold of its record and these, in id order.
+CREATE TABLE IF NOT EXISTS segments (
+    id TEXT PRIMARY KEY,
+    run_id TEXT NOT NULL,
+    object_id TEXT NOT NULL,
+    commit_id TEXT,
+    started_at TEXT,
+    ended_at TEXT,
+    status TEXT,
+    hostname TEXT
+);
+CREATE INDEX IF NOT EXISTS segments_run ON segments(run_id, id);
 CREATE TABLE IF NOT EXISTS journals (
     run_id TEXT PRIMARY KEY,
     offset INTEGER NOT NULL

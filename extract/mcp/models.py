@@ -171,6 +171,29 @@ class CurveStats(BaseModel):
     )
 
 
+class GroupMember(BaseModel):
+    run_id: str
+    name: OptStr
+    rank: OptInt = Field(description="The process's global rank in the job.")
+    status: str
+    live: bool
+
+
+class Group(BaseModel):
+    name: str = Field(description="The job: torchrun:<id>, slurm:<cluster>:<job>.<step>, or given.")
+    world_size: OptInt
+    members: list[GroupMember] = Field(description="Every run of the job, by rank.")
+
+
+class Continuation(BaseModel):
+    id: str = Field(description="The continuation's own id (a segment of the run).")
+    started_at: OptStr
+    ended_at: OptStr
+    status: OptStr
+    hostname: OptStr
+    commit_id: OptStr
+
+
 class RunDetail(BaseModel):
     id: str
     experiment_id: str
@@ -207,6 +230,14 @@ class RunDetail(BaseModel):
     git_diff_id: OptStr = Field(description="Content id of the uncommitted diff.")
     curves: dict[str, CurveStats] = Field(description="A summary of each curve, not its points.")
     models: list[Model]
+    group: Group | None = Field(
+        description="The distributed job this run is a rank of (its group param), with "
+        "every rank's run; null outside one."
+    )
+    continuations: list[Continuation] = Field(
+        description="Each time the run was resumed after a failure or preemption, oldest "
+        "first; its curves, metrics and status already include what they logged."
+    )
 
 
 class MetricComparison(BaseModel):

@@ -10,6 +10,7 @@ whose message is exactly what the agent should read; ``server`` delivers it.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from typing import Any
 
 from extract.errors import InvalidInput
@@ -20,10 +21,13 @@ from extract.mcp.models import (
     Artifact,
     Comparison,
     ConfigSummary,
+    Continuation,
     CurveInfo,
     CurveStats,
     Experiment,
     ExperimentList,
+    Group,
+    GroupMember,
     Lineage,
     LineageEdge,
     LineageNode,
@@ -221,6 +225,14 @@ def get_run(view: StoreView, run_id: str) -> RunDetail:
         git_diff_id=d.code.git_diff_id,
         curves={name: _stats(c) for name, c in d.curves.items()},
         models=[_model(m) for m in d.models],
+        group=None
+        if d.group is None
+        else Group(
+            name=d.group.name,
+            world_size=d.group.world_size,
+            members=[GroupMember(**asdict(m)) for m in d.group.members],
+        ),
+        continuations=[Continuation(**asdict(c)) for c in d.continuations],
     )
 
 

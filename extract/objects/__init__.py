@@ -30,6 +30,7 @@ from extract.objects.kinds import (
     object_from_value,
 )
 from extract.objects.names import check_entry_name, check_ref_name
+from extract.objects.segment import Segment
 from extract.objects.ulid import new_ulid
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "ObjectId",
     "ObjectKind",
     "RunRecord",
+    "Segment",
     "Tree",
     "Value",
     "blob_parts",

@@ -29,7 +29,7 @@ from typing import Protocol
 from extract.index.build import Indexer
 from extract.store.repo import Repository
 from extract.tracking.fold import RunState
-from extract.tracking.records import Record, Start
+from extract.tracking.records import Record, Resume, Start
 from extract.tracking.writer import Listener
 
 #: Records as a writer wrote them: (records, offset they start at, offset they end at).
@@ -93,12 +93,12 @@ class _Live:
     the fold of those indexed (while they came only from the writer, in order), which
     sealing then need not read back from the journal."""
 
-    def __init__(self, path: Path, start: Start, offset: int) -> None:
+    def __init__(self, path: Path, start: Start, offset: int, resume: Resume | None) -> None:
         self.path = path
         self.run_id = path.name.split(".")[0]
         self.written: deque[Batch] = deque()
         self.overflow = False  # some records were not kept: read them from the journal
-        self.folded: RunState | None = RunState(start=start)
+        self.folded: RunState | None = RunState(start=start, resume=resume)
         self.folded_end = offset  # the journal offset ``folded`` reaches
 
     def tell(self, recs: Sequence[Record], start: int, end: int) -> None:
@@ -133,13 +133,16 @@ class LiveIndexer:
         self._thread = None
         self._closed = True
 
-    def add(self, journal: Path, start: Start, offset: int) -> Listener | None:
-        """Index ``journal`` (whose ``start`` record ends at ``offset``) while its run goes
-        on; returns what its writer tells of the records it writes."""
+    def add(
+        self, journal: Path, start: Start, offset: int, resume: Resume | None = None
+    ) -> Listener | None:
+        """Index ``journal`` (whose ``start`` record, and ``resume`` record for a
+        continuation, end at ``offset``) while its run goes on; returns what its writer
+        tells of the records it writes."""
         with self._cond:
             if self._closed:
                 return None
-            live = self._journals[journal] = _Live(journal, start, offset)
+            live = self._journals[journal] = _Live(journal, start, offset, resume)
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="extract-live-index", daemon=True

@@ -9,7 +9,7 @@ import numpy as np
 
 from extract.errors import ArtifactNotFound, InvalidInput, ModelNotFound
 from extract.index import read
-from extract.index.models import Artifact
+from extract.index.models import Artifact, RunGroup
 from extract.objects import RunRecord, from_hex
 from extract.objects.kinds import cast
 from extract.sdk.images import decode
@@ -35,12 +35,19 @@ class RunData:
         self._store = store
         self.detail = read.get_run(store._conn, run_id)
         self.id = self.detail.id
-        oid = self.detail.run.object_id
+        # a run resumed since it was sealed has its curves in several pieces, which the
+        # index holds folded: read like a live run's (record None)
+        oid = read.single_record(store._conn, self.id)
         self.record = cast(store._repo.objects.get(from_hex(oid)), RunRecord) if oid else None
 
     @property
     def status(self) -> str:
         return self.detail.run.status
+
+    @property
+    def group(self) -> RunGroup | None:
+        """The distributed job this run is a rank of, with every rank's run; or None."""
+        return self.detail.group
 
     def curves(self) -> dict[str, Curve]:
         """Every curve as (steps, values, wall_time) arrays, sorted by step."""

@@ -19,39 +19,28 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, SupportsFloat
 
-import numpy as np
-
-from extract.errors import InvalidInput, PathNotFound
 from extract.index.access import open_index
-from extract.index.ids import model_id
-from extract.objects import ModelVersion, ObjectId, Tree, new_ulid
+from extract.objects import new_ulid
 from extract.sdk import ending
+from extract.sdk.attach import Attachments, check_step
 from extract.sdk.background import Flusher
-from extract.sdk.images import encode_png, to_pixels
+from extract.sdk.resume import check_resume_arg, open_continuation, resume_point
 from extract.sdk.values import INT64_MAX, INT64_MIN, int64, number, plain, text, to_float
-from extract.store import chunking
-from extract.store.arrays import write_array
 from extract.store.fsutil import fsync_dir
-from extract.store.history import commit_staged, model_key, now_iso
+from extract.store.history import commit_staged, now_iso
 from extract.store.journal import JournalWriter
-from extract.store.odb import ObjectStore
 from extract.store.writable import require_writable
 from extract.tracking.records import (
-    Artifact,
     Config,
     End,
-    Lineage,
     Logged,
-    Model,
     Note,
     Record,
+    Resume,
     Start,
-    Tag,
-    Todo,
     frame,
     points,
 )
@@ -65,14 +54,13 @@ CURVE_FLUSH_STEPS = 10
 LOG_FLUSH_ENTRIES = 100
 FLUSH_SECONDS = 2.0
 STATUSES = ("completed", "failed")
-PRIORITIES = (0, 1, 2)
 
 
 _flusher = Flusher()
 os.register_at_fork(after_in_child=_flusher.after_fork)
 
 
-class Run:
+class Run(Attachments):
     """One execution of a training script; use as a context manager or call finish()."""
 
     def __init__(
@@ -82,9 +70,11 @@ class Run:
         config: dict[str, Any] | None,
         name: str | None,
         total_steps: int | None,
+        resume: str | None = None,
     ) -> None:
         # Everything the start record holds is checked before any file is made: a refused
         # run leaves nothing behind (no journal, no temp file, no index row).
+        check_resume_arg(resume)
         if config is not None and not isinstance(config, dict):
             raise TypeError(f"config must be a dict or None, got {type(config).__name__}")
         if name is not None:
@@ -102,34 +92,69 @@ class Run:
         plain_config = plain(config, "run(): config") if config is not None else None
         store._check_open()
         require_writable(store._repo.root, "starting a run")
+        # a continuation (sdk/resume.py) goes on under the run's id, name, time origin
+        # and step count; checked before anything is written
+        point = None if resume is None else resume_point(store, experiment, resume, name)
         self._store = store
         self._repo = store._repo
         self.experiment = experiment
-        self.id = new_ulid()
-        self.name = name
-        self._t0 = time.time()
+        self.id = new_ulid() if point is None else point.run_id
+        self.name = name if point is None else point.name
+        self._t0 = time.time() if point is None else point.t0
         self._lock = threading.Lock()
         self._curve_buf: list[tuple[int, float, dict[str, Any]]] = []
         self._log_buf: list[tuple[str, Any, float]] = []
         self._oldest = 0.0  # time.time() of the oldest unflushed point, 0 when empty
-        self._last_sync = self._t0
+        self._last_sync = time.time()
         self._unsynced = False
         self._finished = False
         self._ended_by: str | None = None  # why the run was ended for the process, if it was
         self._ending_asked: str | None = None  # a signal asked it to end (sdk/ending.py)
         self._warned_ended = False
-        self._last_step = -1  # curve() without a step logs at the step after this one
+        # curve() without a step logs at the step after this one
+        self._last_step = -1 if point is None else point.last_step
+        self._next_system_step = 0 if point is None else point.next_system_step
         self._before_finish: list[Callable[[], None]] = []  # e.g. console capture (sdk/console.py)
+        resumed: Resume | None = None
         with self._repo.writing():  # the code diff is unnamed until the start record is durable
-            start = self._start_journal(store, experiment, plain_config, name, total_steps)
-        store._indexer.run_started(start, self._out.offset)
+            if point is None:
+                start = self._start_journal(store, experiment, plain_config, name, total_steps)
+            else:
+                start, resumed = self._continue_journal(store, experiment, total_steps)
+        if resumed is None:
+            store._indexer.run_started(start, self._out.offset)
+        else:
+            store._indexer.run_resumed(start, self._out.offset)
         _flusher.add(self)
         ending.started(self)  # finished at exit or on SIGTERM if the script does not
         # with [store] index_while_logging, the background indexer is told of every record
         # written and indexes it while the run goes on: most of the run's points are in
         # the index before finish()
         if store._live is not None:
-            self._out.listener = store._live.add(self.journal_path, start, self._out.offset)
+            self._out.listener = store._live.add(
+                self.journal_path, start, self._out.offset, resumed
+            )
+        if resumed is not None and plain_config:
+            self._record(Config(plain_config))  # config= of a continuation: keys it sets
+
+    def _continue_journal(
+        self, store: Store, experiment: Experiment, total_steps: int | None
+    ) -> tuple[Start, Resume]:
+        """The journal of a continuation of sealed run ``self.id`` (sdk/resume.py)."""
+        start = Start(
+            id=self.id,
+            experiment=experiment.path,
+            name=self.name,
+            config=None,
+            total_steps=int(total_steps) if total_steps is not None else None,
+            started_at=now_iso(),
+            host=socket.gethostname(),
+            code=store._capture_code(),
+        )
+        self._journal, resumed, offset = open_continuation(self._repo.journal_dir, start)
+        self.journal_path = self._journal.path
+        self._out = RecordWriter(self._journal, offset)
+        return start, resumed
 
     def _start_journal(
         self,
@@ -309,7 +334,7 @@ class Run:
         if step is None:
             step = self._last_step + 1
         elif type(step) is not int or not INT64_MIN <= step <= INT64_MAX:
-            step = self._step(step)
+            step = check_step(step)
         self._last_step = step
         for k, v in metrics.items():
             if not k.isascii():
@@ -350,15 +375,6 @@ class Run:
             if len(self._curve_buf) >= CURVE_FLUSH_STEPS or now - self._oldest >= FLUSH_SECONDS:
                 self._flush_locked()
         return True
-
-    @staticmethod
-    def _step(step: Any) -> int:
-        if isinstance(step, bool) or not isinstance(step, numbers.Integral):
-            raise TypeError(f"curve(): step must be an int, got {type(step).__name__} {step!r}")
-        n = int(step)
-        if not INT64_MIN <= n <= INT64_MAX:
-            raise ValueError(f"curve(): step {n} does not fit in 64 bits")
-        return n
 
     def _flush_locked(self) -> None:
         recs: list[Record] = []
@@ -408,276 +424,3 @@ class Run:
             self._flush_locked()
             self._out.write([rec], durable=True)
             self._last_sync = time.time()
-
-    def update_config(self, values: dict[str, Any] | None = None, **kwargs: Any) -> None:
-        """Set config keys after the start, for hyperparameters a framework reports late
-        (Lightning's ``log_hyperparams``): each key replaces the top-level key of that name
-        in the run's config, or adds it. Written at once, like a tag."""
-        if self._check_open("update_config"):
-            return
-        if values is not None and not isinstance(values, dict):
-            raise TypeError(
-                f"update_config(): values must be a dict or None, got {type(values).__name__}"
-            )
-        merged = {**(values or {}), **kwargs}
-        if merged:
-            self._record(Config(plain(merged, "update_config(): values")))
-
-    # artifacts -----------------------------------------------------------------
-    def log_table(
-        self,
-        name: str,
-        data: np.ndarray[Any, Any],
-        step: int | None = None,
-        axes: dict[str, str] | None = None,
-    ) -> None:
-        """A numpy array, stored chunked so a slice of it can be read without the rest."""
-        if self._check_open("log_table"):
-            return
-        _check_name("log_table", name)
-        if not isinstance(data, np.ndarray):
-            raise TypeError(f"log_table(): data must be a numpy array, got {type(data).__name__}")
-        if step is not None:
-            step = self._step(step)
-        if axes is not None and not isinstance(axes, dict):
-            raise TypeError(
-                f"log_table(): axes must be a dict such as {{'rows': 'task'}}, got {type(axes).__name__}"
-            )
-        plain_axes = plain(axes, "log_table(): axes") if axes else None
-        self._attach(
-            name,
-            "matrix",
-            lambda objects: write_array(objects, data),
-            step=step,
-            shape=tuple(int(s) for s in data.shape),
-            dtype=data.dtype.newbyteorder("=").str
-            if data.dtype.byteorder == ">"
-            else data.dtype.str,
-            metadata={"axes": plain_axes} if plain_axes else None,
-        )
-
-    def log_text(self, name: str, content: str) -> None:
-        """A markdown text attached to the run."""
-        if self._check_open("log_text"):
-            return
-        _check_name("log_text", name)
-        if not isinstance(content, str):
-            raise TypeError(f"log_text(): content must be a str, got {type(content).__name__}")
-        text(content, "log_text(): content")
-        self._attach(
-            name, "text", lambda objects: chunking.write_bytes(objects, content.encode("utf-8"))
-        )
-
-    def _attach(
-        self,
-        name: str,
-        kind: str,
-        write: Callable[[ObjectStore], ObjectId],
-        *,
-        step: int | None = None,
-        shape: tuple[int, ...] | None = None,
-        dtype: str | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> None:
-        """Store an artifact's object, then the journal record that names it. Both under
-        the writer lock, and the object synced first: until the record is durable the
-        object is unnamed, and gc must not sweep it nor a crash leave a record without it."""
-        with self._repo.writing():
-            oid = write(self._repo.objects)
-            self._repo.objects.sync()
-            self._record(
-                Artifact(
-                    id=new_ulid(),
-                    name=name,
-                    kind=kind,
-                    step=step,
-                    object=oid,
-                    shape=shape,
-                    dtype=dtype,
-                    metadata=metadata,
-                    created_at=now_iso(),
-                )
-            )
-
-    def log_image(self, name: str, image: Any, step: int | None = None) -> None:
-        """An image (numpy H x W, H x W x 3 or H x W x 4, uint8 or float in [0, 1], or a
-        PIL image), stored as a PNG: artifact kind ``image``, read back with
-        ``RunData.image(name, step)``. Encoding is in sdk/images.py."""
-        if self._check_open("log_image"):
-            return
-        _check_name("log_image", name)
-        if step is not None:
-            step = self._step(step)
-        pixels = to_pixels(image)
-        png = encode_png(pixels)
-        with self._repo.writing():
-            oid = chunking.write_bytes(self._repo.objects, png)
-            self._repo.objects.sync()
-            self._record(
-                Artifact(
-                    id=new_ulid(),
-                    name=name,
-                    kind="image",
-                    step=step,
-                    object=oid,
-                    shape=tuple(int(n) for n in pixels.shape),
-                    dtype="uint8",
-                    metadata={"format": "png"},
-                    created_at=now_iso(),
-                )
-            )
-
-    # annotations -----------------------------------------------------------------
-    def tag(self, *tags: str) -> None:
-        if self._check_open("tag"):
-            return
-        for t in tags:
-            if not isinstance(t, str) or not t.strip():
-                raise TypeError(f"tag(): tags must be non-empty strings, got {t!r}")
-            text(t, "tag(): a tag")
-        if tags:
-            self._record(Tag(tuple(tags)))
-
-    def note(self, content: str) -> None:
-        if self._check_open("note"):
-            return
-        if not isinstance(content, str):
-            raise TypeError(f"note(): content must be a str, got {type(content).__name__}")
-        self._record(Note(text(content, "note(): content")))
-
-    def todo(self, content: str, priority: int = 0) -> None:
-        if self._check_open("todo"):
-            return
-        _check_todo(content, priority)
-        self._record(Todo(new_ulid(), content, priority, now_iso()))
-
-    # models and lineage ------------------------------------------------------------
-    def register_model(
-        self,
-        name: str,
-        version: str,
-        path: str | os.PathLike[str],
-        metadata: dict[str, Any] | None = None,
-        framework: str = "pytorch",
-    ) -> None:
-        """Store a model file or directory as name@version. The same bytes are stored once."""
-        if self._check_open("register_model"):
-            return
-        for label, part in (("name", name), ("version", version)):
-            if isinstance(part, str):
-                text(part, f"register_model(): {label}")
-        key = model_key(name, version)
-        self._store._check_model_free(name, version)
-        src = Path(path)
-        if not src.exists():
-            raise PathNotFound(f"register_model(): {src} does not exist")
-        if metadata is not None and not isinstance(metadata, dict):
-            raise TypeError(
-                f"register_model(): metadata must be a dict or None, got {type(metadata).__name__}"
-            )
-        if not isinstance(framework, str):
-            raise TypeError("register_model(): framework must be a string")
-        text(framework, "register_model(): framework")
-        # All checked before a byte of the model is stored.
-        meta = {
-            "source_path": text(str(src.resolve()), "register_model(): path"),
-            **(plain(metadata, "register_model(): metadata") if metadata else {}),
-        }
-        # One write transaction: chunks, tree and version are unnamed until the journal
-        # record is durable.
-        with self._repo.writing():
-            content, size = _store_path(self._store, src)
-            mv = ModelVersion(
-                name=name,
-                version=version,
-                framework=framework,
-                metadata=meta,
-                content=content,
-                size=size,
-                run=self.id,
-                created_at=now_iso(),
-            )
-            oid = self._repo.objects.put(mv)
-            self._repo.objects.sync()
-            self._store._claim_model(name, version, oid)
-            self._record(Model(key, oid))
-
-    def derived_from(
-        self, run: str | None = None, model: str | None = None, version: str | None = None
-    ) -> None:
-        """This run derives from another run (by id) or a model (name and version, or model id)."""
-        if self._check_open("derived_from"):
-            return
-        if (run is None) == (model is None):
-            raise ValueError("derived_from() takes exactly one of run= or model= (with version=)")
-        if run is not None:
-            _check_id("derived_from", "run", run)
-            target = ("run", run)
-        else:
-            assert model is not None
-            _check_id("derived_from", "model", model)
-            target = ("model", model_id(model, version) if version is not None else model)
-        self._lineage("derived_from", *target)
-
-    def branched_from(self, experiment: str | None = None, run: str | None = None) -> None:
-        """This run branches from an experiment or another run (by id)."""
-        if self._check_open("branched_from"):
-            return
-        if (experiment is None) == (run is None):
-            raise ValueError("branched_from() takes exactly one of experiment= or run=")
-        kind, value = ("experiment", experiment) if experiment is not None else ("run", run)
-        assert value is not None
-        _check_id("branched_from", kind, value)
-        self._lineage("branched_from", kind, value)
-
-    def _lineage(self, relation: str, kind: str, target: str) -> None:
-        self._record(Lineage(relation, kind, target, None, now_iso()))
-
-
-def _check_name(what: str, name: Any) -> None:
-    if not isinstance(name, str) or not name.strip():
-        raise TypeError(f"{what}(): name must be a non-empty string, got {name!r}")
-    text(name, f"{what}(): name")
-
-
-def _check_id(what: str, kind: str, value: Any) -> None:
-    if not isinstance(value, str) or not value.strip():
-        raise TypeError(f"{what}(): {kind} must be a non-empty string id, got {value!r}")
-    text(value, f"{what}(): {kind}")
-
-
-def _check_todo(content: Any, priority: Any) -> None:
-    if not isinstance(content, str) or not content.strip():
-        raise TypeError(f"todo(): content must be a non-empty string, got {content!r}")
-    text(content, "todo(): content")
-    if isinstance(priority, bool) or priority not in PRIORITIES:
-        raise ValueError(f"todo(): priority must be 0 (low), 1 (mid) or 2 (high), got {priority!r}")
-
-
-def _store_path(
-    store: Store, src: Path, seen: frozenset[Path] = frozenset()
-) -> tuple[ObjectId, int]:
-    """A file as chunked content, a directory as a tree; (id, total bytes)."""
-    repo = store._repo
-    real = src.resolve()
-    if real in seen:
-        raise InvalidInput(
-            f"register_model(): {src} links back to {real}, a directory being stored"
-        )
-    if src.is_symlink():
-        src = src.resolve()
-    if src.is_file():
-        return chunking.write_file(
-            repo.objects, src, cache_dir=repo.cache_dir / "content"
-        ), src.stat().st_size
-    if src.is_dir():
-        entries: dict[str, ObjectId] = {}
-        total = 0
-        for child in sorted(src.iterdir()):
-            if child.is_symlink() and not child.exists():
-                continue
-            oid, n = _store_path(store, child, seen | {real})
-            entries[child.name] = oid
-            total += n
-        return repo.objects.put(Tree(entries)), total
-    raise InvalidInput(f"register_model(): {src} is neither a file nor a directory")

@@ -15,11 +15,12 @@ from extract.index.access import open_index
 from extract.index.ids import experiment_id
 from extract.objects import Link, ObjectId
 from extract.objects.codec import check_value
+from extract.sdk.attach import check_todo
 from extract.sdk.background import LiveIndexer
 from extract.sdk.console import start_capture
 from extract.sdk.jobs import group_params
 from extract.sdk.read import RunData, checkout_model
-from extract.sdk.run import Run, _check_todo
+from extract.sdk.run import Run
 from extract.sdk.system import start_sampler
 from extract.sdk.values import text
 from extract.store import chunking
@@ -132,7 +133,7 @@ class Store:
     def todo(self, content: str, priority: int = 0) -> None:
         """A TODO not tied to any run or experiment."""
         self._check_open()
-        _check_todo(content, priority)
+        check_todo(content, priority)
         self._event(
             "todo",
             "global",
@@ -289,6 +290,7 @@ class Experiment:
         group: str | bool | None = None,
         system_metrics: bool | None = None,
         capture_output: bool = False,
+        resume: str | None = None,
     ) -> Run:
         """Start a run: use it as a context manager, or call finish() yourself.
 
@@ -297,7 +299,10 @@ class Experiment:
         memory, disk, network and GPUs into ``system/`` curves while the run is live
         (sdk/system.py; by default as config.toml's ``[system] metrics`` says, on).
         ``capture_output``: keep what the script prints as the texts ``stdout`` and
-        ``stderr`` (sdk/console.py; off by default)."""
+        ``stderr`` (sdk/console.py; off by default). ``resume``: the id (or name) of a
+        failed or preempted run of this experiment to continue under its own id
+        (sdk/resume.py): curves go on after its last step, headline values update, tags
+        and notes carry over; ``config`` then sets keys over the run's config."""
         params = group_params(group)  # all checked before the run exists
         if system_metrics is not None and not isinstance(system_metrics, bool):
             raise TypeError(
@@ -305,7 +310,7 @@ class Experiment:
             )
         if not isinstance(capture_output, bool):
             raise TypeError(f"run(): capture_output must be True or False, got {capture_output!r}")
-        run = Run(self._store, self, config, name, total_steps)
+        run = Run(self._store, self, config, name, total_steps, resume)
         if params:
             run.log(**params)
         start_sampler(run, self._store._repo.config, system_metrics)
@@ -320,7 +325,7 @@ class Experiment:
         return [_run_dict(r) for r in page.items]
 
     def todo(self, content: str, priority: int = 0) -> None:
-        _check_todo(content, priority)
+        check_todo(content, priority)
         self._store._event(
             "todo",
             f"experiment:{self.path}",

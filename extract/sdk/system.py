@@ -78,7 +78,9 @@ class _Ticker:
     def __init__(self, ref: weakref.ref[Run], sample: Sampler) -> None:
         self.ref = ref
         self.sample = sample
-        self.step = 0
+        run = ref()
+        # a resumed run's system curves go on after the steps they reached before
+        self.step = 0 if run is None else run._next_system_step
         self.last_at = time.monotonic()
         self.lock = threading.Lock()  # the thread and finish() must not sample at once
         self.stopped = False

@@ -15,12 +15,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from extract.errors import ExtractError
 from extract.objects import ObjectId, Tree, to_hex
 from extract.objects.kinds import Commit, Event, ModelVersion, RunRecord
+from extract.objects.segment import Segment
 from extract.store.history import SECTIONS, list_staged
 from extract.store.odb import ObjectStore
 from extract.store.repo import Repository
 
 #: Kinds that are what a person means by "a thing in the store": the walk up stops there.
-OWNERS = ("run", "model", "event", "commit")
+OWNERS = ("run", "segment", "model", "event", "commit")
 #: Names listed per bad object before "and N more".
 SHOWN = 5
 
@@ -33,6 +34,8 @@ def label(odb: ObjectStore, oid: ObjectId, kind: str) -> str:
         return f"{kind} object {to_hex(oid)[:12]}"
     if isinstance(obj, RunRecord):
         return f"run {obj.id} ({obj.experiment}#{obj.name or ''})"
+    if isinstance(obj, Segment):
+        return f"run {obj.run} (its continuation {obj.id})"
     if isinstance(obj, ModelVersion):
         return f"model {obj.name}@{obj.version}"
     if isinstance(obj, Event):

@@ -40,6 +40,7 @@ from extract.errors import (
 from extract.objects import Blob, Commit, Event, Link, ObjectId, Tree, decode, encode
 from extract.objects.kinds import cast
 from extract.objects.names import MAX_NAME_BYTES
+from extract.objects.segment import Segment
 from extract.store.fsutil import atomic_write
 from extract.store.odb import ObjectStore
 from extract.store.refs import author
@@ -138,11 +139,19 @@ def head_state(repo: Repository) -> tuple[ObjectId | None, State]:
     return head, read_state(repo.objects, cast(repo.objects.get(head), Commit).state)
 
 
-def drop_purged(odb: ObjectStore, state: State, checked_events: Iterable[ObjectId] = ()) -> int:
+def drop_purged(
+    odb: ObjectStore,
+    state: State,
+    checked_events: Iterable[ObjectId] = (),
+    checked_runs: Iterable[ObjectId] = (),
+) -> int:
     """Take every purged run and model version out of ``state`` (a purge is final: a
-    commit or merge that brings one back drops it again), with the events that annotate
-    a purged run. Events in ``checked_events`` are known not to (they were checked
-    against these purges before) and are not read. Returns how many entries went."""
+    commit or merge that brings one back drops it again), with the continuations
+    (segments) of a purged run, made here or on another machine, and the events that
+    annotate it. A segment dropped so is recorded as purged by its run's purge event, so
+    every walk treats its objects as the run's. Entries in ``checked_events`` and
+    ``checked_runs`` are known not to need it (checked against these purges before) and
+    are not read. Returns how many entries went."""
     purged = state.sections[PURGED]
     if not purged:
         return 0
@@ -150,8 +159,19 @@ def drop_purged(odb: ObjectStore, state: State, checked_events: Iterable[ObjectI
     for key in purged:
         if state.sections[purged_section(key)].pop(key, None) is not None:
             dropped += 1
+    runs_purged = {k for k in purged if purged_section(k) == "runs"}
+    skip = set(checked_runs)
+    runs = state.sections["runs"]
+    for key, oid in list(runs.items()):
+        if oid in skip:
+            continue
+        obj = odb.get(oid)
+        if isinstance(obj, Segment) and obj.run in runs_purged:
+            del runs[key]
+            purged[key] = purged[obj.run]
+            dropped += 1
     skip = set(checked_events)
-    targets = {f"run:{k}" for k in purged if purged_section(k) == "runs"}
+    targets = {f"run:{k}" for k in runs_purged}
     events = state.sections["events"]
     for key, oid in list(events.items()):
         if oid in skip:
@@ -181,6 +201,12 @@ def stage(repo: Repository, section: str, key: str, oid: ObjectId) -> Path:
     path = repo.staged_dir / name
     atomic_write(path, [encode({"section": section, "key": key, "object": Link(oid)})])
     return path
+
+
+def is_continuation(repo: Repository, entry: Staged) -> bool:
+    """A staged entry of the runs section that continues a run already sealed (the
+    segment of a resumed run, sdk/resume.py) rather than adding a run."""
+    return entry.section == "runs" and isinstance(repo.objects.get(entry.oid), Segment)
 
 
 def list_staged(repo: Repository) -> list[Staged]:
@@ -274,11 +300,22 @@ def _commit_locked(
         # Work staged for a run or model version purged meanwhile (a tag from a stale
         # handle, a model registered again under a purged name@version) is dropped: a
         # purge is final. The base was checked when it was written.
-        drop_purged(repo.objects, state, base.sections["events"].values())
+        drop_purged(
+            repo.objects, state, base.sections["events"].values(), base.sections["runs"].values()
+        )
         added = {s: _count_missing(state.sections[s], base.sections[s]) for s in SECTIONS[:3]}
         if not any(added.values()) and (state.hierarchy == base.hierarchy or head is None):
             unstage(staged)
             return CommitResult(None, added)
+        # a resumed run's segment sits in the runs section but adds no run: say so
+        added["continued"] = sum(
+            1
+            for e in staged
+            if base.sections[e.section].get(e.key) != e.oid
+            and state.sections[e.section].get(e.key) == e.oid  # not dropped by a purge
+            and is_continuation(repo, e)
+        )
+        added["runs"] -= added["continued"]
         state_oid = write_state(repo.objects, state)
         c = Commit(
             tuple([head] if head else ()),

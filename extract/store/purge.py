@@ -31,6 +31,7 @@ from extract.errors import (
 )
 from extract.objects import Commit, Event, ModelVersion, ObjectId, RunRecord, new_ulid, to_hex
 from extract.objects.kinds import cast
+from extract.objects.segment import Segment
 from extract.store.gc import GcReport, gc
 from extract.store.history import (
     PURGED,
@@ -131,9 +132,11 @@ def plan_purge(
     own = _own_heads(repo, head)
     reader = PurgeReader(repo.objects.get)
     commits = commits_of(repo.objects.get, own)
+    segments = _segments_of(repo, state, staged, set(out.runs))
     for key in out.held:
-        found = reader.under_keys(commits, [key])
+        found = reader.under_keys(commits, [key, *segments.get(key, ())])
         found |= {s.oid for s in staged if s.key == key and s.section == purged_section(key)}
+        found |= {s.oid for s in staged if s.key in segments.get(key, ())}
         out.held[key] = frozenset(found)
     tomb = repo_tombstones(repo, Purges(dict(out.held)))
     rep = gc(repo, grace_seconds=0, dry_run=True, only=_closure(repo, tomb), tomb=tomb)
@@ -193,7 +196,8 @@ def _record(repo: Repository, plan: PurgePlan, message: str | None, attempts: in
             continue  # main moved (a merge, a pull): purge on top of it
         # Staged work of what was purged would be dropped by the next commit anyway; remove
         # it now so nothing (gc included) still holds it.
-        unstage([s for s in list_staged(repo) if s.key in plan.held])
+        gone = set(plan.held) | set(state.sections[PURGED])
+        unstage([s for s in list_staged(repo) if s.key in gone])
         return oid
     raise StoreError(f"could not record the purge: main kept moving ({attempts} attempts)")
 
@@ -212,6 +216,25 @@ def _models_of(repo: Repository, state: State, staged: list[Staged], run_id: str
         key = model_key(m.name, m.version)
         if key in held:
             out.append(key)
+    return out
+
+
+def _segments_of(
+    repo: Repository, state: State, staged: list[Staged], run_ids: set[str]
+) -> dict[str, list[str]]:
+    """Keys of the continuations (segments of a resumed run) of ``run_ids`` that main or
+    staged work holds, by run: they are purged with their run."""
+    out: dict[str, list[str]] = {}
+    if not run_ids:
+        return out
+    entries = dict(state.sections["runs"])
+    entries.update({s.key: s.oid for s in staged if s.section == "runs"})
+    for key, oid in entries.items():
+        if key in run_ids:
+            continue
+        obj = repo.objects.get(oid)
+        if isinstance(obj, Segment) and obj.run in run_ids:
+            out.setdefault(obj.run, []).append(key)
     return out
 
 

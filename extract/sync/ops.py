@@ -282,7 +282,12 @@ def _merge(
         raise MergeConflict(conflicts)
     # Events annotating a purged run go with it; ours were checked against our purges.
     ours_checked = merged.sections[PURGED].keys() <= our_state.sections[PURGED].keys()
-    drop_purged(odb, merged, our_state.sections["events"].values() if ours_checked else ())
+    drop_purged(
+        odb,
+        merged,
+        our_state.sections["events"].values() if ours_checked else (),
+        our_state.sections["runs"].values() if ours_checked else (),
+    )
     state_oid = write_state(odb, merged)
     msg = message or f"merge {to_hex(theirs)[:12]}"
     commit = odb.put(

@@ -10,6 +10,7 @@ replaces the old one, tags are a set in first-seen order, notes and the rest app
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from extract.tracking.records import (
     PointRows,
     Points,
     Record,
+    Resume,
     Start,
     Tag,
     Todo,
@@ -99,6 +101,7 @@ class RunState:
     """What a run of journal records says about a run, folded in order."""
 
     start: Start | None = None
+    resume: Resume | None = None  # a continuation of a sealed run (sealed as a segment)
     metrics: dict[str, tuple[float, float]] = field(default_factory=dict)  # name: (value, wall)
     params: dict[str, str] = field(default_factory=dict)
     config: dict[str, Value] | None = None  # keys set after the start, merged in order
@@ -179,8 +182,29 @@ class RunState:
                 self.lineage.append(rec)
             case End():
                 self.end = rec
+            case Resume():
+                # only as the record right after ``run`` (objects_spec/store.md)
+                if self.resume is not None or self._anything_logged():
+                    raise DecodeError("a resume record must directly follow the run record")
+                self.resume = rec
             case Start():
                 raise DecodeError(f"a second start record for run {rec.id}")
+
+    def _anything_logged(self) -> bool:
+        return bool(
+            self._curves
+            or self._segment
+            or self.metrics
+            or self.params
+            or self.config
+            or self.tags
+            or self.notes
+            or self.todos
+            or self.artifacts
+            or self.models
+            or self.lineage
+            or self.end
+        )
 
     def full_config(self) -> Value:
         """The start record's config with every later ``config`` record merged over it."""
@@ -198,6 +222,10 @@ class RunState:
         result is what folding all of them in order gives."""
         if later.start is not None:
             raise DecodeError(f"a second start record for run {later.start.id}")
+        if later.resume is not None:
+            if self.resume is not None:
+                raise DecodeError("a second resume record")
+            self.resume = later.resume
         self._close_segment()
         later._close_segment()
         for name, cols in later._curves.items():
@@ -240,3 +268,24 @@ def fold_journal(path: Path, offset: int = 0, limit: int | None = None) -> tuple
     if offset == 0 and state.start is None:
         raise DecodeError(f"journal {path} does not begin with a start record")
     return state, end
+
+
+class _Enough(Exception):
+    """Stops a scan once the records wanted are read."""
+
+
+def first_resume(path: Path) -> Resume | None:
+    """The resume record of a journal (its second record), or None if it has none: a
+    continuation's journal is told from a new run's without folding it."""
+    seen: list[Record] = []
+
+    def visit(value: Value) -> None:
+        seen.append(decode(value))
+        if len(seen) == 2:
+            raise _Enough
+
+    with contextlib.suppress(_Enough):
+        journal.scan(path, 0, visit)
+    if len(seen) == 2 and isinstance(seen[1], Resume):
+        return seen[1]
+    return None

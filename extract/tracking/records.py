@@ -224,6 +224,15 @@ class Lineage:
 
 
 @dataclass(frozen=True, slots=True)
+class Resume:
+    """Second record of a continuation's journal (``exp.run(..., resume=RUN_ID)``): the
+    journal continues the sealed run its ``run`` record names, and is sealed as segment
+    ``segment`` of it (objects_spec/kinds.md, "segment"), not as a new run."""
+
+    segment: str
+
+
+@dataclass(frozen=True, slots=True)
 class End:
     status: str
     ended_at: str
@@ -241,6 +250,7 @@ Record = (
     | Artifact
     | Model
     | Lineage
+    | Resume
     | End
 )
 
@@ -308,6 +318,8 @@ def encode(rec: Record) -> list[Value]:
             return ["model", {"key": key, "object": Link(oid)}]
         case Lineage():
             return ["lineage", _sorted(rec.to_value())]
+        case Resume(segment):
+            return ["resume", {"segment": segment}]
         case End(status, ended_at):
             return ["end", {"ended_at": ended_at, "status": status}]
     raise TypeError(f"not a journal record: {rec!r}")
@@ -489,6 +501,10 @@ def _model(value: list[Value]) -> Model:
     return Model(m.str_("key"), m.link("object"))
 
 
+def _resume(value: list[Value]) -> Resume:
+    return Resume(_Map("resume", value[1], ("segment",)).str_("segment"))
+
+
 def _end(value: list[Value]) -> End:
     m = _Map("end", value[1], ("status", "ended_at"))
     return End(m.str_("status"), m.str_("ended_at"))
@@ -508,6 +524,7 @@ _READERS: dict[str, Callable[[list[Value]], Record]] = {
     "artifact": lambda v: Artifact.from_value(v[1]),
     "model": _model,
     "lineage": lambda v: Lineage.from_value(v[1]),
+    "resume": _resume,
     "end": _end,
 }
 

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 
 from extract.errors import ExtractError
-from extract.objects import Event, RunRecord
+from extract.objects import Event, RunRecord, Segment, Value
 from extract.store import journal
 from extract.store.curves import write_curves
 from extract.store.history import stage
@@ -52,26 +52,51 @@ def seal(
         if state.end is not None
         else ("failed", _iso_from_mtime(journal_path))
     )
-    record = RunRecord(
-        id=start.id,
-        experiment=start.experiment,
-        name=start.name,
-        config=state.full_config(),
-        status=status,
-        started_at=start.started_at,
-        ended_at=ended_at,
-        host=start.host,
-        code=start.code,
-        total_steps=start.total_steps,
-        metrics={k: {"value": v, "wall_time": w} for k, (v, w) in state.metrics.items()},
-        params=dict(state.params),
-        tags=tuple(state.tags),
-        notes=tuple(state.notes),
-        curves=curves_oid,
-        artifacts=tuple(a.to_value() for a in state.artifacts),
-        models=tuple(m.object for m in state.models),
-        lineage=tuple(e.to_value() for e in state.lineage),
-    )
+    record: RunRecord | Segment
+    if state.resume is not None:
+        # a continuation of a sealed run: its own immutable segment, keyed by its own ULID
+        base = start.config
+        config = {**(base if isinstance(base, dict) else {}), **(state.config or {})}
+        record = Segment(
+            id=state.resume.segment,
+            run=start.id,
+            config=config or None,
+            status=status,
+            started_at=start.started_at,
+            ended_at=ended_at,
+            host=start.host,
+            code=start.code,
+            total_steps=start.total_steps,
+            metrics=_metrics(state),
+            params=dict(state.params),
+            tags=tuple(state.tags),
+            notes=tuple(state.notes),
+            curves=curves_oid,
+            artifacts=tuple(a.to_value() for a in state.artifacts),
+            models=tuple(m.object for m in state.models),
+            lineage=tuple(e.to_value() for e in state.lineage),
+        )
+    else:
+        record = RunRecord(
+            id=start.id,
+            experiment=start.experiment,
+            name=start.name,
+            config=state.full_config(),
+            status=status,
+            started_at=start.started_at,
+            ended_at=ended_at,
+            host=start.host,
+            code=start.code,
+            total_steps=start.total_steps,
+            metrics=_metrics(state),
+            params=dict(state.params),
+            tags=tuple(state.tags),
+            notes=tuple(state.notes),
+            curves=curves_oid,
+            artifacts=tuple(a.to_value() for a in state.artifacts),
+            models=tuple(m.object for m in state.models),
+            lineage=tuple(e.to_value() for e in state.lineage),
+        )
     run_oid = odb.put(record)
     events = []
     for todo in state.todos:
@@ -93,7 +118,7 @@ def seal(
         stage(repo, "events", ev.id, oid)
     for m in state.models:
         stage(repo, "models", m.key, m.object)
-    stage(repo, "runs", start.id, run_oid)
+    stage(repo, "runs", record.id, run_oid)  # a segment goes under its own ULID
     return Sealed(
         run_oid,
         record,
@@ -104,6 +129,10 @@ def seal(
         state if tail is None else tail,
         tail_from,
     )
+
+
+def _metrics(state: RunState) -> dict[str, Value]:
+    return {k: {"value": v, "wall_time": w} for k, (v, w) in state.metrics.items()}
 
 
 def seal_journal(sink: RunSink, path: Path, folded: tuple[RunState, int] | None = None) -> Sealed:
@@ -144,16 +173,24 @@ def recover_orphans(sink: RunSink) -> list[str]:
     """
     recovered = []
     for path in sorted(sink.repo.journal_dir.glob("*.journal")):
-        if not journal.is_orphan(path):
-            continue
-        with journal.claimed(path) as ok:
-            if not ok or not path.exists():
-                continue
-            try:
-                sealed = seal_journal(sink, path)
-            except (ExtractError, OSError):
-                # a malformed journal (DecodeError: damaged, or a newer extract's) or one
-                # we cannot read must not stop every open of the store: it stays as it is
-                continue
-            recovered.append(sealed.record.id)
+        run_id = recover_journal(sink, path)
+        if run_id is not None:
+            recovered.append(run_id)
     return recovered
+
+
+def recover_journal(sink: RunSink, path: Path) -> str | None:
+    """Seal one journal if its process died (a run, or a continuation of one: then a
+    segment); the run's id, or None when it is live, gone, or cannot be sealed."""
+    if not journal.is_orphan(path):
+        return None
+    with journal.claimed(path) as ok:
+        if not ok or not path.exists():
+            return None
+        try:
+            sealed = seal_journal(sink, path)
+        except (ExtractError, OSError):
+            # a malformed journal (DecodeError: damaged, or a newer extract's) or one
+            # we cannot read must not stop every open of the store: it stays as it is
+            return None
+        return sealed.run_id

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from extract.objects import Event, ObjectId, RunRecord
+from extract.objects import Event, ObjectId, RunRecord, Segment
 from extract.store.curves import Curves
 from extract.store.repo import Repository
 from extract.tracking.fold import RunState
@@ -23,14 +23,19 @@ from extract.tracking.fold import RunState
 class Sealed:
     """A run just sealed: its objects, and the journal they were made from."""
 
-    run_oid: ObjectId
-    record: RunRecord
+    run_oid: ObjectId  # the run record's id, or the segment's for a continuation
+    record: RunRecord | Segment
     curves: Curves  # the curve set's columns, so the index need not read them back
     events: tuple[tuple[ObjectId, Event], ...]  # the run's TODOs, as events
     journal: Path
     journal_end: int  # the offset just past the last journal record sealed
     tail: RunState  # the records from ``tail_from`` to ``journal_end``, folded
     tail_from: int  # where the index said it had read the journal up to
+
+    @property
+    def run_id(self) -> str:
+        """The run sealed, or continued (a segment's id is its own)."""
+        return self.record.run if isinstance(self.record, Segment) else self.record.id
 
 
 class RunSink(Protocol):

@@ -211,6 +211,20 @@ class Browser(Panels):
         with self._lock:
             actions.delete_run(self.indexer, run_id)
 
+    def tag(self, run_id: str, tag: str) -> None:
+        """Add one tag (``annotate.tag`` validates it, as for the SDK and the CLI)."""
+        with self._lock:
+            actions.tag(self.indexer, run_id, [tag])
+
+    def untag(self, run_id: str, tag: str) -> None:
+        with self._lock:
+            actions.untag(self.indexer, run_id, [tag])
+
+    def note(self, run_id: str, content: str) -> None:
+        """Append a note to the run's notes."""
+        with self._lock:
+            actions.note(self.indexer, run_id, content)
+
     def add_todo(
         self, content: str, priority: int, scope_type: str = "global", scope: str | None = None
     ) -> str:

@@ -244,6 +244,7 @@ class Source:
             "todos": clean(list(info.todos)),
             "models": clean(list(info.models)),
             "lineage": clean(list(info.lineage)),
+            "group": clean(info.group) if info.group is not None else None,
         }
 
     def curves(self, text: str, points: int = CHART_POINTS) -> dict[str, Any]:

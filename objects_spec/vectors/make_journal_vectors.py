@@ -49,6 +49,7 @@ from extract.tracking.records import (
     Note,
     PointRows,
     Record,
+    Resume,
     Start,
     Tag,
     Todo,
@@ -157,6 +158,11 @@ RECORDS: list[tuple[str, Record, str]] = [
         Lineage("derived_from", "run", "01JGXK6A2B3C4D5E6F7G8H9J0K", None, TIME),
         "a parent edge to another run",
     ),
+    (
+        "resume",
+        Resume("01JGXKAB2C3D4E5F6G7H8J9K0M"),
+        "second record of a continuation (resume=): sealed as this segment of the run",
+    ),
     ("end", END, "the last record, written by finish()"),
 ]
 
@@ -202,6 +208,7 @@ REJECTS: list[tuple[str, Value, str]] = [
     ("model.not-a-link", ["model", {"key": "m@v1", "object": bytes(32)}], "object must be a link"),
     ("tag.not-strings", ["tag", ["a", 1]], "tags are strings"),
     ("end.three-elements", ["end", {"ended_at": TIME, "status": "failed"}, 1], "[tag, payload]"),
+    ("resume.missing-key", ["resume", {}], "resume without its segment id"),
 ]  # fmt: skip
 
 

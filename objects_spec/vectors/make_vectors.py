@@ -47,6 +47,7 @@ from extract.objects import (
     ObjectId,
     ObjectKind,
     RunRecord,
+    Segment,
     Tree,
     Value,
     decode,
@@ -70,6 +71,8 @@ RUN2_ID = "01JGXK6A2B3C4D5E6F7G8H9J0K"
 EVENT_ID = "01JGXK7M3N4P5Q6R7S8T9V0W1X"
 EVENT2_ID = "01JGXK8Y2Z3A4B5C6D7E8F9G0H"
 ARTIFACT_ID = "01JGXK9A2B3C4D5E6F7G8H9J0K"
+SEGMENT_ID = "01JGXKAB2C3D4E5F6G7H8J9K0M"
+TIME3 = "2025-01-02T05:06:07.891Z"
 #: U+FF21 sorts before U+1F600 by UTF-8 bytes (and by code point), after it in UTF-16.
 FULLWIDTH_A = "\uff21"
 
@@ -463,7 +466,45 @@ def objects(chunk_list: ChunkList, arrays: dict[str, Array]) -> list[dict[str, J
     second = b.state(
         "state.2", State({"runs": runs, "models": models, "events": events}, hierarchy)
     )
-    b.add("commit.child", Commit((root,), second, "ada@laptop", "laptop", TIME2, "a todo"))
+    child = b.add("commit.child", Commit((root,), second, "ada@laptop", "laptop", TIME2, "a todo"))
+    # run.minimal (failed) resumed on another machine: a segment under its own ULID in the
+    # runs section, next to the record it continues, which stays as it was
+    steps2 = struct.pack("<2q", 3, 4)
+    seg_curves = b.add(
+        "curves.segment",
+        CurveSet(
+            {"loss": Curve(2, steps2, struct.pack("<2d", 0.5, 0.25), struct.pack("<2d", 9.5, 9.75))}
+        ),
+    )
+    segment = b.add(
+        "segment.example",
+        Segment(
+            id=SEGMENT_ID,
+            run=RUN2_ID,
+            config={"lr": 0.0005},
+            status="completed",
+            started_at=TIME2,
+            ended_at=TIME3,
+            host="gpu-02",
+            code=None,
+            total_steps=5,
+            metrics={"final_loss": {"value": 0.25, "wall_time": 9.75}},
+            params={},
+            tags=("resumed",),
+            notes=("resumed after preemption",),
+            curves=seg_curves,
+            artifacts=(),
+            models=(),
+            lineage=(),
+        ),
+    )
+    third = b.state(
+        "state.3",
+        State(
+            {"runs": {**runs, SEGMENT_ID: segment}, "models": models, "events": events}, hierarchy
+        ),
+    )
+    b.add("commit.resumed", Commit((child,), third, "bo@gpu-02", "gpu-02", TIME3, "resumed"))
     return b.out
 
 

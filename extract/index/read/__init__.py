@@ -20,9 +20,13 @@ from extract.index.read._curves import curve as curve
 from extract.index.read._curves import curve_names as curve_names
 from extract.index.read._curves import curves as curves
 from extract.index.read._curves import point_counts as point_counts
+from extract.index.read._curves import single_record as single_record
 from extract.index.read._experiments import experiment_tree as experiment_tree
 from extract.index.read._experiments import get_experiment as get_experiment
 from extract.index.read._experiments import list_experiments as list_experiments
+from extract.index.read._groups import get_group as get_group
+from extract.index.read._groups import group_of as group_of
+from extract.index.read._groups import list_groups as list_groups
 from extract.index.read._lineage import MAX_DEPTH as MAX_DEPTH
 from extract.index.read._lineage import lineage as lineage
 from extract.index.read._overview import change_marker as change_marker

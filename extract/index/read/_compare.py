@@ -165,7 +165,10 @@ def _with_curves(
     per_curve = max_points
     if budget is not None and series:
         per_curve = max(2, min(max_points, budget // len(series)))
-    totals = {r.id: curve_reader.sealed_point_counts(odb, r.object_id) for r in base.runs}
+    totals = {
+        r.id: curve_reader.sealed_point_counts(odb, curve_reader.single_record(conn, r.id))
+        for r in base.runs
+    }
     by_name: dict[str, dict[str, Any]] = {}
     for name, rid, key, mid in series:
         by_name.setdefault(name, {})[rid] = curve_reader.read_curve(

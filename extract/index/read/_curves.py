@@ -216,9 +216,9 @@ def curves(
     if odb is not None and mode == "envelope" and max_points is not None:
         if max_points < 2:
             raise InvalidInput(f"max_points must be at least 2 (got {shown(max_points)})")
-        row = conn.execute("SELECT object_id FROM runs WHERE id = ?", (run_id,)).fetchone()
-        if row is not None and row[0] is not None:
-            return _sealed_envelopes(odb, row[0], wanted, max_points)
+        record = single_record(conn, run_id)
+        if record is not None:
+            return _sealed_envelopes(odb, record, wanted, max_points)
     return {
         name: read_curve(conn, key, mid, name, max_points, mode)
         for name, mid in run_metrics(conn, key)
@@ -371,14 +371,26 @@ def curve_stats(
     remembered (objects never change; min and max are exact whatever the length). A live
     run, or any run without ``odb``, is summarised from the index; a curve longer than
     :data:`STATS_SCAN_LIMIT` points then has min, max and nan None."""
-    row = conn.execute("SELECT key, object_id FROM runs WHERE id = ?", (run_id,)).fetchone()
+    row = conn.execute("SELECT key FROM runs WHERE id = ?", (run_id,)).fetchone()
     if row is None:
         raise RunNotFound(f"Run not found: {shown(run_id)}")
-    key, record = int(row[0]), row[1]
+    key, record = int(row[0]), single_record(conn, run_id)
     if odb is not None and record is not None:
         curves_oid = _curve_set(odb, record)
         return {} if curves_oid is None else dict(_sealed_stats(odb, curves_oid))
     return _index_stats(conn, key)
+
+
+def single_record(conn: sqlite3.Connection, run_id: str) -> str | None:
+    """The run record that holds all of a sealed run's curves, or None: the run is live,
+    or it was resumed (its curves are the fold of several pieces, which the index holds
+    and one record's curve set does not)."""
+    row = conn.execute(
+        "SELECT object_id FROM runs r WHERE id = ? AND NOT EXISTS "
+        "(SELECT 1 FROM segments s WHERE s.run_id = r.id)",
+        (run_id,),
+    ).fetchone()
+    return None if row is None else row[0]
 
 
 def sealed_point_counts(odb: ObjectStore | None, record: str | None) -> dict[str, int]:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 
-from extract.errors import InvalidInput
+from extract.errors import InvalidInput, ModelNotFound
+from extract.index.ids import model_id
 from extract.index.models import LineageEdge, LineageGraph, LineageNode, Side
 from extract.index.read._common import among, shown
 from extract.index.read._experiments import get_experiment
-from extract.index.read._labels import NODE_TYPES, labels
+from extract.index.read._labels import NODE_TYPES, named
 from extract.index.read._registry import get_model
 from extract.index.read._runs import resolve_run
 
@@ -39,7 +40,29 @@ def root_of(conn: sqlite3.Connection, node_type: str, ref: str) -> Node:
         return "run", resolve_run(conn, ref)
     if node_type == "experiment":
         return "experiment", get_experiment(conn, ref).id
-    return "model", get_model(conn, ref).id
+    try:
+        return "model", get_model(conn, ref).id
+    except ModelNotFound:
+        referenced = _referenced_model(conn, ref) if isinstance(ref, str) else None
+        if referenced is None:
+            raise
+        return "model", referenced
+
+
+def _referenced_model(conn: sqlite3.Connection, ref: str) -> str | None:
+    """A model this store does not have but some run derives from: named by the id the
+    edge records or by ``name@version`` (whose id is that hash), so its descendants can
+    be walked before the model arrives."""
+    ids = [ref]
+    at = ref.rfind("@")
+    while at > 0:  # a name may itself hold '@', as in get_model
+        ids.append(model_id(ref[:at], ref[at + 1 :]))
+        at = ref.rfind("@", 0, at)
+    cond, args = among("parent_id", ids)
+    row = conn.execute(
+        f"SELECT parent_id FROM lineage WHERE parent_type = 'model' AND {cond} LIMIT 1", args
+    ).fetchone()
+    return str(row[0]) if row else None
 
 
 def _aliases(conn: sqlite3.Connection, node: Node) -> list[str]:
@@ -136,9 +159,9 @@ def lineage(
             frontier = nxt
             if not frontier:
                 break
-    names = labels(conn, list(seen))
+    names = named(conn, list(seen))
     nodes = tuple(
-        LineageNode(t, i, names.get((t, i), i), dist, side, (t, i) in names)
+        LineageNode(t, i, names[(t, i)][0], dist, side, names[(t, i)][1])
         for (t, i), (dist, side) in seen.items()
     )
     return LineageGraph(

@@ -13,6 +13,7 @@ from extract.errors import AmbiguousId, InvalidInput, RunNotFound
 from extract.index.models import (
     STATUSES,
     Artifact,
+    Continuation,
     LineageRef,
     Page,
     RunDetail,
@@ -34,7 +35,8 @@ from extract.index.read._common import (
     subtree,
 )
 from extract.index.read._experiments import get_experiment
-from extract.index.read._labels import labels
+from extract.index.read._groups import group_of
+from extract.index.read._labels import named
 from extract.index.read._registry import list_models
 from extract.index.read._todos import list_todos
 from extract.store.odb import ObjectStore
@@ -58,10 +60,12 @@ ORDERS = {
 #: Where a run is in its life (deleted runs are in none), in ``StatusCounts`` order. A
 #: run is live only while its process holds the journal lock; one whose process died is
 #: "crashed" (shown failed) until a writing command seals it.
+#: A resumed run is uncommitted until its every segment (continuation) is committed.
+_OPEN_SEGMENT = "id IN (SELECT run_id FROM segments WHERE commit_id IS NULL)"
 STATES = {
     "live": "object_id IS NULL AND status = 'running'",
-    "uncommitted": "object_id IS NOT NULL AND commit_id IS NULL",
-    "committed": "commit_id IS NOT NULL",
+    "uncommitted": f"object_id IS NOT NULL AND (commit_id IS NULL OR {_OPEN_SEGMENT})",
+    "committed": f"object_id IS NOT NULL AND commit_id IS NOT NULL AND NOT {_OPEN_SEGMENT}",
     "crashed": "object_id IS NULL AND status != 'running'",
 }
 #: A typed id prefix must be this long to match by prefix (ULIDs start with their time).
@@ -237,6 +241,7 @@ def list_runs(
     ids: Sequence[str] | None = None,
     state: str | None = None,
     commit: str | None = None,
+    group: str | None = None,
     order: str = "newest",
     limit: int | None = None,
     offset: int = 0,
@@ -245,8 +250,8 @@ def list_runs(
 ) -> Page[RunRow]:
     """Runs in the experiment ``scope`` (an id or path; "" for the store) and below it
     (only in it if ``exact``), matching ``query`` (see ``_matches``) and ``filters`` (see
-    :data:`FILTERS`), and if given among ``ids``, in ``state`` (see :data:`STATES`) or
-    added by ``commit``; in ``order`` (see :data:`ORDERS`); deleted runs left out unless
+    :data:`FILTERS`), and if given among ``ids``, in ``state`` (see :data:`STATES`),
+    added by ``commit`` or ranks of the job ``group``; in ``order`` (see :data:`ORDERS`); deleted runs left out unless
     asked. ``full`` rows carry the config, notes and code provenance."""
     if order not in ORDERS:
         raise InvalidInput(f"unknown order {shown(order)}: use one of {', '.join(ORDERS)}")
@@ -267,6 +272,9 @@ def list_runs(
     if commit is not None:
         where.append("commit_id = ?")
         args.append(commit)
+    if group is not None:
+        where.append("id IN (SELECT run_id FROM run_params WHERE name = 'group' AND value = ?)")
+        args.append(group)
     if not include_deleted:
         where.append("deleted = 0")
     cols = RUN_FULL if full else RUN_COLUMNS
@@ -349,7 +357,7 @@ def get_run(conn: sqlite3.Connection, text: object, odb: ObjectStore | None = No
         "WHERE child_type = 'run' AND child_id = ? ORDER BY id",
         (rid,),
     ).fetchall()
-    names = labels(conn, [(t, i) for t, i, _, _ in parents])
+    names = named(conn, [(t, i) for t, i, _, _ in parents])
     return RunDetail(
         run=run,
         config=run.config,
@@ -360,9 +368,15 @@ def get_run(conn: sqlite3.Connection, text: object, odb: ObjectStore | None = No
         curves=curve_reader.curve_stats(conn, rid, odb=odb),
         todos=list_todos(conn, "run", rid, include_done=True).items,
         models=list_models(conn, run_id=rid).items,
-        lineage=tuple(
-            LineageRef(t, i, rel, at, names.get((t, i), i), (t, i) in names)
-            for t, i, rel, at in parents
-        ),
+        lineage=tuple(LineageRef(t, i, rel, at, *names[(t, i)]) for t, i, rel, at in parents),
         code=run.code,
+        group=group_of(conn, rid),
+        continuations=tuple(
+            Continuation(*row)
+            for row in conn.execute(
+                "SELECT id, started_at, ended_at, status, hostname, commit_id FROM segments "
+                "WHERE run_id = ? ORDER BY id",
+                (rid,),
+            )
+        ),
     )

@@ -27,6 +27,7 @@ from extract.errors import InvalidInput
 from extract.index.models import Column, Direction, RunTable
 from extract.index.read._common import RUN_FULL, dict_rows, run_row, shown, subtree
 from extract.index.read._experiments import get_experiment
+from extract.index.read._groups import get_group
 from extract.index.read._runs import headline, metric_names, search_condition
 from extract.store.config import Config, metric_direction
 
@@ -111,6 +112,7 @@ def runs_table(
     filters: Sequence[str] = (),
     query: str = "",
     search: Mapping[str, Any] | None = None,
+    group: str | None = None,
     limit: int | None = 50,
     offset: int = 0,
     config: Config | None = None,
@@ -118,8 +120,9 @@ def runs_table(
     """One page of the runs in the experiment ``scope`` and below, with ``columns``, sorted
     by ``sort`` (a column; by default newest first) and filtered by ``filters`` (see the
     module docstring), ``query`` and ``search`` (the search rule and filters of
-    ``list_runs``). A metric column sorts best first unless ``descending`` says
-    otherwise; any other column ascending. The best value of each metric column among all
+    ``list_runs``), and to the ranks of the job ``group`` (then by rank unless sorted).
+    A metric column sorts best first unless ``descending`` says otherwise; any other
+    column ascending. The best value of each metric column among all
     the matching runs is marked by run id."""
     cols = tuple(column(c) for c in columns)
     # The search conditions name the runs table's columns unqualified: in this query they
@@ -138,12 +141,18 @@ def runs_table(
         else:
             where.append(f"{expr} {op} ?")
         args += [*more, value]
+    order = "r.started_at DESC, r.id DESC"
+    if group is not None:
+        get_group(conn, group)  # Group not found: 'X' (exit 3), with a near name
+        where.append("r.id IN (SELECT run_id FROM run_params WHERE name = 'group' AND value = ?)")
+        args.append(group)
+        rank = "(SELECT value FROM run_params WHERE run_id = r.id AND name = 'rank')"
+        order = f"CAST({rank} AS INTEGER) ASC, r.id ASC"
     cond = " AND ".join(where)
     total = int(conn.execute(f"SELECT COUNT(*) FROM runs r WHERE {cond}", args).fetchone()[0])
     directions: dict[str, Direction] = {
         c.name: metric_direction(_key(c), config) for c in cols if c.kind == "metric"
     }
-    order = "r.started_at DESC, r.id DESC"
     desc = bool(descending)
     order_args: list[Any] = []
     if sort is not None:

@@ -18,9 +18,10 @@ from extract.index.models import Column, RunRow, RunTable
 from extract.tui.context import host
 from extract.tui.data import column
 from extract.tui.messages import Failed, MarksChanged, RowsLoaded, StoreChanged, TablePageLoaded
+from extract.tui.screens.annotate import AnnotateRun, Kind
 from extract.tui.screens.common import goto_run, main_screen
 from extract.tui.screens.lists import _RunList, column_title, placeholder_line, run_header, run_line
-from extract.tui.screens.popups import POPUP_CSS, ConfirmDelete
+from extract.tui.screens.popups import POPUP_CSS, ConfirmDelete, TodoAdd
 from extract.tui.widgets.vtable import VirtualTable
 
 #: Rows of the run browser read per request: its table is paged from SQLite as it scrolls.
@@ -61,6 +62,10 @@ class RunBrowser(Screen[None], _RunList):
         Binding("o", "order", "order"),
         Binding("c", "compare", "compare marked"),
         Binding("x,delete", "delete", "delete"),
+        Binding("T", "annotate('tag')", "tag"),
+        Binding("U", "annotate('untag')", "untag"),
+        Binding("N", "annotate('note')", "note"),
+        Binding("a", "add_todo", "add TODO"),
     ]
 
     def __init__(self, path: str = "") -> None:
@@ -92,8 +97,8 @@ class RunBrowser(Screen[None], _RunList):
         yield table
         yield Static(
             Text(
-                "enter: open · space: mark · s: sort by any column · r: reverse · o: order · "
-                "c: compare marked · x: delete · escape: back",
+                "enter open · space mark · s sort · r reverse · o order · c compare · "
+                "x delete · T/U/N tag/untag/note · a TODO · esc back",
                 style="dim",
             ),
             id="browser-help",
@@ -258,6 +263,20 @@ class RunBrowser(Screen[None], _RunList):
         row = self._table().current
         if isinstance(row, RunRow):
             self.app.push_screen(ConfirmDelete(row))
+
+    def action_annotate(self, kind: Kind) -> None:
+        row = self._table().current
+        if not isinstance(row, RunRow):
+            return
+        if kind == "untag" and not row.tags:
+            host(self).say(f"{row.label} has no tags to remove", "warning")
+            return
+        self.app.push_screen(AnnotateRun(kind, row))
+
+    def action_add_todo(self) -> None:
+        row = self._table().current
+        if isinstance(row, RunRow):
+            self.app.push_screen(TodoAdd(row))
 
     def action_close(self) -> None:
         self.dismiss(None)

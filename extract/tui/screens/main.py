@@ -19,6 +19,7 @@ from textual.widgets import ContentSwitcher
 from extract.tui.context import host
 from extract.tui.data import RunDetail
 from extract.tui.messages import Failed, GoToRun, MarksChanged, NodeFocused, StoreChanged
+from extract.tui.screens.annotate import AnnotateRun, Kind
 from extract.tui.screens.browser import RunBrowser
 from extract.tui.screens.compare import CompareScreen, DiffScreen
 from extract.tui.screens.lists import RunPicker, SearchScreen, SelectionScreen
@@ -28,6 +29,9 @@ from extract.tui.widgets.bars import VIEWS, StatusBar, TabBar
 from extract.tui.widgets.detail import DetailPanel
 from extract.tui.widgets.navigator import Navigator
 from extract.tui.widgets.views import DashboardView, LineageView, RegistryView, TodoView
+
+#: The status bar's reminder while a run is selected: the keys that annotate it.
+RUN_KEYS = "T tag · U untag · N note · a TODO"
 
 
 class MainScreen(Screen[None]):
@@ -57,6 +61,9 @@ class MainScreen(Screen[None]):
         Binding("c", "compare", "compare"),
         Binding("d", "diff", "diff"),
         Binding("a", "add_todo", "add TODO"),
+        Binding("T", "annotate('tag')", "tag"),
+        Binding("U", "annotate('untag')", "untag"),
+        Binding("N", "annotate('note')", "note"),
         Binding("ctrl+r", "refresh", "refresh"),
         Binding("q", "quit", "quit"),
         Binding("S", "detail_tab('summary')", "Summary", show=False),
@@ -101,6 +108,7 @@ class MainScreen(Screen[None]):
             "todo": "#todo-table",
         }[name]
         self.query_one(focus).focus()
+        self._run_hint()
         self._load_view(name)
 
     def _load_view(self, name: str) -> None:
@@ -127,6 +135,15 @@ class MainScreen(Screen[None]):
     @on(NodeFocused)
     def _node_focused(self, msg: NodeFocused) -> None:
         self.query_one(DetailPanel).show(msg.kind, msg.key)
+        self._run_hint()
+
+    def _run_hint(self) -> None:
+        """The annotating keys in the status bar while they have a run to act on."""
+        bar = self.query_one(StatusBar)
+        hint = RUN_KEYS if self.selected_run() else ""
+        if hint != bar.hint:
+            bar.hint = hint
+            bar.draw()
 
     @on(GoToRun)
     def _goto(self, msg: GoToRun) -> None:
@@ -146,6 +163,7 @@ class MainScreen(Screen[None]):
             self.action_view("runs")
         self.query_one(Navigator).reveal(run_id, path)
         self.query_one(DetailPanel).show("run", run_id)
+        self._run_hint()
 
     @on(StoreChanged)
     def _store_changed(self) -> None:
@@ -250,6 +268,17 @@ class MainScreen(Screen[None]):
         panel = self.query_one(DetailPanel)
         run = panel.data.row if isinstance(panel.data, RunDetail) and self.view == "runs" else None
         self.app.push_screen(TodoAdd(run, self.selected_node() or None))
+
+    def action_annotate(self, kind: Kind) -> None:
+        """Tag, untag or add a note to the run the Runs view shows (navigator or detail)."""
+        panel = self.query_one(DetailPanel)
+        if not isinstance(panel.data, RunDetail) or self.view != "runs":
+            host(self).say("select a run first (Runs view)", "warning")
+            return
+        if kind == "untag" and not panel.data.row.tags:
+            host(self).say(f"{panel.data.row.label} has no tags to remove", "warning")
+            return
+        self.app.push_screen(AnnotateRun(kind, panel.data.row))
 
     def action_refresh(self) -> None:
         host(self).refresh_now()

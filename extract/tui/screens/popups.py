@@ -136,7 +136,15 @@ class HelpScreen(ModalScreen[None]):
 class TodoAdd(ModalScreen[str | None]):
     """A new TODO: its text, priority (ctrl+p) and scope (ctrl+g: this run or global)."""
 
-    DEFAULT_CSS = POPUP_CSS.format(name="TodoAdd", width=72)
+    DEFAULT_CSS = (
+        POPUP_CSS.format(name="TodoAdd", width=72)
+        + """
+    TodoAdd #todo-error {
+        height: 1;
+        color: $error;
+    }
+    """
+    )
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "cancel"),
         Binding("ctrl+p", "priority", "priority"),
@@ -154,6 +162,7 @@ class TodoAdd(ModalScreen[str | None]):
         with Vertical() as v:
             v.border_title = "Add TODO"
             yield Input(placeholder="what needs doing", id="todo-text")
+            yield Static("", id="todo-error")
             yield Static(id="todo-options")
 
     def on_mount(self) -> None:
@@ -203,11 +212,16 @@ class TodoAdd(ModalScreen[str | None]):
     def action_cancel(self) -> None:
         self.dismiss(None)
 
+    def show_error(self, text: str) -> None:
+        """Say what was refused, on one line in the popup; nothing was written."""
+        line = " ".join(text.split()) or "refused"
+        self.query_one("#todo-error", Static).update(Text(line, no_wrap=True))
+
     @on(Input.Submitted)
     def _submit(self, event: Input.Submitted) -> None:
         content = event.value.strip()
         if not content:
-            host(self).say("type the TODO first", "warning")
+            self.show_error("type the TODO first")
             return
         scope: str | None = None
         if self.scope == "run" and self.run is not None:
@@ -221,8 +235,8 @@ class TodoAdd(ModalScreen[str | None]):
         app = host(self)
         try:
             todo_id = app.browser.add_todo(content, priority, scope_type, scope)
-        except Exception as e:
-            self.app.call_from_thread(app.fail, e)
+        except Exception as e:  # a refusal (InvalidInput, a read-only store): said, not raised
+            self.app.call_from_thread(self.show_error, str(e) or type(e).__name__)
             return
         self.app.call_from_thread(self._saved, todo_id, content)
 

@@ -75,7 +75,20 @@ def run_section(d: RunDetail, cfg: TuiConfig, marked: bool) -> RenderableType:
     for m in info.models:
         _kv(t, "model", f"{m.key}  ({m.framework or '—'})", cfg)
     for e in info.lineage:
-        _kv(t, "lineage", f"{e.relation} {e.parent_type} {e.parent_id}", cfg)
+        away = "" if e.found else "  (not in this store)"
+        _kv(t, "lineage", f"{e.relation} {e.parent_type} {e.label}{away}", cfg)
+    for c in info.continuations:
+        _kv(t, "resumed", f"{c.started_at} on {c.hostname or '—'}: {c.status or 'running'}", cfg)
+    if info.group is not None:
+        g, shown_ranks = info.group, 16
+        size = f", world size {g.world_size}" if g.world_size is not None else ""
+        _kv(t, "job", f"{g.name}  ({len(g.members)} runs{size})", cfg)
+        for member in g.members[:shown_ranks]:
+            rank = "-" if member.rank is None else str(member.rank)
+            this = "  (this run)" if member.run_id == r.id else ""
+            _kv(t, "", f"rank {rank:>3}  {member.run_id}  {member.status}{this}", cfg)
+        if len(g.members) > shown_ranks:
+            _kv(t, "", f"... and {len(g.members) - shown_ranks} more ranks", cfg)
     for a in d.texts:
         _kv(t, "text", f"{a.name}  {fmt.short_id(a.object_id, 16)}", cfg)
     for img in d.images:

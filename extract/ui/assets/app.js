@@ -384,6 +384,9 @@ async function pageRun() {
     rest.append(h("h2", {}, "Images"), h("div", { class: "cards" }, images.map((a) =>
       h("figure", { class: "card" }, h("img", { src: `/artifact/${r.id}/${encodeURIComponent(a.name)}${a.step === null ? "" : "?step=" + a.step}`, style: "max-width:100%" }), h("figcaption", {}, a.name)))));
   }
+  if (d.group) rest.append(h("h2", {}, `Job ${d.group.name}`), gridTable(["rank", "run", "status"], d.group.members.map((m) =>
+    [m.rank === null ? "-" : m.rank, m.run_id === r.id ? h("b", {}, m.name || m.run_id) : h("a", { href: `/run/${m.run_id}` }, m.name || m.run_id), m.status])),
+    h("p", {}, h("a", { href: `/compare?runs=${d.group.members.map((m) => m.run_id).join(",")}` }, "compare the ranks ›")));
   if (d.models.length) rest.append(h("h2", {}, "Models"), gridTable(["name", "version", "framework", "size", "created"], d.models.map((m) => [m.name, m.version, m.framework, m.size, when(m.created_at)])));
   if (d.lineage.length) rest.append(h("h2", {}, "Lineage"), gridTable(["parent", "relation", "type"], d.lineage.map((l) =>
     [l.parent_type === "run" && l.found ? h("a", { href: `/run/${l.parent_id}` }, l.label) : l.label, l.relation, l.parent_type])),
