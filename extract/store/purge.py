@@ -103,10 +103,12 @@ def plan_purge(
     out = PurgePlan()
     keys: list[tuple[str, str]] = [("runs", r) for r in dict.fromkeys(runs)]
     keys += [("models", model_key(n, v)) for n, v in dict.fromkeys(models)]
+    segments = _segments_of(repo, state, staged, set(runs))
     if not keep_models:
         named = {k for _, k in keys}
         for rid in dict.fromkeys(runs):
-            keys += [("models", k) for k in _models_of(repo, state, staged, rid) if k not in named]
+            held = _models_of(repo, state, staged, [rid, *segments.get(rid, ())])
+            keys += [("models", k) for k in held if k not in named]
             named.update(k for _, k in keys)
     live = {p.name.split(".")[0] for p in repo.journal_dir.glob("*.journal")}
     for section, key in keys:
@@ -132,7 +134,6 @@ def plan_purge(
     own = _own_heads(repo, head)
     reader = PurgeReader(repo.objects.get)
     commits = commits_of(repo.objects.get, own)
-    segments = _segments_of(repo, state, staged, set(out.runs))
     for key in out.held:
         found = reader.under_keys(commits, [key, *segments.get(key, ())])
         found |= {s.oid for s in staged if s.key == key and s.section == purged_section(key)}
@@ -202,20 +203,25 @@ def _record(repo: Repository, plan: PurgePlan, message: str | None, attempts: in
     raise StoreError(f"could not record the purge: main kept moving ({attempts} attempts)")
 
 
-def _models_of(repo: Repository, state: State, staged: list[Staged], run_id: str) -> list[str]:
-    """Keys of the model versions a run registered that main or staged work holds."""
-    oid = state.sections["runs"].get(run_id)
-    if oid is None:
-        oid = next((s.oid for s in staged if s.section == "runs" and s.key == run_id), None)
-    if oid is None:
-        return []
+def _models_of(repo: Repository, state: State, staged: list[Staged], keys: list[str]) -> list[str]:
+    """Keys of the model versions the runs-section entries ``keys`` (a run and its
+    continuations) registered that main or staged work holds."""
+    entries = dict(state.sections["runs"])
+    entries.update({s.key: s.oid for s in staged if s.section == "runs"})
     held = set(state.sections["models"]) | {s.key for s in staged if s.section == "models"}
     out = []
-    for link in cast(repo.objects.get(oid), RunRecord).models:
-        m = cast(repo.objects.get(link), ModelVersion)
-        key = model_key(m.name, m.version)
-        if key in held:
-            out.append(key)
+    for key in keys:
+        oid = entries.get(key)
+        if oid is None:
+            continue
+        record = repo.objects.get(oid)
+        if not isinstance(record, RunRecord | Segment):
+            continue
+        for link in record.models:
+            m = cast(repo.objects.get(link), ModelVersion)
+            mkey = model_key(m.name, m.version)
+            if mkey in held and mkey not in out:
+                out.append(mkey)
     return out
 
 

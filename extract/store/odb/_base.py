@@ -59,7 +59,7 @@ class ObjectStore(abc.ABC):
             self._dangling = prev
 
     def tolerate_absent(self, child: ObjectId) -> bool:
-        """Whether a link of a received tree or run record to an absent object is accepted
+        """Whether a link of a received tree, run or segment to an absent object is accepted
         for now (inside ``accept_dangling``, which records it); never a commit's links."""
         if self._dangling is None:
             return False
@@ -193,8 +193,9 @@ class MemoryObjectStore(ObjectStore):
 
 
 #: Kinds whose links may name purged objects: state buckets (trees) name purged runs and
-#: model versions, run records the model versions they registered. See store/purges.py.
-PURGEABLE_PARENTS = ("tree", "run")
+#: model versions, run records and segments the model versions they registered (see
+#: store/purges.py).
+PURGEABLE_PARENTS = ("tree", "run", "segment")
 
 
 def check_stored(
