@@ -265,7 +265,13 @@ def test_sdk_purge(tmp_path: Path) -> None:
         import json
         from extract.sdk import Store
         with Store({str(a / ".extract")!r}) as s:
-            print(json.dumps(s.purge("big")))
+            out = s.purge("big")
+            try:  # a purged name@version is never registered again
+                with s.experiment({{"project": "p"}}).run(name="again") as r:
+                    r.register_model("model-big", "v1", {str(a / "small.bin")!r})
+            except ValueError as e:
+                out["again"] = str(e)
+            print(json.dumps(out))
         """
     )
     r = subprocess.run(
@@ -279,7 +285,8 @@ def test_sdk_purge(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["models"] == ["model-big@v1"] and out["bytes_freed"] >= 2 * MiB
-    assert runs(a) == {"small"}
+    assert "was purged from this store for good" in out["again"]
+    assert runs(a) == {"small", "again"} and models(a) == {"model-small@v1"}
     fsck_clean(a)
 
 

@@ -24,8 +24,10 @@ from extract.sdk.run import Run
 from extract.sdk.system import start_sampler
 from extract.sdk.values import text
 from extract.store import chunking
+from extract.store.history import model_key
 from extract.store.purge import plan_purge
 from extract.store.purge import purge as purge_store
+from extract.store.purges import is_purged
 from extract.store.repo import FORMAT_FILE, Repository, locate_store
 from extract.tracking.events import record_event
 from extract.tracking.seal import recover_orphans
@@ -248,6 +250,11 @@ class Store:
         holder = self._indexer.model_holder(name, version)
         if holder is not None:
             raise _model_taken(name, version, holder)
+        if is_purged(self._repo, model_key(name, version)):  # a commit would drop it
+            raise ValueError(
+                f"model {name}@{version} was purged from this store for good; register it "
+                "under a new version"
+            )
 
     def _claim_model(self, name: str, version: str, oid: ObjectId) -> None:
         """Reserve name@version in the index so a duplicate fails at once, in any process."""

@@ -199,3 +199,18 @@ def repo_tombstones(repo: Repository, extra: Purges | None = None) -> Tombstones
     commits = commits_of(repo.objects.get, own_heads + other_heads)
     drop = reader.tombstones(commits, own)
     return Tombstones(drop, drop | reader.tombstones(commits, every))
+
+
+def is_purged(repo: Repository, key: str) -> bool:
+    """Whether main's state lists ``key`` (a run id or a model key) as purged: a few small
+    reads (the head, its state, one bucket of the purged section)."""
+    head = repo.refs.read("refs/heads/main")
+    if head is None:
+        return False
+    reader = PurgeReader(repo.objects.get)
+    root = reader.state_of(head)
+    sec = root.get(PURGED) if root is not None else None
+    if sec is None:
+        return False
+    bucket = reader.tree(sec).get(bucket_of(key))
+    return bucket is not None and key in reader.tree(bucket)
