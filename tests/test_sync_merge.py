@@ -30,7 +30,14 @@ from extract.index.build import Indexer
 from extract.objects import Commit, ObjectId, to_hex
 from extract.objects.kinds import cast
 from extract.sdk import Store
-from extract.store.history import SECTIONS, State, head_state, model_key
+from extract.store.history import (
+    PURGED,
+    SECTIONS,
+    State,
+    head_state,
+    model_key,
+    purged_section,
+)
 from extract.store.repo import MAIN, Repository
 from extract.sync import ops
 from extract.sync.ops import merge_states
@@ -149,9 +156,13 @@ def test_merge_states_commutes_and_is_idempotent(sts: tuple[State, State, State]
     )
     if not c1:
         assert same(m1, m2)
-        # the merge holds every key of both sides, each at one side's value
+        # the merge holds every key of both sides, each at one side's value, except runs
+        # and models a purge on either side removed: a purge is final
+        purged = set(ours.sections[PURGED]) | set(theirs.sections[PURGED])
         for s in SECTIONS:
-            assert set(m1.sections[s]) == set(ours.sections[s]) | set(theirs.sections[s])
+            union = set(ours.sections[s]) | set(theirs.sections[s])
+            gone = {k for k in purged if purged_section(k) == s and s != PURGED}
+            assert set(m1.sections[s]) == union - gone
             for k, v in m1.sections[s].items():
                 assert v in (ours.sections[s].get(k), theirs.sections[s].get(k))
         # idempotent: merging either side again changes nothing

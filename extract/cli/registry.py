@@ -51,6 +51,7 @@ COMMANDS: tuple[Entry, ...] = (
     Entry("reindex", "query_cmds", "reindex", "Maintenance", "Rebuild index.db from objects and journals (it is a cache; nothing else is touched)."),
     Entry("fsck", "store_cmds", "fsck_cmd", "Maintenance", "Check the store: every object well formed and matching its id, every reachable object present."),
     Entry("gc", "store_cmds", "gc_cmd", "Maintenance", "Remove objects that no ref, reflog entry, staged item or live journal reaches."),
+    Entry("purge", "purge_cmd", "purge_cmd", "Maintenance", "Remove runs and model versions for good, and free the space only they used."),
     Entry("serve", "sync_cmds", "serve_cmd", "Plumbing", "Answer the sync protocol on stdin/stdout (what ssh remotes run on the far side)."),
     Entry("cat-object", "plumbing", "cat_object", "Plumbing", 'Print an object: its kind, version and fields as JSON (links as {"$link": id}).'),
     Entry("hash-object", "plumbing", "hash_object", "Plumbing", "Print the id a file's content gets (a blob, or a chunk list for large files)."),

@@ -350,7 +350,7 @@ def gc_cmd(
     Safe while training runs, commits and fetches write to the store, whatever the grace
     period: gc sweeps only once no write is half done (it waits for running ones, and new
     ones pause while it deletes). The grace period is an extra margin. Deleted runs stay
-    reachable from history; see docs/storage.md.
+    reachable from history; `extract purge` removes them for good (docs/storage.md).
 
     Example: extract gc --dry-run ; extract gc --remote team
     """

@@ -301,8 +301,10 @@ class Indexer:
     def apply_entries(
         self, entries: Iterable[tuple[str, str, ObjectId]], commit: str | None
     ) -> None:
-        """Runs first, then models, then events in id order, so events find their targets."""
-        items = sorted(entries, key=lambda e: ({"runs": 0, "models": 1, "events": 2}[e[0]], e[1]))
+        """Runs first, then models, then events in id order, so events find their targets;
+        purges last, so what they removed goes whatever else the commit brought."""
+        order = {"runs": 0, "models": 1, "events": 2, "purged": 3}
+        items = sorted(entries, key=lambda e: (order[e[0]], e[1]))
         for section, key, oid in items:
             try:
                 with self._savepoint():
@@ -330,6 +332,8 @@ class Indexer:
                 self.rows.apply_run(oid, cast(obj, RunRecord), None, commit)
         elif section == "models":
             self.rows.apply_model(key, oid, commit)
+        elif section == "purged":
+            self.rows.forget_purged(key)
         else:
             self.rows.apply_event(oid, cast(odb.get(oid), Event), commit)
 

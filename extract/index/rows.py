@@ -525,6 +525,27 @@ class Rows:
         elif kind == "run":
             self.fold_run_events(target)
 
+    def forget_purged(self, key: str) -> None:
+        """Drop every row of a purged run (with its annotations) or model version; the
+        entries of it the index could not read are no longer worth retrying."""
+        if "@" in key:
+            name, version = split_model_key(key)
+            self.conn.execute("DELETE FROM models WHERE name=? AND version=?", (name, version))
+            self.conn.execute("DELETE FROM skipped WHERE section='models' AND key=?", (key,))
+            return
+        row = self.conn.execute("SELECT key FROM runs WHERE id=?", (key,)).fetchone()
+        if row is not None:
+            self.conn.execute("DELETE FROM curve_data WHERE run_key=?", (row[0],))
+        for table in ("scalar_metrics", "run_params", "artifacts", "journals"):
+            self.conn.execute(f"DELETE FROM {table} WHERE run_id=?", (key,))
+        self.conn.execute("DELETE FROM lineage WHERE child_type='run' AND child_id=?", (key,))
+        self.conn.execute("DELETE FROM todos WHERE scope_type='run' AND scope_id=?", (key,))
+        self.conn.execute("DELETE FROM events WHERE target=?", (f"run:{key}",))
+        self.conn.execute("DELETE FROM runs WHERE id=?", (key,))
+        # its continuations (resumed segments), or the key is one of them
+        self.conn.execute("DELETE FROM segments WHERE run_id=? OR id=?", (key, key))
+        self.conn.execute("DELETE FROM skipped WHERE section='runs' AND key=?", (key,))
+
     def apply_model(self, key: str, oid: ObjectId, commit: str | None) -> None:
         name, version = split_model_key(key)
         row = self.conn.execute(

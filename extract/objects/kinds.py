@@ -33,6 +33,7 @@ EVENT_OPS = (
     "stamp",
     "lineage",
     "experiment",
+    "purge",
 )
 _DTYPE = re.compile(r"\|b1|\|i1|\|u1|<i[248]|<u[248]|<f[248]")
 _ULID = re.compile(r"[0-9A-HJKMNP-TV-Z]{26}")

@@ -8,7 +8,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from extract.errors import InvalidHierarchy, StoreNotFound
+from extract.errors import InvalidHierarchy, InvalidInput, StoreNotFound
 from extract.index import annotate as annotate_mod
 from extract.index import models, read
 from extract.index.access import open_index
@@ -24,6 +24,10 @@ from extract.sdk.run import Run
 from extract.sdk.system import start_sampler
 from extract.sdk.values import text
 from extract.store import chunking
+from extract.store.history import model_key
+from extract.store.purge import plan_purge
+from extract.store.purge import purge as purge_store
+from extract.store.purges import is_purged
 from extract.store.repo import FORMAT_FILE, Repository, locate_store
 from extract.tracking.events import record_event
 from extract.tracking.seal import recover_orphans
@@ -175,6 +179,30 @@ class Store:
         self._check_open()
         return checkout_model(self, name, version, Path(dest), force)
 
+    def purge(self, *targets: str, keep_models: bool = False) -> dict[str, Any]:
+        """Remove runs (id, id prefix or name) and model versions (``"name@version"``) for
+        good and free the space only they used, as ``extract purge --yes`` does: a purged
+        run takes the model versions it registered with it unless ``keep_models``. The
+        purge is a commit, so it reaches other stores by push, fetch and merge. It cannot
+        be undone. Returns what went: ``runs``, ``models``, ``already_purged``,
+        ``bytes_freed``."""
+        self._check_open()
+        if not targets:
+            raise InvalidInput(
+                "purge() needs runs (id, id prefix or name) or 'name@version' model versions"
+            )
+        self._indexer.refresh()
+        runs, model_keys = read.resolve_targets(self._conn, targets)
+        plan = plan_purge(self._repo, runs, model_keys, keep_models=keep_models)
+        done = purge_store(self._repo, plan)
+        self._indexer.refresh()
+        return {
+            "runs": plan.runs,
+            "models": plan.models,
+            "already_purged": plan.already,
+            "bytes_freed": done.freed.bytes_removed if done.freed else 0,
+        }
+
     def close(self) -> None:
         if not self._closed:
             self._closed = True
@@ -222,6 +250,11 @@ class Store:
         holder = self._indexer.model_holder(name, version)
         if holder is not None:
             raise _model_taken(name, version, holder)
+        if is_purged(self._repo, model_key(name, version)):  # a commit would drop it
+            raise ValueError(
+                f"model {name}@{version} was purged from this store for good; register it "
+                "under a new version"
+            )
 
     def _claim_model(self, name: str, version: str, oid: ObjectId) -> None:
         """Reserve name@version in the index so a duplicate fails at once, in any process."""

@@ -28,6 +28,7 @@ from extract.objects.kinds import Commit
 from extract.store import damage, journal
 from extract.store.odb import BLOB_HEAD, decode_loose, stored_blob_span
 from extract.store.pack import PACK_SUFFIX, pread_all, read_pack
+from extract.store.purges import repo_tombstones
 from extract.store.repo import Repository
 from extract.store.walk import list_tmp, roots
 
@@ -209,9 +210,14 @@ class _Fsck:
         # refs/heads/main" says more than "from reflog refs/heads/main" (old history) or
         # "from staged ..." (not yet committed).
         stack: list[tuple[str, ObjectId]] = sorted(all_roots, key=_root_rank, reverse=True)
+        # Purged objects are absent on purpose (old commits still link to them); those not
+        # collected yet are dangling, which is what gc removes.
+        tomb = repo_tombstones(self.repo)
         while stack:
             via, oid = stack.pop()
-            if oid in reachable:
+            if oid in reachable or oid in tomb.drop:
+                continue
+            if oid in tomb.absent and oid not in self.present:
                 continue
             reachable.add(oid)
             if oid not in self.present:

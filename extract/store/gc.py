@@ -29,6 +29,7 @@ from pathlib import Path
 
 from extract.errors import ExtractError, InvalidInput, LockHeld, StoreError
 from extract.objects import ObjectId, to_hex
+from extract.store.purges import Tombstones, repo_tombstones
 from extract.store.repo import Repository
 from extract.store.restore import sound_for_repack
 from extract.store.walk import Root, list_tmp, object_links, roots
@@ -73,13 +74,18 @@ def _roots(repo: Repository) -> list[Root]:
     return found
 
 
-def _mark_from(repo: Repository, start: Iterable[Root], reachable: set[ObjectId]) -> None:
+def _mark_from(
+    repo: Repository, start: Iterable[Root], reachable: set[ObjectId], tomb: Tombstones
+) -> None:
     """Add to ``reachable`` everything ``start`` reaches that it does not hold yet. An
-    object already in the set had its whole closure marked (objects never change)."""
+    object already in the set had its whole closure marked (objects never change).
+    Purged objects (``tomb``) are not followed: old commits still link to them."""
     stack = [r for r in start if r[1] not in reachable]
     while stack:
         via, oid = stack.pop()
-        if oid in reachable:
+        if oid in reachable or oid in tomb.drop:
+            continue
+        if oid in tomb.absent and not repo.objects.has(oid):
             continue
         try:
             children = object_links(repo.objects, oid)
@@ -93,10 +99,11 @@ def _mark_from(repo: Repository, start: Iterable[Root], reachable: set[ObjectId]
         stack.extend((via, c) for c in children)
 
 
-def mark(repo: Repository) -> set[ObjectId]:
-    """Everything the roots reach now."""
+def mark(repo: Repository, tomb: Tombstones | None = None) -> set[ObjectId]:
+    """Everything the roots reach now, purged objects left out."""
     reachable: set[ObjectId] = set()
-    _mark_from(repo, _roots(repo), reachable)
+    start = _roots(repo)
+    _mark_from(repo, start, reachable, repo_tombstones(repo) if tomb is None else tomb)
     return reachable
 
 
@@ -118,23 +125,31 @@ def gc(
     grace_seconds: float = DEFAULT_GRACE_SECONDS,
     dry_run: bool = False,
     wait_seconds: float = DEFAULT_WAIT_SECONDS,
+    only: set[ObjectId] | None = None,
+    tomb: Tombstones | None = None,
 ) -> GcReport:
+    """Delete what nothing reaches. ``only``: consider just these objects for deletion
+    (``purge`` frees what it purged, whatever their age, and nothing else). ``tomb``: the
+    purged objects, if the caller has them (``purge`` shows what a purge would free)."""
     rep = GcReport(dry_run=dry_run)
     if dry_run:  # deletes nothing, so it takes no lock (and works on a read-only store)
-        reachable = mark(repo)
+        reachable = mark(repo, tomb)
         rep.reachable = len(reachable)
-        _sweep(repo, reachable, grace_seconds, dry_run, rep)
+        _sweep(repo, reachable, grace_seconds, dry_run, rep, only)
         return rep
     with _one_gc(repo):
-        reachable = mark(repo)
+        if tomb is None:
+            tomb = repo_tombstones(repo)
+        reachable = mark(repo, tomb)
         with repo.write_lock.exclusive(wait_seconds):
             # No write transaction is half done now: every object a writer still needs is
-            # named by a root, and roots written since the first mark are read here.
+            # named by a root, and roots written since the first mark are read here. The
+            # tombstones need no second look: a purge recorded meanwhile only keeps more.
             late = [r for r in _roots(repo) if r[1] not in reachable]
             rep.late_roots = len(late)
-            _mark_from(repo, late, reachable)
+            _mark_from(repo, late, reachable, tomb)
             rep.reachable = len(reachable)
-            _sweep(repo, reachable, grace_seconds, dry_run, rep)
+            _sweep(repo, reachable, grace_seconds, dry_run, rep, only)
     return rep
 
 
@@ -144,11 +159,12 @@ def _sweep(
     grace_seconds: float,
     dry_run: bool,
     rep: GcReport,
+    only: set[ObjectId] | None = None,
 ) -> None:
     now = time.time()
     odb = repo.objects
     for oid in odb.iter_loose_ids():
-        if oid in reachable:
+        if oid in reachable or (only is not None and oid not in only):
             continue
         path = odb.path_of(oid)
         try:
@@ -163,7 +179,11 @@ def _sweep(
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
     for pack in odb.packs():
-        garbage = [(oid, length) for oid, _, length in pack.entries() if oid not in reachable]
+        garbage = [
+            (oid, length)
+            for oid, _, length in pack.entries()
+            if oid not in reachable and (only is None or oid in only)
+        ]
         if not garbage:
             continue
         if now - pack.mtime < grace_seconds:
@@ -182,7 +202,13 @@ def _sweep(
             )
             continue
         rep.removed.extend(garbage)
-        odb.repack(pack, check.keep.__contains__)
+        if only is None:
+            odb.repack(pack, check.keep.__contains__)
+        else:  # unreachable entries outside ``only`` stay as they are, for a later gc
+            keep = check.keep | ({oid for oid, _, _ in pack.entries()} - reachable - only)
+            odb.repack(pack, keep.__contains__)
+    if only is not None:
+        return  # a purge frees what it purged; temp files are gc's business
     # No writer is inside a transaction, so every temp file belongs to a dead process.
     for tmp in list_tmp(odb):
         with contextlib.suppress(FileNotFoundError):

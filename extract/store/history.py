@@ -19,7 +19,7 @@ import datetime as dt
 import fcntl
 import os
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote, unquote
@@ -37,7 +37,7 @@ from extract.errors import (
     SchemaError,
     StoreError,
 )
-from extract.objects import Blob, Commit, Link, ObjectId, Tree, decode, encode
+from extract.objects import Blob, Commit, Event, Link, ObjectId, Tree, decode, encode
 from extract.objects.kinds import cast
 from extract.objects.names import MAX_NAME_BYTES
 from extract.objects.segment import Segment
@@ -46,7 +46,11 @@ from extract.store.odb import ObjectStore
 from extract.store.refs import author
 from extract.store.repo import MAIN, Repository
 
-SECTIONS = ("runs", "models", "events")
+#: The state's sections; the first three hold data, ``purged`` what was removed for good.
+SECTIONS = ("runs", "models", "events", "purged")
+#: The section of purge records: key a run's ULID or a model's name@version key (the two
+#: never collide: a ULID holds no ``@``), value the ``purge`` event that removed it.
+PURGED = "purged"
 HIERARCHY_ENTRY = "hierarchy"
 
 
@@ -72,6 +76,11 @@ def model_key(name: str, version: str) -> str:
             f"at most {MAX_NAME_BYTES})"
         )
     return key
+
+
+def purged_section(key: str) -> str:
+    """The section a purged key was removed from: models have ``@`` in their key."""
+    return "models" if "@" in key else "runs"
 
 
 def split_model_key(key: str) -> tuple[str, str]:
@@ -128,6 +137,49 @@ def head_state(repo: Repository) -> tuple[ObjectId | None, State]:
     if head is None:
         return None, State()
     return head, read_state(repo.objects, cast(repo.objects.get(head), Commit).state)
+
+
+def drop_purged(
+    odb: ObjectStore,
+    state: State,
+    checked_events: Iterable[ObjectId] = (),
+    checked_runs: Iterable[ObjectId] = (),
+) -> int:
+    """Take every purged run and model version out of ``state`` (a purge is final: a
+    commit or merge that brings one back drops it again), with the continuations
+    (segments) of a purged run, made here or on another machine, and the events that
+    annotate it. A segment dropped so is recorded as purged by its run's purge event, so
+    every walk treats its objects as the run's. Entries in ``checked_events`` and
+    ``checked_runs`` are known not to need it (checked against these purges before) and
+    are not read. Returns how many entries went."""
+    purged = state.sections[PURGED]
+    if not purged:
+        return 0
+    dropped = 0
+    for key in purged:
+        if state.sections[purged_section(key)].pop(key, None) is not None:
+            dropped += 1
+    runs_purged = {k for k in purged if purged_section(k) == "runs"}
+    skip = set(checked_runs)
+    runs = state.sections["runs"]
+    for key, oid in list(runs.items()):
+        if oid in skip:
+            continue
+        obj = odb.get(oid)
+        if isinstance(obj, Segment) and obj.run in runs_purged:
+            del runs[key]
+            purged[key] = purged[obj.run]
+            dropped += 1
+    skip = set(checked_events)
+    targets = {f"run:{k}" for k in runs_purged}
+    events = state.sections["events"]
+    for key, oid in list(events.items()):
+        if oid in skip:
+            continue
+        if cast(odb.get(oid), Event).target in targets:
+            del events[key]
+            dropped += 1
+    return dropped
 
 
 # staged entries --------------------------------------------------------------
@@ -221,12 +273,12 @@ def commit_staged(repo: Repository, message: str, attempts: int = 20) -> CommitR
     levels = " > ".join(hierarchy) if hierarchy else None
     # The writer lock first, always (store/writelock.py): new trees and the commit are
     # unnamed until main points at them.
-    with repo.writing(), _commit_lock(repo):
+    with repo.writing(), commit_lock(repo):
         return _commit_locked(repo, message, levels, attempts)
 
 
 @contextlib.contextmanager
-def _commit_lock(repo: Repository) -> Iterator[None]:
+def commit_lock(repo: Repository) -> Iterator[None]:
     """Committers in one store take turns (the kernel drops the lock of a dead process).
     Without it, eight processes committing at once keep losing the compare-and-swap to
     each other; with it the swap still guards against merges and pulls moving main."""
@@ -245,14 +297,23 @@ def _commit_locked(
         staged = list_staged(repo)
         head, base = head_state(repo)
         state, added = apply_staged(base, staged, levels)
+        # Work staged for a run or model version purged meanwhile (a tag from a stale
+        # handle, a model registered again under a purged name@version) is dropped: a
+        # purge is final. The base was checked when it was written.
+        drop_purged(
+            repo.objects, state, base.sections["events"].values(), base.sections["runs"].values()
+        )
+        added = {s: _count_missing(state.sections[s], base.sections[s]) for s in SECTIONS[:3]}
         if not any(added.values()) and (state.hierarchy == base.hierarchy or head is None):
-            _unstage(staged)
+            unstage(staged)
             return CommitResult(None, added)
         # a resumed run's segment sits in the runs section but adds no run: say so
         added["continued"] = sum(
             1
             for e in staged
-            if base.sections[e.section].get(e.key) != e.oid and is_continuation(repo, e)
+            if base.sections[e.section].get(e.key) != e.oid
+            and state.sections[e.section].get(e.key) == e.oid  # not dropped by a purge
+            and is_continuation(repo, e)
         )
         added["runs"] -= added["continued"]
         state_oid = write_state(repo.objects, state)
@@ -270,7 +331,7 @@ def _commit_locked(
             repo.refs.set(MAIN, oid, expected=head, message=f"commit: {message.splitlines()[0]}")
         except RefConflict:
             continue  # another process committed first: fold our entries onto theirs
-        _unstage(staged)
+        unstage(staged)
         return CommitResult(oid, added)
     raise StoreError(f"could not commit: main kept moving ({attempts} attempts)")
 
@@ -302,14 +363,17 @@ def reset_main(repo: Repository, target: ObjectId, rev: str) -> ResetResult:
             "point at a commit (`extract log` lists them, `extract reflog` lists where main was)"
         )
     new_state = read_state(repo.objects, obj.state)  # a commit with a broken state: refused
-    with _commit_lock(repo):  # no commit folds staged entries onto the old head meanwhile
+    with commit_lock(repo):  # no commit folds staged entries onto the old head meanwhile
         old, old_state = head_state(repo)
         staged = list_staged(repo)
         if old != target:
             repo.refs.set(MAIN, target, expected=old, message=f"reset: moving to {rev}")
-            _unstage([s for s in staged if old_state.sections[s.section].get(s.key) == s.oid])
-    removed = {s: _count_missing(old_state.sections[s], new_state.sections[s]) for s in SECTIONS}
-    added = {s: _count_missing(new_state.sections[s], old_state.sections[s]) for s in SECTIONS}
+            unstage([s for s in staged if old_state.sections[s.section].get(s.key) == s.oid])
+    # What main holds: runs, models, events (a purge record is not data).
+    removed = {
+        s: _count_missing(old_state.sections[s], new_state.sections[s]) for s in SECTIONS[:3]
+    }
+    added = {s: _count_missing(new_state.sections[s], old_state.sections[s]) for s in SECTIONS[:3]}
     return ResetResult(old, target, removed, added, len(list_staged(repo)))
 
 
@@ -317,7 +381,7 @@ def _count_missing(have: dict[str, ObjectId], other: dict[str, ObjectId]) -> int
     return sum(1 for k, v in have.items() if other.get(k) != v)
 
 
-def _unstage(staged: list[Staged]) -> None:
+def unstage(staged: list[Staged]) -> None:
     for s in staged:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(s.path)

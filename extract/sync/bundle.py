@@ -17,14 +17,24 @@ from pathlib import Path
 from typing import IO
 
 from extract.errors import BundleError, InvalidInput, ProtocolError
-from extract.objects import ObjectId, check_ref_name, to_hex
+from extract.objects import (
+    ObjectId,
+    ObjectKind,
+    check_ref_name,
+    decode,
+    decode_object,
+    iter_links,
+    to_hex,
+)
+from extract.objects.blob import is_blob
 from extract.objects.ids import DIGEST_SIZE
 from extract.store.fsutil import fsync_dir
-from extract.store.odb import encode_loose_bytes
+from extract.store.odb import Buffer, DiskObjectStore, decode_loose, encode_loose_bytes
 from extract.store.refs import ANY
 from extract.store.repo import MAIN, Repository
+from extract.store.walk import sent_links
 from extract.sync.protocol import read_frame, write_frame
-from extract.sync.walk import check_connected, objects_to_send
+from extract.sync.walk import check_connected, check_dangling, objects_to_send
 
 MAGIC = b"EXTRACT-BUNDLE 1\n"
 BUNDLE_REMOTE = "bundle"
@@ -95,15 +105,22 @@ def _import_bundle(repo: Repository, src: Path) -> BundleInfo:
             head = refs.get(MAIN)
             if head is None:
                 raise BundleError(f"{src} carries no {MAIN}")
-            with repo.objects.ingest(quarantine=True) as sink:
+            received = _Received(repo.objects)
+            with (
+                repo.objects.accept_dangling() as dangling,
+                repo.objects.ingest(quarantine=True) as sink,
+            ):
                 for oid, stored in _objects(src, f, tally):
                     sink.put_stored(oid, stored)
+                    received.add(oid, stored)
                 if f.read(1):
                     raise BundleError(
                         f"{src} holds bytes after its end record: a bundle is its frames and nothing else"
                     )
                 if not repo.objects.has(head):  # counts the objects still in quarantine
                     raise BundleError(f"{src}: its head {to_hex(head)[:12]} is not in the bundle")
+                # Still in quarantine: only what a purge in the bundle removed may be absent.
+                check_dangling(received, [head], dangling)
             repo.objects.sync()
         except ProtocolError as e:
             raise BundleError(f"{src} is truncated or damaged: {e}") from None
@@ -113,6 +130,36 @@ def _import_bundle(repo: Repository, src: Path) -> BundleInfo:
         f"refs/remotes/{BUNDLE_REMOTE}/main", head, expected=ANY, message=f"import {src.name}"
     )
     return BundleInfo(refs, count, total)
+
+
+class _Received:
+    """The history a bundle brought (commits, trees, events: small) over the store, as a
+    walk reads it while the bundle is still in quarantine (``check_dangling``)."""
+
+    KEPT = ("commit", "tree", "event")
+
+    def __init__(self, odb: DiskObjectStore) -> None:
+        self.odb = odb
+        self.small: dict[ObjectId, bytes] = {}
+
+    def add(self, oid: ObjectId, stored: Buffer) -> None:
+        raw = decode_loose(stored, to_hex(oid), None)
+        if is_blob(raw):
+            return
+        value = decode(raw)
+        if isinstance(value, dict) and value.get("kind") in self.KEPT:
+            self.small[oid] = bytes(raw)
+
+    def has(self, oid: ObjectId) -> bool:
+        return oid in self.small or self.odb.has(oid)
+
+    def get(self, oid: ObjectId) -> ObjectKind:
+        raw = self.small.get(oid)
+        return self.odb.get(oid) if raw is None else decode_object(raw)
+
+    def links(self, oid: ObjectId) -> list[ObjectId]:
+        raw = self.small.get(oid)
+        return list(iter_links(decode(raw))) if raw is not None else sent_links(self.odb, oid)
 
 
 def _read_refs(src: Path, first: object) -> dict[str, ObjectId]:

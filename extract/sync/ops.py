@@ -23,9 +23,12 @@ from extract.errors import ExtractError, InvalidInput, MergeConflict, RefConflic
 from extract.objects import Commit, ObjectId, to_hex
 from extract.objects.kinds import cast
 from extract.store.history import (
+    PURGED,
     SECTIONS,
     State,
+    drop_purged,
     now_iso,
+    purged_section,
     read_state,
     split_model_key,
     write_state,
@@ -33,10 +36,14 @@ from extract.store.history import (
 from extract.store.refs import ANY, author
 from extract.store.repo import MAIN, Repository
 from extract.sync.transport import Transport
-from extract.sync.walk import ancestors, check_connected, objects_to_send
+from extract.sync.walk import ancestors, check_connected, check_dangling, objects_to_send
 
 #: (done, total, bytes so far) -> None; the CLI draws a progress bar with it.
 Progress = Callable[[int, int, int], None]
+
+
+#: How many of main's first parents a fetch names besides main as what it has.
+HAVES_DEPTH = 16
 
 
 def tracking_ref(remote: str) -> str:
@@ -88,12 +95,19 @@ def _fetch(
         h for h in (repo.refs.read(MAIN), repo.refs.read(tracking_ref(remote))) if h is not None
     ]
     if not _complete(repo, head, haves):
-        candidates = transport.walk([head], haves)
+        # main's recent first parents too: the remote may not have main itself (a purge or
+        # a commit made here since) but an ancestor of it, which spares sending again what
+        # that ancestor holds (a purged run included).
+        candidates = transport.walk([head], haves + _first_parents(repo, haves[:1], HAVES_DEPTH))
         missing = [oid for oid in candidates if not odb.has(oid)]
         # Each object is checked (hash, kind, and that everything it links to is already
         # here: objects come children first) before it is written, so when the last one is
         # in, the new head's whole history is.
-        transport.copy_into(odb, missing, result.counter(len(missing), progress))
+        # Old commits link to what a purge removed: the sender's walk leaves it out, and
+        # it is accepted as absent only if a purge in the history received says so.
+        with odb.accept_dangling() as dangling:
+            transport.copy_into(odb, missing, result.counter(len(missing), progress))
+        check_dangling(odb, [head], dangling)
         if result.objects != len(missing):
             raise StoreError(
                 f"fetch from {transport.url} ended early: {result.objects} of {len(missing)} objects"
@@ -141,6 +155,20 @@ def push(
     repo.refs.set(tracking_ref(remote), local, expected=ANY, message=f"push {remote}")
     result.seconds = time.perf_counter() - t0
     return result
+
+
+def _first_parents(repo: Repository, heads: list[ObjectId], depth: int) -> list[ObjectId]:
+    out: list[ObjectId] = []
+    c = heads[0] if heads else None
+    while c is not None and len(out) < depth:
+        try:
+            parents = cast(repo.objects.get(c), Commit).parents
+        except ExtractError:
+            break
+        c = parents[0] if parents else None
+        if c is not None:
+            out.append(c)
+    return out
 
 
 def _complete(repo: Repository, head: ObjectId, haves: list[ObjectId]) -> bool:
@@ -191,6 +219,9 @@ def merge_states(
             else:
                 merged[key] = max(mine, oid)  # same run or event sealed twice: any fixed choice
         out.sections[section] = merged
+    # A purge on either side is final: what it removed stays out of the union.
+    for key in out.sections[PURGED]:
+        out.sections[purged_section(key)].pop(key, None)
     hb, ho, ht = base.hierarchy, ours.hierarchy, theirs.hierarchy
     # A side without a hierarchy has no opinion (nothing ever removes one): checked before
     # "only one side changed it", on both sides alike, so the result does not depend on
@@ -249,6 +280,14 @@ def _merge(
     merged, conflicts = merge_states(base, our_state, their_state, strategy)
     if conflicts:
         raise MergeConflict(conflicts)
+    # Events annotating a purged run go with it; ours were checked against our purges.
+    ours_checked = merged.sections[PURGED].keys() <= our_state.sections[PURGED].keys()
+    drop_purged(
+        odb,
+        merged,
+        our_state.sections["events"].values() if ours_checked else (),
+        our_state.sections["runs"].values() if ours_checked else (),
+    )
     state_oid = write_state(odb, merged)
     msg = message or f"merge {to_hex(theirs)[:12]}"
     commit = odb.put(

@@ -13,13 +13,15 @@ runs, or left by an interrupted transfer) before anything is sent.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
-from extract.errors import ObjectNotFound
-from extract.objects import Commit, ObjectId, ObjectKind, Tree
+from extract.errors import CorruptObject, ObjectNotFound
+from extract.objects import Commit, ObjectId, ObjectKind, Tree, to_hex
 from extract.objects.kinds import cast
 from extract.store.odb import DiskObjectStore
+from extract.store.purges import PurgeReader
 from extract.store.walk import sent_links
 
 #: Threads reading links in a walk of a store.
@@ -113,6 +115,8 @@ def objects_to_send(
     odb = _graph(source)
     have_commits = ancestors(odb, haves)
     skip = have_commits | _state_frontier(odb, have_commits)
+    # Purged objects are neither sent nor required: old commits still link to them.
+    skip |= purged_in(odb, wants, have_commits)
     links = _links_of_reachable(odb, wants, skip)
     order: list[ObjectId] = []
     visited: set[ObjectId] = set()
@@ -134,6 +138,43 @@ def objects_to_send(
                 (child, False) for child in links[oid] if child not in visited and child not in skip
             )
     return order
+
+
+def purged_in(
+    source: DiskObjectStore | Graph,
+    wants: Iterable[ObjectId],
+    beyond: AbstractSet[ObjectId] = frozenset(),
+) -> set[ObjectId]:
+    """The objects the purges recorded in ``wants`` remove from their history (the commits
+    they reach, those in ``beyond`` excepted: the receiver has them already)."""
+    odb = _graph(source)
+    reader = PurgeReader(odb.get)
+    wants = list(wants)
+    purges = reader.purges_of(w for w in wants if odb.has(w))
+    if not purges:
+        return set()
+    return reader.tombstones(ancestors(odb, wants) - beyond, purges)
+
+
+def check_dangling(
+    source: DiskObjectStore | Graph, heads: Iterable[ObjectId], dangling: set[ObjectId]
+) -> None:
+    """After a transfer taken with ``accept_dangling``: every link to an object that did not
+    arrive must be to one a purge recorded in ``heads`` removed; else the sender left
+    something out, which is refused as a missing child always was."""
+    odb = _graph(source)
+    left = {d for d in dangling if not odb.has(d)}
+    if left:
+        left -= purged_in(odb, heads)
+    if left:
+        first = to_hex(min(left))
+        raise CorruptObject(
+            first,
+            None,
+            None,
+            f"a received object: it links to {first}, which did not arrive before it, and "
+            f"no purge in the received history removed it ({len(left)} such object(s))",
+        )
 
 
 def check_connected(

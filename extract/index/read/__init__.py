@@ -50,5 +50,6 @@ from extract.index.read._table import cell_text as cell_text
 from extract.index.read._table import column as column
 from extract.index.read._table import runs_table as runs_table
 from extract.index.read._table import table_columns as table_columns
+from extract.index.read._targets import resolve_targets as resolve_targets
 from extract.index.read._todos import list_todos as list_todos
 from extract.index.read._todos import resolve_todo as resolve_todo

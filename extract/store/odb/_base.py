@@ -42,6 +42,30 @@ class Ingest:
 class ObjectStore(abc.ABC):
     """What every object database does. ``put_*`` never overwrite; ``get_raw`` verifies."""
 
+    #: Set inside ``accept_dangling``: where links to absent objects are recorded.
+    _dangling: set[ObjectId] | None = None
+
+    @contextlib.contextmanager
+    def accept_dangling(self) -> Iterator[set[ObjectId]]:
+        """Received objects may link to objects that never arrive; the ids are collected in
+        the set yielded, for the caller to check before anything names them (a purge in the
+        received history removed them: ``sync.walk.check_dangling``). Outside it, such a
+        link is refused as the object arrives."""
+        prev, found = self._dangling, set[ObjectId]()
+        self._dangling = found
+        try:
+            yield found
+        finally:
+            self._dangling = prev
+
+    def tolerate_absent(self, child: ObjectId) -> bool:
+        """Whether a link of a received tree, run or segment to an absent object is accepted
+        for now (inside ``accept_dangling``, which records it); never a commit's links."""
+        if self._dangling is None:
+            return False
+        self._dangling.add(child)
+        return True
+
     @abc.abstractmethod
     def has(self, oid: ObjectId) -> bool: ...
 
@@ -77,7 +101,9 @@ class ObjectStore(abc.ABC):
         def put(oid: ObjectId, stored: Buffer) -> None:
             if oid in held or self.has(oid):
                 return
-            check_stored(oid, stored, lambda child: child in held or self.has(child))
+            check_stored(
+                oid, stored, lambda child: child in held or self.has(child), self.tolerate_absent
+            )
             held[oid] = bytes(stored)
 
         yield Ingest(put, lambda: None)
@@ -101,7 +127,7 @@ class ObjectStore(abc.ABC):
         """Store an object received in its stored form, after checking it (see ``check_stored``)."""
         if self.has(oid):
             return
-        check_stored(oid, stored, self.has if check_links else None)
+        check_stored(oid, stored, self.has if check_links else None, self.tolerate_absent)
         self._write_stored(oid, stored)
 
     def _write_stored(self, oid: ObjectId, stored: Buffer) -> None:
@@ -166,12 +192,23 @@ class MemoryObjectStore(ObjectStore):
         self._objects.pop(oid, None)
 
 
+#: Kinds whose links may name purged objects: state buckets (trees) name purged runs and
+#: model versions, run records and segments the model versions they registered (see
+#: store/purges.py).
+PURGEABLE_PARENTS = ("tree", "run", "segment")
+
+
 def check_stored(
-    oid: ObjectId, stored: Buffer, present: Callable[[ObjectId], bool] | None
+    oid: ObjectId,
+    stored: Buffer,
+    present: Callable[[ObjectId], bool] | None,
+    tolerate: Callable[[ObjectId], bool] | None = None,
 ) -> Buffer:
     """Verify an object that arrived in stored form: it unpacks, hashes to ``oid``, is a
     well-formed object of its kind, and everything it links to is ``present`` (not checked
     when None). Objects travel children first, so a complete transfer always passes.
+    ``tolerate``: asked about an absent child of a tree or run record, which a purge may
+    have removed (the caller checks it against the purges before naming the object).
     Returns the canonical bytes. Every receiver (stores, the git transport) checks here."""
     hexid = to_hex(oid)
     raw = decode_loose(stored, hexid, None)
@@ -183,10 +220,13 @@ def check_stored(
     if is_blob(raw):
         return raw  # the prefix and suffix are exact; a blob links to nothing
     value = decode(raw)
-    object_from_value(value)  # canonical form and the kind's field table (e.g. tree entry names)
+    obj = object_from_value(value)  # canonical form and the kind's field table (entry names)
     if present is not None:
+        may_be_purged = obj.KIND in PURGEABLE_PARENTS
         for child in iter_links(value):
-            if not present(child):
+            if present(child):
+                continue
+            if not (may_be_purged and tolerate is not None and tolerate(child)):
                 raise CorruptObject(
                     hexid,
                     None,

@@ -224,7 +224,7 @@ class DiskObjectStore(ObjectStore):
         if self.has(oid):
             return 0
         stored = other.read_file(oid)
-        check_stored(oid, stored, self.has if check_links else None)
+        check_stored(oid, stored, self.has if check_links else None, self.tolerate_absent)
         final = self.path_of(oid)
         self._files.make_fanout(final)
         try:

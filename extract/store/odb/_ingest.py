@@ -131,7 +131,7 @@ class Ingestor:
         # new packs would force on every object) is worth it here.
         if self.odb._has(oid, look_again=False):
             return
-        check_stored(oid, stored, self.odb.has)
+        check_stored(oid, stored, self.odb.has, self.odb.tolerate_absent)
         self.odb._mark_inflight([oid])
         self._slots.acquire()
         now = time.monotonic()

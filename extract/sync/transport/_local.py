@@ -13,7 +13,7 @@ from extract.objects import ObjectId, check_ref_name, to_hex
 from extract.store.odb import Buffer, DiskObjectStore
 from extract.store.repo import FORMAT_FILE, Repository
 from extract.sync.transport._base import Tick, Transport, receive
-from extract.sync.walk import check_connected, objects_to_send
+from extract.sync.walk import check_connected, check_dangling, objects_to_send
 
 
 class LocalTransport(Transport):
@@ -35,6 +35,9 @@ class LocalTransport(Transport):
         # A push is objects first, the ref later (two requests over ssh): the objects are
         # unnamed here in between, so the store's writer lock is held across both.
         self._writing: contextlib.ExitStack | None = None
+        # Links of pushed objects to objects never sent: checked against the purges of the
+        # pushed head before the ref moves (``check_dangling``).
+        self._dangling: set[ObjectId] = set()
 
     @classmethod
     def from_repo(cls, repo: Repository) -> LocalTransport:
@@ -75,7 +78,11 @@ class LocalTransport(Transport):
 
     def put(self, items: Iterable[tuple[ObjectId, Buffer]]) -> int:
         self.hold()
-        return receive(self.repo.objects, items)
+        with self.repo.objects.accept_dangling() as dangling:
+            try:
+                return receive(self.repo.objects, items)
+            finally:
+                self._dangling |= dangling
 
     def copy_into(self, odb: DiskObjectStore, ids: Sequence[ObjectId], tick: Tick) -> None:
         here = self.repo.objects
@@ -92,8 +99,12 @@ class LocalTransport(Transport):
             super().copy_from(odb, ids, tick)
             return
         self.hold()  # the objects stay unnamed here until update_ref
-        for oid in ids:
-            tick(here.link_from(odb, oid))
+        with here.accept_dangling() as dangling:
+            try:
+                for oid in ids:
+                    tick(here.link_from(odb, oid))
+            finally:
+                self._dangling |= dangling
         here.sync()
 
     def update_ref(self, name: str, new: ObjectId, expected: ObjectId | None) -> None:
@@ -106,6 +117,8 @@ class LocalTransport(Transport):
                 f"cannot move {name} to {to_hex(new)[:12]}: that commit was never sent"
             )
         check_connected(self.repo.objects, [new], [expected] if expected else [])
+        dangling, self._dangling = self._dangling, set()
+        check_dangling(self.repo.objects, [new], dangling)
         try:
             self.repo.refs.set(name, new, expected=expected, message=f"push: {to_hex(new)[:12]}")
         finally:

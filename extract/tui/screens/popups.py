@@ -38,7 +38,7 @@ POPUP_CSS = """
 
 
 class ConfirmDelete(ModalScreen[bool]):
-    """Delete a run? It is hidden by a ``delete`` event; nothing is destroyed until gc."""
+    """Delete a run? It is hidden by a ``delete`` event; only ``extract purge`` destroys."""
 
     DEFAULT_CSS = POPUP_CSS.format(name="ConfirmDelete", width=72)
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -56,8 +56,8 @@ class ConfirmDelete(ModalScreen[bool]):
         text.append(self.row.label, style="bold")
         text.append(f"\n{self.row.id}\n\n", style="dim")
         text.append(
-            "The run is hidden by a delete event (committed like any other). Its objects "
-            "stay in the store until `extract gc` drops what no commit needs.\n\n"
+            "The run is hidden by a delete event (committed like any other); its data "
+            "stays in the store. `extract purge` removes it for good and frees its space.\n\n"
         )
         text.append(" y ", style=Style(color=theme.bg, bgcolor=theme.error, bold=True))
         text.append(" delete    ")
@@ -85,7 +85,7 @@ class ConfirmDelete(ModalScreen[bool]):
         app = host(self)
         if self.row.id in app.marks:
             app.toggle_mark(self.row)
-        app.say(f"deleted {self.row.label} (hidden by an event; gc removes it)")
+        app.say(f"deleted {self.row.label} (hidden by an event; `extract purge` frees its space)")
         for screen in self.app.screen_stack:
             screen.post_message(StoreChanged())
         self.dismiss(True)

@@ -67,7 +67,7 @@ from extract.sync.transport.git._trees import (
     fanout,
 )
 from extract.sync.transport.url import cache_key, git_location, redact
-from extract.sync.walk import check_connected, objects_to_send
+from extract.sync.walk import check_connected, check_dangling, objects_to_send
 
 #: The git refs extract owns in a git repository.
 GIT_REF_PREFIX = "refs/extract/"
@@ -202,6 +202,8 @@ class GitTransport(Transport):
         self._refs: dict[str, RefState] | None = None  # git ref -> state, as last fetched
         self._view = RemoteTrees(self._pg, [])
         self._pending: dict[ObjectId, _Pending] = {}
+        # Links of pushed trees and runs to objects never sent: a purge must explain them.
+        self._dangling: set[ObjectId] = set()
         self._where: dict[bytes, PackEntry] = {}  # git sha -> its entry in a pack we wrote
         self._writer: GitPackWriter | None = None
 
@@ -356,7 +358,7 @@ class GitTransport(Transport):
             n += 1
             if self._present(oid):
                 continue
-            raw = bytes(check_stored(oid, stored, self._present))
+            raw = bytes(check_stored(oid, stored, self._present, self._tolerate))
             if len(raw) > MAX_GIT_OBJECT:
                 raise GitObjectTooLarge(
                     f"object {to_hex(oid)} is {len(raw) / 2**20:.1f} MiB; a git remote takes "
@@ -372,6 +374,10 @@ class GitTransport(Transport):
     def _present(self, oid: ObjectId) -> bool:
         """On the remote, or sent before in this push."""
         return oid in self._pending or self._view.locate(oid) is not None
+
+    def _tolerate(self, oid: ObjectId) -> bool:
+        self._dangling.add(oid)
+        return True
 
     def _write(self, type_num: int, sha: bytes, content: bytes, guess: bool = False) -> None:
         if sha in self._where:
@@ -396,6 +402,8 @@ class GitTransport(Transport):
                 raise RefConflict(self._conflict(name, current, expected))
         # Connectivity: every object ``new`` reaches is on the remote or goes with this push.
         check_connected(RemoteObjects(self), [new], [expected] if expected else [])
+        dangling, self._dangling = self._dangling, set()
+        check_dangling(RemoteObjects(self), [new], dangling)
         if state is not None and state.head == new and not self._unsent():
             return
         build = self._build(git_ref, state, new)

@@ -55,7 +55,7 @@ from extract.sync.transport.s3._layout import (
     ref_body,
 )
 from extract.sync.transport.url import cache_key
-from extract.sync.walk import check_connected, objects_to_send
+from extract.sync.walk import check_connected, check_dangling, objects_to_send
 
 #: A data pack is closed and uploaded when it holds this many bytes.
 PACK_TARGET = 32 * 2**20
@@ -140,6 +140,8 @@ class S3Transport(Transport):
         self._data_buf: dict[ObjectId, Buffer] = {}
         self._data_size = 0
         self._inflight: dict[ObjectId, None] = {}
+        # Links of pushed trees and runs to objects never sent: a purge must explain them.
+        self._dangling: set[ObjectId] = set()
         self._uploads: list[Future[tuple[PackIndex, bytes | None]]] = []
 
     # the remote's FORMAT and refs -------------------------------------------------------
@@ -218,6 +220,8 @@ class S3Transport(Transport):
             )
         # Connectivity: everything ``new`` reaches is in the bucket (or ``expected`` has it).
         check_connected(_Graph(self), [new], [expected] if expected else [])
+        dangling, self._dangling = self._dangling, set()
+        check_dangling(_Graph(self), [new], dangling)
         if current is not None and current[0] == new:
             return
         try:
@@ -514,7 +518,7 @@ class S3Transport(Transport):
             n += 1
             if self._present(oid):
                 continue
-            check_stored(oid, stored, self._present)
+            check_stored(oid, stored, self._present, self._tolerate)
             size = memoryview(stored).nbytes
             if size >= DATA_MIN and stored_blob_span(bytes(memoryview(stored)[:BLOB_HEAD])):
                 self._data_buf[oid] = stored
@@ -524,6 +528,10 @@ class S3Transport(Transport):
             else:
                 self._meta_buf[oid] = stored
         return n
+
+    def _tolerate(self, oid: ObjectId) -> bool:
+        self._dangling.add(oid)
+        return True
 
     def _send_data(self) -> None:
         if not self._data_buf:
