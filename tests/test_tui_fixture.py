@@ -85,6 +85,7 @@ def deterministic() -> Iterator[None]:
     with contextlib.ExitStack() as stack:
         for target in (
             "extract.sdk.run",
+            "extract.sdk.attach",
             "extract.sdk.store",
             "extract.tracking.events",
             "extract.tui.actions",

@@ -474,7 +474,8 @@ class Rows:
             value = m.get("value") if isinstance(m, dict) else None
             if isinstance(value, int | float) and not isinstance(value, bool):
                 wall = m.get("wall_time")
-                self.set_scalar(rid, name, float(value), wall if isinstance(wall, float) else None)
+                ok = isinstance(wall, int | float) and not isinstance(wall, bool)
+                self.set_scalar(rid, name, float(value), float(wall) if ok else None)
         self.conn.executemany(
             "INSERT INTO run_params(run_id, name, value) VALUES (?, ?, ?)",
             [(rid, k, v) for k, v in sorted(record.params.items())],
