@@ -8,13 +8,13 @@ import importlib
 
 import typer
 
-from .lazy import new_app
+from .lazy import new_app, prepare
 from .registry import COMMANDS
 
 app = new_app()
 
 for _e in COMMANDS:
-    _target = getattr(importlib.import_module(f"extract.cli.{_e.module}"), _e.attr)
+    _target = prepare(getattr(importlib.import_module(f"extract.cli.{_e.module}"), _e.attr))
     if isinstance(_target, typer.Typer):
         app.add_typer(_target, name=_e.name, rich_help_panel=_e.panel)
     else:

@@ -12,6 +12,7 @@ eager typer app, for the command reference and in-process tests.
 from __future__ import annotations
 
 import importlib
+import inspect
 from difflib import get_close_matches
 from typing import Any
 
@@ -27,10 +28,43 @@ HELP = "Local-first experiment tracking on a content-addressed store with git-li
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
+def reflow(doc: str | None) -> str | None:
+    """A command's docstring with each prose paragraph on one line, so help fills the
+    terminal's width instead of breaking where the source did (typer's rich help keeps
+    single line breaks). Paragraphs with indented lines (examples) are kept as written."""
+    if not doc:
+        return doc
+    paragraphs = inspect.cleandoc(doc).split("\n\n")
+    out = []
+    for par in paragraphs:
+        lines = par.split("\n")
+        if any(line.startswith(" ") for line in lines[1:]) or par.startswith("\b"):
+            out.append(par)
+        else:
+            out.append(" ".join(line.strip() for line in lines))
+    return "\n\n".join(out)
+
+
+def prepare(target: Any) -> Any:
+    """A registered command function, or every command of a sub-app, with its help
+    reflowed (once: reflowing is idempotent)."""
+    funcs = (
+        [c.callback for c in target.registered_commands]
+        + [target.registered_callback.callback if target.registered_callback else None]
+        if isinstance(target, typer.Typer)
+        else [target]
+    )
+    for fn in funcs:
+        if fn is not None:
+            fn.__doc__ = reflow(fn.__doc__)
+    return target
+
+
 def build(name: str) -> Any:
     """The (typer-click) command of one registered command, its module imported now."""
     entry = BY_NAME[name]
     target = getattr(importlib.import_module(f"extract.cli.{entry.module}"), entry.attr)
+    prepare(target)
     if isinstance(target, typer.Typer):
         cmd: Any = typer.main.get_group(target)
     else:
