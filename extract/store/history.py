@@ -97,6 +97,12 @@ class State:
     )
     hierarchy: str | None = None
 
+    def __post_init__(self) -> None:
+        # a state made from some sections has the others empty (a section added by a
+        # later format, such as purged, is absent from states written before it)
+        for s in SECTIONS:
+            self.sections.setdefault(s, {})
+
     def copy(self) -> State:
         return State({s: dict(v) for s, v in self.sections.items()}, self.hierarchy)
 
