@@ -68,6 +68,43 @@ def torch_single_thread() -> Any:
     return torch
 
 
+def fit_linear(logger: Any, epochs: int, root: Path) -> Any:
+    """Fit a one-layer Lightning model on 8 random samples (2 steps an epoch) with
+    ``logger``, recording warnings; (trainer, warning messages)."""
+    torch = torch_single_thread()
+    pl = pytest.importorskip("lightning.pytorch")
+
+    class Lin(pl.LightningModule):  # type: ignore[name-defined,misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = torch.nn.Linear(2, 1)
+
+        def training_step(self, batch: Any, idx: int) -> Any:
+            loss = self.lin(batch[0]).pow(2).mean()
+            self.log("loss", loss)
+            return loss
+
+        def configure_optimizers(self) -> Any:
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.TensorDataset(torch.randn(8, 2)), batch_size=4
+    )
+    trainer = pl.Trainer(
+        max_epochs=epochs,
+        logger=logger,
+        log_every_n_steps=1,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        default_root_dir=root / "pl",
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer.fit(Lin(), loader)
+    return trainer, [str(w.message) for w in caught]
+
+
 # --- Lightning ----------------------------------------------------------------------
 
 
@@ -164,42 +201,14 @@ def test_lightning_logger_records_config_curves_headline_status_and_checkpoints(
 def test_lightning_failure_inside_the_logger_warns_once_and_training_goes_on(
     store_path: Path, tmp_path: Path
 ) -> None:
-    torch = torch_single_thread()
-    pl = pytest.importorskip("lightning.pytorch")
+    pytest.importorskip("lightning.pytorch")
     from extract.integrations.lightning import ExtractLogger
-
-    class Loud(pl.LightningModule):  # type: ignore[name-defined,misc]
-        def __init__(self) -> None:
-            super().__init__()
-            self.lin = torch.nn.Linear(2, 1)
-
-        def training_step(self, batch: Any, idx: int) -> Any:
-            loss = self.lin(batch[0]).pow(2).mean()
-            self.log("loss", loss)
-            return loss
-
-        def configure_optimizers(self) -> Any:
-            return torch.optim.SGD(self.parameters(), lr=0.1)
 
     logger = ExtractLogger(experiment=EXPERIMENT, store=store_path)
     logger.experiment.finish()  # the run is finished under it: every later write fails
-    loader = torch.utils.data.DataLoader(
-        torch.utils.data.TensorDataset(torch.randn(8, 2)), batch_size=4
-    )
-    trainer = pl.Trainer(
-        max_epochs=2,
-        logger=logger,
-        log_every_n_steps=1,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        enable_checkpointing=False,
-        default_root_dir=tmp_path / "pl",
-    )
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        trainer.fit(Loud(), loader)
-    ours = [w for w in caught if "extract: ExtractLogger" in str(w.message)]
-    assert len(ours) == 1, [str(w.message) for w in ours]
+    trainer, caught = fit_linear(logger, 2, tmp_path)
+    ours = [m for m in caught if "extract: ExtractLogger" in m]
+    assert len(ours) == 1, ours
     assert trainer.global_step == 4  # trained to the end
 
 
@@ -513,42 +522,14 @@ def test_lightning_ddp_logs_rank_zero_by_default_and_every_rank_when_asked(
 
 
 def test_lightning_trains_on_when_the_store_cannot_be_opened(tmp_path: Path) -> None:
-    torch = torch_single_thread()
-    pl = pytest.importorskip("lightning.pytorch")
+    pytest.importorskip("lightning.pytorch")
     from extract.integrations.lightning import ExtractLogger
-
-    class Lin(pl.LightningModule):  # type: ignore[name-defined,misc]
-        def __init__(self) -> None:
-            super().__init__()
-            self.lin = torch.nn.Linear(2, 1)
-
-        def training_step(self, batch: Any, idx: int) -> Any:
-            loss = self.lin(batch[0]).pow(2).mean()
-            self.log("loss", loss)
-            return loss
-
-        def configure_optimizers(self) -> Any:
-            return torch.optim.SGD(self.parameters(), lr=0.1)
 
     not_a_store = tmp_path / "junk"
     not_a_store.mkdir()
     (not_a_store / "file").write_text("not a store")
     logger = ExtractLogger(experiment=EXPERIMENT, store=not_a_store)
-    loader = torch.utils.data.DataLoader(
-        torch.utils.data.TensorDataset(torch.randn(8, 2)), batch_size=4
-    )
-    trainer = pl.Trainer(
-        max_epochs=1,
-        logger=logger,
-        log_every_n_steps=1,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        enable_checkpointing=False,
-        default_root_dir=tmp_path / "pl",
-    )
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        trainer.fit(Lin(), loader)
-    ours = [str(w.message) for w in caught if "extract: ExtractLogger" in str(w.message)]
+    trainer, caught = fit_linear(logger, 1, tmp_path)
+    ours = [m for m in caught if "extract: ExtractLogger" in m]
     assert len(ours) == 1 and "is not an extract store" in ours[0]
     assert trainer.global_step == 2
