@@ -433,3 +433,17 @@ def test_a_resumed_run_is_purged_with_every_continuation(tmp_path: Path) -> None
     assert runs(b) == {"small"}
     ok("gc", "--grace", "0", cwd=b)
     fsck_clean(b, read_data=True)
+
+
+def test_a_run_purged_with_an_uncommitted_continuation_leaves_commits_working(
+    tmp_path: Path,
+) -> None:
+    a = project(tmp_path, "a")
+    resumable(a, "fail")
+    ok("commit", "-m", "a preempted run", cwd=a)
+    resumable(a, "here")  # its continuation is sealed and staged, not committed
+    log_run(a, "small", 64 << 10, seed=2)
+    ok("purge", "pre", "--yes", cwd=a)
+    assert "1 runs" in ok("commit", "-m", "after the purge", cwd=a)  # the small run only
+    assert runs(a) == {"small"}
+    fsck_clean(a, read_data=True)

@@ -110,16 +110,12 @@ def plan_purge(
             held = _models_of(repo, state, staged, [rid, *segments.get(rid, ())])
             keys += [("models", k) for k in held if k not in named]
             named.update(k for _, k in keys)
-    live = {p.name.split(".")[0] for p in repo.journal_dir.glob("*.journal")}
     for section, key in keys:
         if key in state.sections[PURGED]:
             out.already.append(_label(section, key))
             continue
-        if section == "runs" and key in live:
-            raise Conflict(
-                f"run {key} is still being written (its journal is open): let it finish, "
-                "or stop it, before purging it"
-            )
+        if section == "runs":
+            _check_not_live(repo, [key])
         if key not in state.sections[section] and (section, key) not in staged_keys:
             if section == "runs":
                 raise RunNotFound(f"Run not found: {key!r}: neither committed nor sealed here")
@@ -152,6 +148,8 @@ def purge(repo: Repository, plan: PurgePlan, message: str | None = None) -> Purg
     if not plan.held:
         return result
     with repo.writing(), commit_lock(repo):
+        # again under the locks: a run may have been resumed since the plan was made
+        _check_not_live(repo, plan.runs)
         result.commit = _record(repo, plan, message)
     try:
         tomb = repo_tombstones(repo)
@@ -161,6 +159,16 @@ def purge(repo: Repository, plan: PurgePlan, message: str | None = None) -> Purg
     except ExtractError as e:  # recorded, not freed: gc frees it once the problem is fixed
         result.not_freed = f"{e}; once that is fixed, `extract gc` frees the purged objects"
     return result
+
+
+def _check_not_live(repo: Repository, runs: list[str]) -> None:
+    live = {p.name.split(".")[0] for p in repo.journal_dir.glob("*.journal")}
+    for key in runs:
+        if key in live:
+            raise Conflict(
+                f"run {key} is still being written (its journal is open): let it finish, "
+                "or stop it, before purging it"
+            )
 
 
 def _record(repo: Repository, plan: PurgePlan, message: str | None, attempts: int = 20) -> ObjectId:
@@ -197,8 +205,11 @@ def _record(repo: Repository, plan: PurgePlan, message: str | None, attempts: in
             continue  # main moved (a merge, a pull): purge on top of it
         # Staged work of what was purged would be dropped by the next commit anyway; remove
         # it now so nothing (gc included) still holds it.
+        # By object as well as by key: a resumed run's continuation is staged under its
+        # own key, and gc below frees its object.
         gone = set(plan.held) | set(state.sections[PURGED])
-        unstage([s for s in list_staged(repo) if s.key in gone])
+        ids = set().union(*plan.held.values())
+        unstage([s for s in list_staged(repo) if s.key in gone or s.oid in ids])
         return oid
     raise StoreError(f"could not record the purge: main kept moving ({attempts} attempts)")
 
