@@ -267,3 +267,11 @@ def test_without_the_extra_it_says_how_to_install(tmp_path: Path, fx: Fixture) -
     assert r.returncode == 2, r.stderr
     assert "pip install 'extract-tracker[ui]'" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_without_a_token_only_loopback_names_are_answered(server: Server) -> None:
+    # a page of another domain resolved to 127.0.0.1 (DNS rebinding) sends its own name
+    status, body = get(server.base + "/api/sql?q=SELECT%201", {"Host": "attacker.example:8765"})
+    assert status == 403 and b"not attacker.example" in body
+    for host in ("localhost:1", "127.0.0.1", "[::1]:8765"):
+        assert get(server.base + "/api/overview", {"Host": host})[0] == 200, host

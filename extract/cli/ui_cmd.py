@@ -54,6 +54,8 @@ def ui(
         raise InvalidInput(f"{web.MISSING_HINT} ({absent} is not installed)")
     if token == "":
         raise InvalidInput("--token must not be empty")
+    if not 0 <= port <= 65535:
+        raise InvalidInput(f"--port must be 0 (any free port) to 65535, got {port}")
     repo = open_store(store)
     _ = repo.config  # a malformed config.toml is reported here, before serving
     if token is None and not web.is_loopback(host):

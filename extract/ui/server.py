@@ -66,6 +66,30 @@ def plotly_js() -> bytes:
     return path.read_bytes()
 
 
+class LoopbackHosts:
+    """Without a token the server listens on loopback only; it then also answers only
+    requests addressed to a loopback name. A web page on another domain that points its
+    name at 127.0.0.1 (DNS rebinding) sends its own name as Host, and is refused."""
+
+    NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            host = dict(scope["headers"]).get(b"host", b"").decode("latin-1").lower()
+            name = host[1 : host.find("]")] if host.startswith("[") else host.split(":")[0]
+            if host and name not in self.NAMES:
+                response = PlainTextResponse(
+                    f"403: this server answers requests for 127.0.0.1 or localhost, not {name}",
+                    status_code=403,
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 class TokenGate:
     """Every request must carry the token: ``?token=`` (then remembered in a cookie, so the
     page's own requests carry it), the cookie, or ``Authorization: Bearer``."""
@@ -126,6 +150,15 @@ def _int(value: str | None, default: int) -> int:
         return int(value)
     except ValueError:
         return default
+
+
+#: The most points a chart request may ask of one curve: a screen shows no more, and
+#: ``?points=`` of 10M would send every point of the longest curve.
+MAX_CHART_POINTS = 20_000
+
+
+def _points(n: int) -> int:
+    return min(max(2, n), MAX_CHART_POINTS)
 
 
 def _list(value: str | None) -> list[str]:
@@ -202,11 +235,11 @@ def build_app(source: Source, *, token: str | None = None) -> ASGIApp:
 
     async def run(request: Request) -> Response:
         points = _int(request.query_params.get("points"), CHART_POINTS)
-        return await api(lambda: source.run(request.path_params["run"], max(2, points)))
+        return await api(lambda: source.run(request.path_params["run"], _points(points)))
 
     async def curves(request: Request) -> Response:
         points = _int(request.query_params.get("points"), CHART_POINTS)
-        return await api(lambda: source.curves(request.path_params["run"], max(2, points)))
+        return await api(lambda: source.curves(request.path_params["run"], _points(points)))
 
     def _step(request: Request) -> int | None:
         s = request.query_params.get("step")
@@ -336,6 +369,4 @@ def build_app(source: Source, *, token: str | None = None) -> ASGIApp:
         Route("/{page}", page),
     ]
     app: ASGIApp = Starlette(routes=routes, lifespan=lifespan)
-    if token:
-        app = TokenGate(app, token)
-    return app
+    return TokenGate(app, token) if token else LoopbackHosts(app)
