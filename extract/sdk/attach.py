@@ -162,22 +162,15 @@ class Attachments(ABC):
             step = check_step(step, "log_image()")
         pixels = to_pixels(image)
         png = encode_png(pixels)
-        with self._repo.writing():
-            oid = chunking.write_bytes(self._repo.objects, png)
-            self._repo.objects.sync()
-            self._record(
-                Artifact(
-                    id=new_ulid(),
-                    name=name,
-                    kind="image",
-                    step=step,
-                    object=oid,
-                    shape=tuple(int(n) for n in pixels.shape),
-                    dtype="uint8",
-                    metadata={"format": "png"},
-                    created_at=now_iso(),
-                )
-            )
+        self._attach(
+            name,
+            "image",
+            lambda objects: chunking.write_bytes(objects, png),
+            step=step,
+            shape=tuple(int(n) for n in pixels.shape),
+            dtype="uint8",
+            metadata={"format": "png"},
+        )
 
     # annotations -----------------------------------------------------------------
     def tag(self, *tags: str) -> None:

@@ -15,6 +15,7 @@ its capture with the process; off by default.
 
 from __future__ import annotations
 
+import collections
 import sys
 import threading
 from typing import TYPE_CHECKING, Any, TextIO
@@ -32,7 +33,9 @@ class _Tee:
     def __init__(self, inner: TextIO) -> None:
         self.inner = inner
         self.head: list[str] = []
-        self.tail: list[str] = []
+        # a deque: print() writes in small pieces, and dropping the oldest must not
+        # shift the whole tail on every write once it is full
+        self.tail: collections.deque[str] = collections.deque()
         self.head_n = 0
         self.tail_n = 0
         self.dropped = 0
@@ -56,7 +59,7 @@ class _Tee:
             self.tail.append(s)
             self.tail_n += len(s)
             while self.tail_n > half and len(self.tail) > 1:
-                gone = self.tail.pop(0)
+                gone = self.tail.popleft()
                 self.tail_n -= len(gone)
                 self.dropped += len(gone)
             if self.tail_n > half:  # one write longer than the tail holds
@@ -72,7 +75,7 @@ class _Tee:
                 if self.dropped
                 else []
             )
-            return "".join(self.head + middle + self.tail)
+            return "".join([*self.head, *middle, *self.tail])
 
     def flush(self) -> None:
         self.inner.flush()

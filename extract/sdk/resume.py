@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from extract.errors import AmbiguousId, InvalidInput, LockHeld, WrongType
 from extract.index import read
 from extract.objects import new_ulid_after
+from extract.sdk.system import PREFIX as SYSTEM
 from extract.store import journal as journalmod
 from extract.store.fsutil import fsync_dir
 from extract.store.journal import JournalWriter
@@ -106,8 +107,8 @@ def resume_point(
             f"run(): name {name!r} is not the name of run {run_id} ({row.name!r}): a resumed "
             "run keeps its name; leave name= out"
         )
-    user = [s.last_step for n, s in detail.curves.items() if not n.startswith("system/")]
-    system = [s.last_step for n, s in detail.curves.items() if n.startswith("system/")]
+    user = [s.last_step for n, s in detail.curves.items() if not n.startswith(SYSTEM)]
+    system = [s.last_step for n, s in detail.curves.items() if n.startswith(SYSTEM)]
     started = dt.datetime.fromisoformat(row.started_at or "1970-01-01T00:00:00Z")
     return ResumePoint(
         run_id=run_id,

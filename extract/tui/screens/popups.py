@@ -14,6 +14,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from extract.errors import ExtractError
 from extract.index.models import RunRow
 from extract.tui import fmt
 from extract.tui.context import host
@@ -235,7 +236,7 @@ class TodoAdd(ModalScreen[str | None]):
         app = host(self)
         try:
             todo_id = app.browser.add_todo(content, priority, scope_type, scope)
-        except Exception as e:  # a refusal (InvalidInput, a read-only store): said, not raised
+        except (ExtractError, OSError) as e:  # a refusal (bad input, a read-only store)
             self.app.call_from_thread(self.show_error, str(e) or type(e).__name__)
             return
         self.app.call_from_thread(self._saved, todo_id, content)
