@@ -275,3 +275,23 @@ def test_without_a_token_only_loopback_names_are_answered(server: Server) -> Non
     assert status == 403 and b"not attacker.example" in body
     for host in ("localhost:1", "127.0.0.1", "[::1]:8765"):
         assert get(server.base + "/api/overview", {"Host": host})[0] == 200, host
+
+
+def test_a_table_named_without_a_step_is_the_one_the_sdk_returns(tmp_path: Path) -> None:
+    from extract.sdk import Store
+    from extract.store.repo import Repository
+    from extract.ui.source import Source
+
+    root = tmp_path / ".extract"
+    Repository.init(root, ("a",))
+    with Store(root) as store:
+        with store.experiment({"a": "x"}).run() as run:
+            run.log_table("t", np.zeros((2, 2)))
+            run.log_table("t", np.ones((2, 2)), step=3)
+        sdk_values = store.load_run(run.id).table("t")[:].tolist()
+    source = Source(root)
+    try:
+        assert source.table(run.id, "t")["values"] == sdk_values == [[0.0, 0.0], [0.0, 0.0]]
+        assert source.table(run.id, "t", step=3)["values"] == [[1.0, 1.0], [1.0, 1.0]]
+    finally:
+        source.close()

@@ -68,20 +68,14 @@ class RunData:
         return curves[name]
 
     def _artifact(self, name: str, kind: str, step: int | None) -> Artifact:
-        found = [a for a in self.detail.artifacts if a.name == name and a.kind == kind]
-        if step is not None:
-            found = [a for a in found if a.step == step]
-        elif any(a.step is None for a in found):
-            # Without a step: the one logged without a step, not the last stepped one.
-            found = [a for a in found if a.step is None]
-        # (else the latest step: found is ordered by step)
-        if not found or found[-1].object_id is None:
+        found = read.pick_artifact(self.detail.artifacts, name, kind, step)
+        if found is None:
             have = sorted({a.name for a in self.detail.artifacts if a.kind == kind})
             at = "" if step is None else f" at step {step}"
             raise ArtifactNotFound(
                 f"run {self.id} has no {kind} {name!r}{at}; it has: {', '.join(have) or 'none'}"
             )
-        return found[-1]
+        return found
 
     def table(self, name: str, step: int | None = None) -> ArrayReader:
         """A logged table, read lazily: index it (``[100:110]``) to load only those chunks."""

@@ -266,15 +266,9 @@ class Source:
         from its object. Anything else (a path, ``..``) is simply not found."""
         with self._reading() as conn:
             rid = read.resolve_run(conn, run)
-            found = [
-                a
-                for a in read.artifacts(conn, [rid])[rid]
-                if a.name == name and (step is None or a.step == step) and a.object_id
-            ]
-        if not found:
+            a = read.pick_artifact(read.artifacts(conn, [rid])[rid], name, step=step)
+        if a is None or a.object_id is None:
             raise NotFound(f"run {run} has no artifact {name!r}")
-        a = found[-1]
-        assert a.object_id is not None
         if a.kind == "matrix":
             raise InvalidInput(f"{name!r} is a table: ask for it as a table")
         return a, chunking.read_bytes(self.repo.objects, from_hex(a.object_id))
@@ -284,15 +278,9 @@ class Source:
         heatmap, with the store's ``[[tables.highlight]]`` rules."""
         with self._reading() as conn:
             rid = read.resolve_run(conn, run)
-            found = [
-                a
-                for a in read.artifacts(conn, [rid], kind="matrix")[rid]
-                if a.name == name and (step is None or a.step == step) and a.object_id
-            ]
-        if not found:
+            a = read.pick_artifact(read.artifacts(conn, [rid])[rid], name, "matrix", step)
+        if a is None or a.object_id is None:
             raise NotFound(f"run {run} has no table {name!r}")
-        a = found[-1]
-        assert a.object_id is not None
         with self._lock:
             r = ArrayReader(self.repo.objects, from_hex(a.object_id))
             shape = r.shape

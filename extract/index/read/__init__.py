@@ -41,6 +41,7 @@ from extract.index.read._runs import get_run as get_run
 from extract.index.read._runs import headline as headline
 from extract.index.read._runs import list_runs as list_runs
 from extract.index.read._runs import metric_names as metric_names
+from extract.index.read._runs import pick_artifact as pick_artifact
 from extract.index.read._runs import resolve_run as resolve_run
 from extract.index.read._runs import status_counts as status_counts
 from extract.index.read._sql import DEFAULT_SECONDS as DEFAULT_SECONDS

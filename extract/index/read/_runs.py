@@ -342,6 +342,23 @@ def artifacts(
     return {rid: tuple(items) for rid, items in found.items()}
 
 
+def pick_artifact(
+    artifacts: Sequence[Artifact], name: str, kind: str | None = None, step: int | None = None
+) -> Artifact | None:
+    """The artifact a reader means by ``name`` (and ``kind``): the one at ``step`` if
+    given; without a step, the one logged without a step if there is one, else the
+    latest step. ``artifacts`` as ``artifacts()`` orders them (by name, then step);
+    None when there is no such stored artifact."""
+    found = [
+        a for a in artifacts if a.name == name and (kind is None or a.kind == kind) and a.object_id
+    ]
+    if step is not None:
+        found = [a for a in found if a.step == step]
+    elif any(a.step is None for a in found):
+        found = [a for a in found if a.step is None]
+    return found[-1] if found else None
+
+
 # one run ---------------------------------------------------------------------------------
 
 
