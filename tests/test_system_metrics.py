@@ -114,3 +114,14 @@ def test_without_disk_or_network_counters_those_curves_are_left_out(
     values = Sampler()()
     assert not any(k.startswith(("system/disk", "system/net")) for k in values)
     assert values["system/memory_percent"] > 0  # the rest is sampled as ever
+
+
+def test_two_samplers_in_one_process_each_measure_the_machine_since_their_own_last_sample() -> None:
+    # psutil.cpu_percent(None) keeps one reading per process: the second of two live
+    # runs' samplers read it just after the first and got the CPU of ~0 s
+    first, second = Sampler(), Sampler()
+    end = time.monotonic() + 0.5
+    while time.monotonic() < end:
+        sum(i * i for i in range(1000))
+    a, b = first()["system/cpu_percent"], second()["system/cpu_percent"]
+    assert a > 0 and b > 0 and abs(a - b) < 30, (a, b)

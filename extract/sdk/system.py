@@ -135,8 +135,10 @@ class Sampler:
         self.psutil = psutil
         self.process = psutil.Process(os.getpid())
         self.ncpu = psutil.cpu_count() or 1
-        psutil.cpu_percent(None)  # the first call only primes the counters (it returns 0.0)
-        self.process.cpu_percent(None)
+        # the machine's CPU from this sampler's own last reading: psutil.cpu_percent(None)
+        # keeps one reading per process, which two live runs' samplers would share
+        self.last_cpu = _busy(psutil.cpu_times())
+        self.process.cpu_percent(None)  # the first call only primes (per Process object)
         self.last_t = time.monotonic()
         self.last_io = self._io()
         self.gpus: list[tuple[Any, Any]] = []
@@ -165,6 +167,13 @@ class Sampler:
             pass
         return out
 
+    def _machine_cpu(self) -> float:
+        busy, total = _busy(self.psutil.cpu_times())
+        (last_busy, last_total), self.last_cpu = self.last_cpu, (busy, total)
+        if total <= last_total:
+            return 0.0
+        return min(100.0, max(0.0, 100.0 * (busy - last_busy) / (total - last_total)))
+
     def __call__(self) -> dict[str, float]:
         p = self.psutil
         with self.process.oneshot():
@@ -176,7 +185,7 @@ class Sampler:
         io = self._io()
         dt = max(now - self.last_t, 1e-9)
         out = {
-            "system/cpu_percent": float(p.cpu_percent(None)),
+            "system/cpu_percent": self._machine_cpu(),
             "system/process_cpu_percent": float(proc_cpu),
             "system/process_threads": float(threads),
             "system/memory_percent": float(mem.percent),
@@ -190,6 +199,15 @@ class Sampler:
         for i, (nvml, handle) in enumerate(self.gpus):
             out.update(_gpu_sample(nvml, handle, f"system/gpu{i}/"))
         return out
+
+
+def _busy(times: Any) -> tuple[float, float]:
+    """(busy, total) CPU seconds of the machine; idle and I/O wait are not busy, and
+    guest time is already counted in user time (as psutil.cpu_percent counts it)."""
+    fields = times._asdict()
+    total = sum(v for k, v in fields.items() if k not in ("guest", "guest_nice"))
+    idle = fields.get("idle", 0.0) + fields.get("iowait", 0.0)
+    return total - idle, total
 
 
 def _nvml_devices() -> list[tuple[Any, Any]]:
